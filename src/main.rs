@@ -1,0 +1,3 @@
+//! The `boxoffice` binary.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Demo and load-test data (`boxoffice seed --demo | --scale N`).
