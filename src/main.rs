@@ -1,3 +1,124 @@
-//! The `boxoffice` binary.
+//! The `boxoffice` binary: parses the command line, builds, runs. Everything else lives in the library.
 
-fn main() {}
+use std::io::BufRead;
+
+use anyhow::Context;
+use boxoffice::app::{Application, Routes};
+use boxoffice::config::Config;
+use boxoffice::db::{Db, migrate};
+use boxoffice::{shutdown, telemetry, worker};
+use clap::{Parser, Subcommand};
+
+/// Cinema ticket booking service.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// Which routers to serve.
+        #[arg(long, value_enum, default_value = "all")]
+        routes: Routes,
+        /// Also run the background worker in this process (development, small installs).
+        #[arg(long)]
+        with_worker: bool,
+    },
+    /// Run the background worker (hold expiry, outbox, payment reconciliation, housekeeping).
+    Worker,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load demo or load-test data (idempotent).
+    Seed {
+        /// The demo data set: real cities, ~60 theaters, 30+ movies, 14 days of showtimes.
+        #[arg(long, required_unless_present = "scale")]
+        demo: bool,
+        /// N synthetic theaters (8 screens of ~200 seats, 14 days of showtimes each) for load tests.
+        #[arg(long)]
+        scale: Option<u32>,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create (or promote) an admin; the password is read from the first line of standard input.
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Give the admin role (the only kind of account this command makes; customers register over the API).
+        #[arg(long, required = true)]
+        admin: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    telemetry::init(&config);
+    match cli.command {
+        Command::Serve { routes, with_worker } => serve(config, routes, with_worker).await,
+        Command::Worker => {
+            let db = Db::connect(&config.database).await?;
+            let token = shutdown::on_signal();
+            worker::run(db, token).await;
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = Db::connect(&config.database).await?;
+            let mut client = db.write.get().await.context("connecting to the database")?;
+            let applied = migrate::run(&mut client, db.dialect).await?;
+            tracing::info!(?applied, dialect = db.dialect.name(), "migrations up to date");
+            Ok(())
+        }
+        Command::Seed { demo, scale } => {
+            let db = Db::connect(&config.database).await?;
+            let mut client = db.write.get().await.context("connecting to the database")?;
+            if demo {
+                let summary = boxoffice::seed::demo(&mut client).await?;
+                tracing::info!(%summary, "demo data loaded");
+            }
+            if let Some(theaters) = scale {
+                let summary = boxoffice::seed::scale(&mut client, theaters).await?;
+                tracing::info!(%summary, "scale data loaded");
+            }
+            Ok(())
+        }
+        Command::User { command: UserCommand::Create { email, name, admin: _ } } => {
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password).context("reading the password from stdin")?;
+            let db = Db::connect(&config.database).await?;
+            let user =
+                boxoffice::auth::ensure_admin(&db, &email, password.trim_end_matches(['\r', '\n']), &name).await?;
+            tracing::info!(id = %user.id, email = %user.email, "admin ready");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, routes: Routes, with_worker: bool) -> anyhow::Result<()> {
+    let app = Application::build(config, routes).await?;
+    let token = shutdown::on_signal();
+    let upkeep = tokio::spawn(boxoffice::app::metrics_upkeep(app.state().metrics.clone(), token.clone()));
+    let worker = with_worker.then(|| tokio::spawn(worker::run(app.state().db.clone(), token.clone())));
+    app.run_until(token.clone()).await?;
+    token.cancel();
+    if let Some(worker) = worker {
+        worker.await?;
+    }
+    upkeep.await?;
+    Ok(())
+}

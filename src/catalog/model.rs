@@ -10,11 +10,7 @@ use unicode_normalization::char::is_combining_mark;
 /// display name (`cities.search_name`, `movies.search_title`) so a plain index serves accent- and case-insensitive
 /// lookups on PostgreSQL and CockroachDB alike.
 pub fn search_key(text: &str) -> String {
-    let folded: String = text
-        .nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
+    let folded: String = text.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect();
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -1,0 +1,184 @@
+//! `Application::build(config)`: the bound listener, the router and the shared state, used by `main` and by the
+//! integration tests alike (so tests run the service exactly as production does).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::auth::{self, token::TokenKeys};
+use crate::cache::Redis;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{ApiError, Problem};
+use crate::{metrics, telemetry};
+
+/// Which routers a process serves (DESIGN.md §2: one binary, deployed and scaled per role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Routes {
+    /// Everything (development, small installs).
+    All,
+    /// The read side: theaters, movies, showtimes, seat maps.
+    Search,
+    /// The write side: users, tokens, bookings.
+    Booking,
+}
+
+/// What every handler can reach. Cheap to clone: pools and `Arc`s.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// The configuration, parsed once.
+    pub config: Arc<Config>,
+    /// Database pools.
+    pub db: Db,
+    /// Redis.
+    pub redis: Redis,
+    /// Token signing and verification.
+    pub tokens: Arc<TokenKeys>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+/// A built service: listener bound, state ready, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects the pools, ensures the configured admin, binds the listener and assembles the router.
+    ///
+    /// # Errors
+    /// Unreachable database while detecting the dialect (set `BOXOFFICE_DB_DIALECT` to start without it), an
+    /// address that cannot be bound, or a failed admin bootstrap.
+    pub async fn build(config: Config, routes: Routes) -> anyhow::Result<Self> {
+        let metrics = metrics::install();
+        let db = Db::connect(&config.database).await?;
+        let redis = Redis::new(&config.redis)?;
+        let tokens = Arc::new(TokenKeys::from_config(&config.auth));
+        if let Some((email, password)) = &config.auth.bootstrap_admin {
+            auth::ensure_admin(&db, email, password.expose(), "Administrator").await?;
+        }
+        let listener = TcpListener::bind(config.listen_addr).await?;
+        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics };
+        let router = router(state.clone(), routes);
+        Ok(Self { listener, router, state })
+    }
+
+    /// The bound address (the real port when configured with port 0).
+    ///
+    /// # Errors
+    /// The socket has no local address (it always has one once bound).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state (tests reach the pools through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting and lets in-flight requests finish within the
+    /// configured drain timeout.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let drain = self.state.config.shutdown_timeout;
+        let addr = self.local_addr()?;
+        tracing::info!(%addr, "serving");
+        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(drain).await;
+        };
+        tokio::select! {
+            result = server => result?,
+            () = deadline => tracing::warn!(seconds = drain.as_secs(), "drain timeout: closing remaining connections"),
+        }
+        Ok(())
+    }
+}
+
+/// The whole router for `routes`, with its layers.
+pub fn router(state: AppState, routes: Routes) -> Router {
+    let config = state.config.clone();
+    let mut app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics));
+    if matches!(routes, Routes::All | Routes::Search) {
+        app = app.merge(crate::catalog::router());
+    }
+    if matches!(routes, Routes::All | Routes::Booking) {
+        app = app.merge(auth::router());
+    }
+    app.fallback(not_found)
+        // Innermost first: the body limits and the timeout sit inside `observe`, so their refusals are counted,
+        // logged and turned into problem+json like any other error.
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(CatchPanicLayer::custom(telemetry::panic_response))
+        .layer(middleware::from_fn(telemetry::observe))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(Problem::NotFound, format!("no route for {}", uri.path()))
+}
+
+/// `GET /healthz`: the process is alive (no dependency is checked: a database outage must not restart pods).
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: 200 when the database answers within its timeout, else 503; Redis is reported but optional
+/// (without it the service serves from the database).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let (db, redis) = tokio::join!(state.db.ping(), state.redis.ping());
+    let checks = json!({
+        "database": if db.is_ok() { "up" } else { "down" },
+        "redis": if redis.is_ok() { "up" } else { "down" },
+    });
+    match db {
+        Ok(()) => Json(json!({ "status": "ready", "checks": checks })).into_response(),
+        Err(reason) => ApiError::unavailable("the database is not reachable", 5)
+            .with("checks", checks)
+            .caused_by(anyhow::anyhow!(reason))
+            .into_response(),
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn render_metrics(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
+}
+
+/// Keeps the recorder's histograms bounded in memory; runs until `shutdown`.
+pub async fn metrics_upkeep(handle: PrometheusHandle, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => handle.run_upkeep(),
+        }
+    }
+}

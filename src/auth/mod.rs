@@ -1,0 +1,122 @@
+//! Identity: users, passwords, access tokens, and the [`AuthUser`] extractor.
+//!
+//! Routes: `POST /users` (register), `POST /auth/token` (log in), `GET /users/me`, `GET /users/{userId}` (admin).
+
+pub mod model;
+pub mod password;
+pub mod routes;
+pub mod store;
+pub mod token;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+use crate::error::{ApiError, Problem};
+use model::{Role, UserId};
+use token::{TokenError, TokenKeys};
+
+/// The identity routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", post(routes::register))
+        .route("/users/me", get(routes::me))
+        .route("/users/{user_id}", get(routes::get_user))
+        .route("/auth/token", post(routes::token))
+}
+
+/// The authenticated caller, from a valid `Authorization: Bearer` token; a missing or invalid token is a 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthUser {
+    /// The user's id.
+    pub id: UserId,
+    /// The role the token was issued with.
+    pub role: Role,
+}
+
+impl AuthUser {
+    /// Whether the caller is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// A 403 unless the caller is an admin.
+    ///
+    /// # Errors
+    /// `forbidden` for any other role.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::new(Problem::Forbidden, "this operation needs the admin role"))
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    Arc<TokenKeys>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Some(token) = bearer(parts) else {
+            return Err(ApiError::new(
+                Problem::Unauthorized,
+                "this route needs an access token: Authorization: Bearer <token> (POST /auth/token)",
+            ));
+        };
+        let keys = Arc::<TokenKeys>::from_ref(state);
+        match keys.verify(token) {
+            Ok(claims) => Ok(Self { id: UserId(claims.sub), role: claims.role }),
+            Err(TokenError::Expired) => Err(ApiError::new(Problem::Unauthorized, "the access token has expired")),
+            Err(e) => Err(ApiError::new(Problem::Unauthorized, "the access token is invalid").caused_by(e)),
+        }
+    }
+}
+
+/// An authenticated admin; anyone else gets a 401 (no token) or a 403 (wrong role).
+#[derive(Debug, Clone, Copy)]
+pub struct AdminUser(pub AuthUser);
+
+impl<S> FromRequestParts<S> for AdminUser
+where
+    S: Send + Sync,
+    Arc<TokenKeys>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        user.require_admin()?;
+        Ok(Self(user))
+    }
+}
+
+/// Creates the admin account of `email`, or promotes it and resets its password (start-up bootstrap and
+/// `boxoffice user create --admin`).
+///
+/// # Errors
+/// Invalid email, password or name; database errors.
+pub async fn ensure_admin(db: &crate::db::Db, email: &str, password: &str, name: &str) -> anyhow::Result<store::User> {
+    let email = model::Email::parse(email).map_err(|e| anyhow::anyhow!("admin email {e}"))?;
+    let password = model::NewPassword::parse(password).map_err(|e| anyhow::anyhow!("admin password {e}"))?;
+    let name = model::PersonName::parse(name).map_err(|e| anyhow::anyhow!("admin name {e}"))?;
+    // Admin accounts made by configuration have no phone; the column is required, so a reserved placeholder.
+    let phone = model::PhoneNumber::parse("+10000000000").map_err(anyhow::Error::msg)?;
+    let hash = password::hash(password.expose().to_owned()).await?;
+    let client = db.write.get().await?;
+    Ok(store::upsert_admin(&client, &name, &email, &phone, &hash).await?)
+}

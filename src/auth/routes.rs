@@ -1,0 +1,104 @@
+//! Identity handlers: register, log in, who am I.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use serde::{Deserialize, Serialize};
+
+use super::model::{Email, NewUser, Role};
+use super::store::{self, InsertError, User};
+use super::token::TokenKeys;
+use super::{AdminUser, AuthUser, password};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiPath};
+
+/// `POST /users` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RegisterBody {
+    name: String,
+    email: String,
+    #[serde(alias = "phone_number")]
+    phone_number: String,
+    password: String,
+}
+
+/// `POST /users`: registers a customer. 201 with the user and its `Location`; 409 `email-taken`.
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> ApiResult<(StatusCode, [(header::HeaderName, String); 1], Json<User>)> {
+    let new = NewUser::parse(&body.name, &body.email, &body.phone_number, &body.password)
+        .map_err(ApiError::invalid_fields)?;
+    let hash = password::hash(new.password.expose().to_owned()).await.map_err(ApiError::internal)?;
+    let client = state.db.write.get().await?;
+    let user = store::insert(&client, &new, &hash, Role::Customer).await.map_err(|e| match e {
+        InsertError::EmailTaken => ApiError::new(Problem::EmailTaken, "an account with this email already exists"),
+        InsertError::Db(e) => ApiError::internal(e),
+    })?;
+    metrics::counter!("boxoffice_users_registered_total").increment(1);
+    Ok((StatusCode::CREATED, [(header::LOCATION, "/users/me".to_owned())], Json(user)))
+}
+
+/// `POST /auth/token` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    email: String,
+    password: String,
+}
+
+/// `POST /auth/token` answer (OAuth 2 style field names, camelCase like the rest of the API).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+/// `POST /auth/token`: email + password -> a signed access token. Every failure is the same 401, in about the
+/// same time (an unknown account verifies against a decoy hash).
+pub async fn token(State(state): State<AppState>, ApiJson(body): ApiJson<TokenBody>) -> ApiResult<Json<TokenResponse>> {
+    let refused = || ApiError::new(Problem::Unauthorized, "invalid email or password");
+    let credentials = match Email::parse(&body.email) {
+        Ok(email) => {
+            let client = state.db.write.get().await?;
+            store::find_credentials(&client, &email).await.map_err(ApiError::internal)?
+        }
+        Err(_) => None,
+    };
+    // Bounded before hashing: argon2's cost must not be a lever for oversized inputs.
+    let password = if body.password.len() <= 1024 { body.password } else { String::new() };
+    let hash = credentials.as_ref().map(|c| c.password_hash.clone());
+    let verified = password::verify(password, hash).await;
+    let Some(credentials) = credentials.filter(|_| verified) else {
+        metrics::counter!("boxoffice_logins_total", "outcome" => "refused").increment(1);
+        return Err(refused());
+    };
+    let keys: &TokenKeys = &state.tokens;
+    let issued = keys.issue(credentials.user.id, credentials.user.role).map_err(ApiError::internal)?;
+    metrics::counter!("boxoffice_logins_total", "outcome" => "ok").increment(1);
+    Ok(Json(TokenResponse { access_token: issued.token, token_type: "Bearer", expires_in: issued.expires_in }))
+}
+
+/// `GET /users/me`: the caller's account.
+pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<User>> {
+    let client = state.db.read.get().await?;
+    let found = store::find_by_id(&client, user.id).await.map_err(ApiError::internal)?;
+    found
+        .map(Json)
+        .ok_or_else(|| ApiError::new(Problem::Unauthorized, "the account behind this token no longer exists"))
+}
+
+/// `GET /users/{userId}` (admin): any account.
+pub async fn get_user(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> ApiResult<Json<User>> {
+    let client = state.db.read.get().await?;
+    let found = store::find_by_id(&client, super::model::UserId(id)).await?;
+    found.map(Json).ok_or_else(|| ApiError::not_found(format_args!("user {id}")))
+}

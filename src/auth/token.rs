@@ -1,0 +1,232 @@
+//! Access tokens: JWTs signed with HMAC-SHA256.
+//!
+//! Verification pins the algorithm (HS256 only: a token claiming `none` or RS256 is refused), requires and checks
+//! `exp`, `iat`, `iss`, `aud` and `sub`, and requires a `kid` naming a known key so keys can rotate (issue with the
+//! new key, keep verifying with the old one until its tokens expire).
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::model::{Role, UserId};
+use crate::config::AuthConfig;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user's id.
+    pub sub: Uuid,
+    /// The user's role when the token was issued.
+    pub role: Role,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+}
+
+/// A freshly issued token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The compact JWT.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// Why a token was refused (all of them become a 401; the reason is for logs and tests).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    /// The header names no key we know.
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// Bad signature, algorithm, structure or claims.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// Past `exp`.
+    #[error("token expired")]
+    Expired,
+}
+
+/// Signs and verifies tokens.
+pub struct TokenKeys {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys").field("kid", &self.kid).field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+impl TokenKeys {
+    /// Keys from configuration; without a configured secret, a random one (tokens then die with the process and are
+    /// not shared between pods: development only, announced by a warning).
+    pub fn from_config(config: &AuthConfig) -> Self {
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.expose().as_bytes().to_vec(),
+            None => {
+                tracing::warn!(
+                    "BOXOFFICE_JWT_SECRET is not set: using a random key; tokens will not survive a restart"
+                );
+                let mut bytes = vec![0u8; 32];
+                rand::rng().fill_bytes(&mut bytes);
+                bytes
+            }
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Self {
+            kid: config.jwt_key_id.clone(),
+            encoding: EncodingKey::from_secret(&secret),
+            decoding: DecodingKey::from_secret(&secret),
+            validation,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            ttl: config.token_ttl,
+        }
+    }
+
+    /// Issues a token for `user` with `role`.
+    ///
+    /// # Errors
+    /// Signing failed (it does not with an HMAC key; kept as an error rather than a panic).
+    pub fn issue(&self, user: UserId, role: Role) -> anyhow::Result<IssuedToken> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        self.sign(&Claims {
+            sub: user.0,
+            role,
+            iat: now,
+            exp: now.saturating_add(ttl),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        })
+        .map(|token| IssuedToken { token, expires_in: self.ttl.as_secs() })
+    }
+
+    /// Signs arbitrary claims with the current key (tests use it to make expired or foreign tokens).
+    ///
+    /// # Errors
+    /// Signing failed.
+    pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+    }
+
+    /// Verifies a compact JWT and returns its claims.
+    ///
+    /// # Errors
+    /// See [`TokenError`].
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        if header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(TokenError::UnknownKey);
+        }
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid(e.to_string()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn keys(secret: &str, kid: &str, audience: &str) -> TokenKeys {
+        TokenKeys::from_config(&AuthConfig {
+            jwt_secret: Some(Secret::new(secret)),
+            jwt_key_id: kid.into(),
+            issuer: "boxoffice".into(),
+            audience: audience.into(),
+            token_ttl: Duration::from_secs(60),
+            bootstrap_admin: None,
+        })
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn an_issued_token_verifies_with_its_claims() {
+        let k = keys(SECRET, "k1", "api");
+        let user = UserId(Uuid::new_v4());
+        let issued = k.issue(user, Role::Admin).expect("signs");
+        let claims = k.verify(&issued.token).expect("verifies");
+        assert_eq!((claims.sub, claims.role), (user.0, Role::Admin));
+        assert_eq!(issued.expires_in, 60);
+    }
+
+    #[test]
+    fn foreign_expired_tampered_and_unsigned_tokens_are_refused() {
+        let k = keys(SECRET, "k1", "api");
+        let user = UserId(Uuid::new_v4());
+        let token = k.issue(user, Role::Customer).expect("signs").token;
+
+        let other_secret = keys("another-secret-another-secret-xx", "k1", "api");
+        assert!(matches!(other_secret.verify(&token), Err(TokenError::Invalid(_))));
+        let other_kid = keys(SECRET, "k2", "api");
+        assert_eq!(other_kid.verify(&token), Err(TokenError::UnknownKey));
+        let other_aud = keys(SECRET, "k1", "other");
+        assert!(matches!(other_aud.verify(&token), Err(TokenError::Invalid(_))));
+
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let expired = k
+            .sign(&Claims {
+                sub: user.0,
+                role: Role::Customer,
+                iat: now - 600,
+                exp: now - 300,
+                iss: "boxoffice".into(),
+                aud: "api".into(),
+            })
+            .expect("signs");
+        assert_eq!(k.verify(&expired), Err(TokenError::Expired));
+
+        // Flip the role in the payload without re-signing.
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[1] = parts[1].chars().rev().collect();
+        assert!(k.verify(&parts.join(".")).is_err());
+
+        // alg=none with our kid.
+        use base64_free::encode;
+        let none_header = encode(br#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
+        let unsigned = format!("{none_header}.{}.", token.split('.').nth(1).unwrap_or_default());
+        assert!(k.verify(&unsigned).is_err());
+    }
+
+    /// Minimal URL-safe base64 without padding, to forge an `alg: none` header in the test above.
+    mod base64_free {
+        pub fn encode(input: &[u8]) -> String {
+            const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut out = String::new();
+            for chunk in input.chunks(3) {
+                let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+                for i in 0..=chunk.len() {
+                    out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+                }
+            }
+            out
+        }
+    }
+}

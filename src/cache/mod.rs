@@ -1,0 +1,76 @@
+//! Redis: the seat-availability cache and global rate limits. Redis is an accelerator, never the source of truth:
+//! every caller has a database fallback, and every Redis call is bounded by a short timeout.
+
+use std::time::Duration;
+
+use bb8_redis::RedisConnectionManager;
+
+use crate::config::RedisConfig;
+
+/// A pooled Redis connection handle with this deployment's key prefix.
+#[derive(Clone)]
+pub struct Redis {
+    pool: bb8::Pool<RedisConnectionManager>,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+/// A Redis failure: down, slow, or an error reply. Callers fall back to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// No connection within the timeout.
+    #[error("redis unavailable: {0}")]
+    Unavailable(String),
+    /// A command failed.
+    #[error("redis command failed: {0}")]
+    Command(#[from] redis::RedisError),
+    /// A command took longer than the timeout.
+    #[error("redis command timed out")]
+    Timeout,
+}
+
+impl Redis {
+    /// Builds the pool without connecting: the service starts, and serves from the database, while Redis is down.
+    ///
+    /// # Errors
+    /// The URL is invalid (already checked by configuration).
+    pub fn new(config: &RedisConfig) -> Result<Self, CacheError> {
+        let manager = RedisConnectionManager::new(config.url.expose())?;
+        let pool = bb8::Pool::builder().max_size(32).connection_timeout(config.timeout).build_unchecked(manager);
+        Ok(Self { pool, prefix: config.key_prefix.clone(), timeout: config.timeout })
+    }
+
+    /// `prefix + name`: every key goes through here.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Runs `f` on a pooled connection under the timeout.
+    ///
+    /// # Errors
+    /// See [`CacheError`].
+    pub async fn run<T, F>(&self, f: F) -> Result<T, CacheError>
+    where
+        F: AsyncFnOnce(&mut redis::aio::MultiplexedConnection) -> redis::RedisResult<T>,
+    {
+        let work = async {
+            let mut conn = self.pool.get().await.map_err(|e| CacheError::Unavailable(e.to_string()))?;
+            Ok(f(&mut conn).await?)
+        };
+        tokio::time::timeout(self.timeout, work).await.unwrap_or(Err(CacheError::Timeout))
+    }
+
+    /// `PING`.
+    ///
+    /// # Errors
+    /// See [`CacheError`].
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        self.run(async |conn| redis::cmd("PING").query_async::<String>(conn).await).await.map(drop)
+    }
+}

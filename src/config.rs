@@ -1,0 +1,397 @@
+//! Configuration, read once from `BOXOFFICE_*` environment variables.
+//!
+//! Every variable, its meaning and its default:
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `BOXOFFICE_LISTEN_ADDR` | `127.0.0.1:8080` | address the HTTP API binds |
+//! | `BOXOFFICE_DATABASE_URL` | `postgres://postgres@127.0.0.1:15432/boxoffice` | primary (write) database |
+//! | `BOXOFFICE_READ_DATABASE_URL` | the primary | catalog reads; follower reads on CockroachDB |
+//! | `BOXOFFICE_DB_DIALECT` | `auto` | `postgres`, `cockroach`, or `auto` (detected from `SELECT version()`) |
+//! | `BOXOFFICE_DB_POOL_SIZE` | `16` | connections in the write pool, per process |
+//! | `BOXOFFICE_READ_POOL_SIZE` | `16` | connections in the read pool, per process |
+//! | `BOXOFFICE_DB_TIMEOUT_MS` | `2000` | connect, pool-wait and health-check timeout |
+//! | `BOXOFFICE_TX_MAX_ATTEMPTS` | `8` | attempts of a serializable transaction before a 503 |
+//! | `BOXOFFICE_TX_BACKOFF_BASE_MS` | `4` | first retry back-off ceiling (doubles per attempt, full jitter) |
+//! | `BOXOFFICE_TX_BACKOFF_MAX_MS` | `250` | back-off ceiling |
+//! | `BOXOFFICE_REDIS_URL` | `redis://127.0.0.1:16379` | seat-availability cache and global rate limits |
+//! | `BOXOFFICE_REDIS_KEY_PREFIX` | `boxoffice:` | prefix of every Redis key (several deployments can share a Redis) |
+//! | `BOXOFFICE_REDIS_TIMEOUT_MS` | `250` | Redis connect/command timeout: past it, the database answers instead |
+//! | `BOXOFFICE_JWT_SECRET` | random per process (warning) | HMAC key for access tokens, 32 bytes or more; set it in production so that all pods share it |
+//! | `BOXOFFICE_JWT_KEY_ID` | `k1` | `kid` of tokens signed with the secret |
+//! | `BOXOFFICE_JWT_ISSUER` | `boxoffice` | `iss` of issued tokens, checked on every request |
+//! | `BOXOFFICE_JWT_AUDIENCE` | `boxoffice-api` | `aud` of issued tokens, checked on every request |
+//! | `BOXOFFICE_TOKEN_TTL_SECS` | `3600` | lifetime of an access token |
+//! | `BOXOFFICE_HOLD_TTL_SECS` | `600` | how long a hold keeps its seats |
+//! | `BOXOFFICE_REQUEST_TIMEOUT_MS` | `10000` | a request still running after this gets a 503 |
+//! | `BOXOFFICE_BODY_LIMIT_BYTES` | `65536` | larger request bodies get a 413 |
+//! | `BOXOFFICE_SHUTDOWN_TIMEOUT_SECS` | `20` | how long SIGTERM waits for in-flight requests |
+//! | `BOXOFFICE_LOG` | `info` | `tracing` filter, e.g. `info,boxoffice=debug` |
+//! | `BOXOFFICE_LOG_FORMAT` | `json` | `json` or `pretty` |
+//! | `BOXOFFICE_ADMIN_EMAIL` | unset | with `BOXOFFICE_ADMIN_PASSWORD`: an admin account ensured at start-up |
+//! | `BOXOFFICE_ADMIN_PASSWORD` | unset | its password (8–128 characters) |
+//!
+//! A value that does not parse stops the process at start-up with the variable's name in the message.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A value that must never be printed: `Debug` shows `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Which SQL dialect the database speaks (DESIGN.md §3: DML is shared, DDL and a few session settings differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialectSetting {
+    /// Ask the server (`SELECT version()`) at start-up.
+    Auto,
+    /// PostgreSQL 15 or later.
+    Postgres,
+    /// CockroachDB.
+    Cockroach,
+}
+
+impl FromStr for DialectSetting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            "cockroach" | "cockroachdb" => Ok(Self::Cockroach),
+            other => Err(format!("expected auto, postgres or cockroach, got {other:?}")),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (production).
+    Json,
+    /// Human-readable, coloured.
+    Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(Self::Json),
+            "pretty" => Ok(Self::Pretty),
+            other => Err(format!("expected json or pretty, got {other:?}")),
+        }
+    }
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// The primary. `tokio_postgres::Config`'s `Debug` redacts the password.
+    pub write: tokio_postgres::Config,
+    /// The read pool's target (the primary unless configured).
+    pub read: tokio_postgres::Config,
+    /// Dialect, or `Auto` to detect it.
+    pub dialect: DialectSetting,
+    /// Write pool size.
+    pub pool_size: usize,
+    /// Read pool size.
+    pub read_pool_size: usize,
+    /// Connect, pool-wait and health-check timeout.
+    pub timeout: Duration,
+    /// Serializable transaction retry policy.
+    pub retry: RetryPolicy,
+}
+
+/// Bounds of the serializable-transaction retry loop (DESIGN.md §6, "Retries").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; then the request gets a 503.
+    pub max_attempts: u32,
+    /// Back-off ceiling after the first failure; it doubles per attempt up to `max_backoff`.
+    pub base_backoff: Duration,
+    /// Largest back-off ceiling. The actual sleep is uniform in `[0, ceiling]` (full jitter).
+    pub max_backoff: Duration,
+}
+
+/// Redis settings.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `redis://` URL; may hold a password, hence secret.
+    pub url: Secret,
+    /// Prefix of every key this deployment writes.
+    pub key_prefix: String,
+    /// Connect and command timeout: Redis is an accelerator, never worth waiting for.
+    pub timeout: Duration,
+}
+
+/// Access-token settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// HMAC-SHA256 signing key. `None`: a random key is made at start-up (development only).
+    pub jwt_secret: Option<Secret>,
+    /// Key id put in the token header, so keys can rotate.
+    pub jwt_key_id: String,
+    /// Issuer claim.
+    pub issuer: String,
+    /// Audience claim.
+    pub audience: String,
+    /// Token lifetime.
+    pub token_ttl: Duration,
+    /// An admin account ensured at start-up: (email, password).
+    pub bootstrap_admin: Option<(String, Secret)>,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP listen address.
+    pub listen_addr: SocketAddr,
+    /// Database settings.
+    pub database: DatabaseConfig,
+    /// Redis settings.
+    pub redis: RedisConfig,
+    /// Token settings.
+    pub auth: AuthConfig,
+    /// How long a hold keeps its seats.
+    pub hold_ttl: Duration,
+    /// Server-side request timeout.
+    pub request_timeout: Duration,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Drain time on SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// Log filter directive.
+    pub log_filter: String,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// A variable that is set but does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {name}: {reason}")]
+pub struct ConfigError {
+    /// The variable.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Reads variables; a trait object so tests can use a map instead of the process environment.
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+struct Vars<'a>(Lookup<'a>);
+
+impl Vars<'_> {
+    fn raw(&self, name: &'static str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(value) => value.trim().parse().map_err(|e: T::Err| ConfigError { name, reason: e.to_string() }),
+        }
+    }
+
+    fn millis(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.positive(name, default).map(Duration::from_millis)
+    }
+
+    fn secs(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.positive(name, default).map(Duration::from_secs)
+    }
+
+    fn positive(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        let value = self.parse(name, default)?;
+        if value == 0 {
+            return Err(ConfigError { name, reason: "must be greater than zero".into() });
+        }
+        Ok(value)
+    }
+
+    fn database_url(&self, name: &'static str, default: &str) -> Result<tokio_postgres::Config, ConfigError> {
+        let url = self.raw(name).unwrap_or_else(|| default.to_owned());
+        url.parse().map_err(|e: tokio_postgres::Error| ConfigError { name, reason: e.to_string() })
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// The first variable that is set but invalid.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables from a map: tests build configurations this way.
+    ///
+    /// # Errors
+    /// The first variable that is set but invalid.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| vars.get(name).cloned())
+    }
+
+    fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        let v = Vars(lookup);
+        let write = v.database_url("BOXOFFICE_DATABASE_URL", "postgres://postgres@127.0.0.1:15432/boxoffice")?;
+        let read = match v.raw("BOXOFFICE_READ_DATABASE_URL") {
+            Some(_) => v.database_url("BOXOFFICE_READ_DATABASE_URL", "")?,
+            None => write.clone(),
+        };
+        let pool_size = v.positive("BOXOFFICE_DB_POOL_SIZE", 16)? as usize;
+        let read_pool_size = v.positive("BOXOFFICE_READ_POOL_SIZE", 16)? as usize;
+        let retry = RetryPolicy {
+            max_attempts: v.positive("BOXOFFICE_TX_MAX_ATTEMPTS", 8)? as u32,
+            base_backoff: v.millis("BOXOFFICE_TX_BACKOFF_BASE_MS", 4)?,
+            max_backoff: v.millis("BOXOFFICE_TX_BACKOFF_MAX_MS", 250)?,
+        };
+        let redis_url = v.raw("BOXOFFICE_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:16379".to_owned());
+        redis::Client::open(redis_url.as_str())
+            .map_err(|e| ConfigError { name: "BOXOFFICE_REDIS_URL", reason: e.to_string() })?;
+        let jwt_secret = v.raw("BOXOFFICE_JWT_SECRET").map(Secret::new);
+        if let Some(secret) = &jwt_secret
+            && secret.expose().len() < 32
+        {
+            return Err(ConfigError { name: "BOXOFFICE_JWT_SECRET", reason: "must be at least 32 bytes".into() });
+        }
+        let bootstrap_admin = match (v.raw("BOXOFFICE_ADMIN_EMAIL"), v.raw("BOXOFFICE_ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some((email, Secret::new(password))),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    name: "BOXOFFICE_ADMIN_PASSWORD",
+                    reason: "required when BOXOFFICE_ADMIN_EMAIL is set".into(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    name: "BOXOFFICE_ADMIN_EMAIL",
+                    reason: "required when BOXOFFICE_ADMIN_PASSWORD is set".into(),
+                });
+            }
+        };
+        Ok(Self {
+            listen_addr: v.parse("BOXOFFICE_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            database: DatabaseConfig {
+                write,
+                read,
+                dialect: v.parse("BOXOFFICE_DB_DIALECT", DialectSetting::Auto)?,
+                pool_size,
+                read_pool_size,
+                timeout: v.millis("BOXOFFICE_DB_TIMEOUT_MS", 2000)?,
+                retry,
+            },
+            redis: RedisConfig {
+                url: Secret::new(redis_url),
+                key_prefix: v.raw("BOXOFFICE_REDIS_KEY_PREFIX").unwrap_or_else(|| "boxoffice:".to_owned()),
+                timeout: v.millis("BOXOFFICE_REDIS_TIMEOUT_MS", 250)?,
+            },
+            auth: AuthConfig {
+                jwt_secret,
+                jwt_key_id: v.raw("BOXOFFICE_JWT_KEY_ID").unwrap_or_else(|| "k1".to_owned()),
+                issuer: v.raw("BOXOFFICE_JWT_ISSUER").unwrap_or_else(|| "boxoffice".to_owned()),
+                audience: v.raw("BOXOFFICE_JWT_AUDIENCE").unwrap_or_else(|| "boxoffice-api".to_owned()),
+                token_ttl: v.secs("BOXOFFICE_TOKEN_TTL_SECS", 3600)?,
+                bootstrap_admin,
+            },
+            hold_ttl: v.secs("BOXOFFICE_HOLD_TTL_SECS", 600)?,
+            request_timeout: v.millis("BOXOFFICE_REQUEST_TIMEOUT_MS", 10_000)?,
+            body_limit_bytes: v.positive("BOXOFFICE_BODY_LIMIT_BYTES", 65_536)? as usize,
+            shutdown_timeout: v.secs("BOXOFFICE_SHUTDOWN_TIMEOUT_SECS", 20)?,
+            log_filter: v.raw("BOXOFFICE_LOG").unwrap_or_else(|| "info".to_owned()),
+            log_format: v.parse("BOXOFFICE_LOG_FORMAT", LogFormat::Json)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.listen_addr.port(), 8080);
+        assert_eq!(c.hold_ttl, Duration::from_secs(600));
+        assert_eq!(c.database.dialect, DialectSetting::Auto);
+        assert_eq!(c.database.read.get_dbname(), Some("boxoffice"));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (name, value) in [
+            ("BOXOFFICE_LISTEN_ADDR", "not an address"),
+            ("BOXOFFICE_DB_POOL_SIZE", "-3"),
+            ("BOXOFFICE_DB_POOL_SIZE", "0"),
+            ("BOXOFFICE_HOLD_TTL_SECS", "ten"),
+            ("BOXOFFICE_DB_DIALECT", "mysql"),
+            ("BOXOFFICE_LOG_FORMAT", "xml"),
+            ("BOXOFFICE_DATABASE_URL", "postgres://host:notaport/db"),
+            ("BOXOFFICE_REDIS_URL", "http://wrong-scheme"),
+            ("BOXOFFICE_JWT_SECRET", "short"),
+            ("BOXOFFICE_ADMIN_EMAIL", "admin@example.com"),
+        ] {
+            let err = config(&[(name, value)]).expect_err(name);
+            let expected = if name == "BOXOFFICE_ADMIN_EMAIL" { "BOXOFFICE_ADMIN_PASSWORD" } else { name };
+            assert_eq!(err.name, expected, "{name}={value}");
+            assert!(err.to_string().contains(expected));
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = config(&[
+            ("BOXOFFICE_JWT_SECRET", "0123456789abcdef0123456789abcdef-topsecret"),
+            ("BOXOFFICE_DATABASE_URL", "postgres://app:hunter2@db:5432/boxoffice"),
+            ("BOXOFFICE_REDIS_URL", "redis://:redispass@cache:6379"),
+        ])
+        .expect("valid");
+        let shown = format!("{c:?}");
+        for secret in ["topsecret", "hunter2", "redispass"] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
+    }
+
+    #[test]
+    fn the_read_pool_defaults_to_the_primary() {
+        let c = config(&[("BOXOFFICE_DATABASE_URL", "postgres://u@primary:5432/a")]).expect("valid");
+        assert_eq!(c.database.read.get_hosts(), c.database.write.get_hosts());
+        let c = config(&[
+            ("BOXOFFICE_DATABASE_URL", "postgres://u@primary:5432/a"),
+            ("BOXOFFICE_READ_DATABASE_URL", "postgres://u@replica:5432/a"),
+        ])
+        .expect("valid");
+        assert_ne!(c.database.read.get_hosts(), c.database.write.get_hosts());
+    }
+}

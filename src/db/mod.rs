@@ -1,0 +1,167 @@
+//! The database: connection pools, the dialect, the transaction retry helper, migrations and SQL text.
+//!
+//! Two pools, both deadpool over tokio-postgres: `write` for the booking path (SERIALIZABLE transactions through
+//! [`retry`]), `read` for catalog reads (on CockroachDB it turns on follower reads per session, DESIGN.md §3).
+
+pub mod migrate;
+pub mod queries;
+pub mod region;
+pub mod retry;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+use crate::config::{DatabaseConfig, DialectSetting, RetryPolicy};
+
+pub use region::Region;
+pub use retry::{RetryError, Tx, TxError, retry};
+
+/// The SQL dialect spoken by the server: DML is shared, DDL and a few session settings differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// PostgreSQL 15+.
+    Postgres,
+    /// CockroachDB.
+    Cockroach,
+}
+
+impl Dialect {
+    /// Detects the dialect from the text of `SELECT version()`.
+    pub fn from_version(version: &str) -> Self {
+        if version.contains("CockroachDB") { Self::Cockroach } else { Self::Postgres }
+    }
+
+    /// The folder name of this dialect's migrations under `sql/migrations/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Cockroach => "cockroach",
+        }
+    }
+}
+
+/// The pools and what the service knows about the database.
+#[derive(Clone)]
+pub struct Db {
+    /// Primary: every write, and reads that decide anything (seat availability).
+    pub write: Pool,
+    /// Catalog reads; may lag the primary (follower reads), so never used to decide availability.
+    pub read: Pool,
+    /// Dialect, detected or configured.
+    pub dialect: Dialect,
+    /// Retry bounds for [`retry`].
+    pub retry_policy: RetryPolicy,
+    /// Timeout for health checks.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dialect", &self.dialect)
+            .field("write", &self.write.status())
+            .field("read", &self.read.status())
+            .finish()
+    }
+}
+
+/// Why the database layer could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    /// Pool construction failed (bad settings).
+    #[error("could not build the {0} pool: {1}")]
+    Build(&'static str, String),
+    /// The server could not be reached to detect the dialect.
+    #[error("could not reach the database to detect its dialect (set BOXOFFICE_DB_DIALECT to skip): {0}")]
+    Detect(String),
+}
+
+fn build_pool(
+    name: &'static str,
+    mut pg: tokio_postgres::Config,
+    size: usize,
+    timeout: Duration,
+) -> Result<Pool, DbSetupError> {
+    pg.connect_timeout(timeout);
+    pg.application_name(format!("boxoffice-{name}"));
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            // Fast recycling checks `is_closed()` only; a connection broken mid-use fails one query, and the retry
+            // helper or the next request gets a fresh one.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbSetupError::Build(name, e.to_string()))
+}
+
+impl Db {
+    /// Builds both pools. Connections are made lazily, except one to detect the dialect when it is `auto`.
+    ///
+    /// # Errors
+    /// Invalid pool settings, or an unreachable server while detecting the dialect.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, DbSetupError> {
+        let write = build_pool("write", config.write.clone(), config.pool_size, config.timeout)?;
+        let read = build_pool("read", config.read.clone(), config.read_pool_size, config.timeout)?;
+        let dialect = match config.dialect {
+            DialectSetting::Postgres => Dialect::Postgres,
+            DialectSetting::Cockroach => Dialect::Cockroach,
+            DialectSetting::Auto => {
+                let client = write.get().await.map_err(|e| DbSetupError::Detect(e.to_string()))?;
+                let row =
+                    client.query_one("SELECT version()", &[]).await.map_err(|e| DbSetupError::Detect(e.to_string()))?;
+                Dialect::from_version(row.get(0))
+            }
+        };
+        Ok(Self { write, read, dialect, retry_policy: config.retry, timeout: config.timeout })
+    }
+
+    /// Answers whether the primary runs a trivial query within the health-check timeout.
+    ///
+    /// # Errors
+    /// The reason it does not, as text for the readiness report.
+    pub async fn ping(&self) -> Result<(), String> {
+        let check = async {
+            let client = self.write.get().await.map_err(|e| e.to_string())?;
+            client.simple_query("SELECT 1").await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(())
+        };
+        match tokio::time::timeout(self.timeout, check).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+        }
+    }
+}
+
+/// Whether `err` is the server telling us a unique constraint named `constraint` was violated.
+pub fn is_unique_violation(err: &tokio_postgres::Error, constraint: &str) -> bool {
+    err.as_db_error().is_some_and(|db| *db.code() == SqlState::UNIQUE_VIOLATION && db.constraint() == Some(constraint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_is_read_from_the_version_string() {
+        assert_eq!(
+            Dialect::from_version("PostgreSQL 15.18 (Debian 15.18-0+deb12u1) on x86_64-pc-linux-gnu"),
+            Dialect::Postgres
+        );
+        assert_eq!(
+            Dialect::from_version("CockroachDB CCL v24.1.0 (x86_64-pc-linux-gnu, built 2024/05/15)"),
+            Dialect::Cockroach
+        );
+    }
+}

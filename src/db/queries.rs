@@ -1,0 +1,67 @@
+//! Every SQL statement of the application, one per file under `sql/queries/`, pulled in at compile time.
+//!
+//! A statement is referred to as `queries::users::INSERT`; its file's header comment states its purpose,
+//! parameters and rows. [`ALL`] lists them so a test can prepare each one against a migrated database and a
+//! portability test can check them against DESIGN.md §3.
+
+macro_rules! queries {
+    ($( $area:ident { $( $name:ident => $file:literal ),* $(,)? } )*) => {
+        $(
+            #[doc = concat!("Statements of `sql/queries/", stringify!($area), "/`.")]
+            pub mod $area {
+                $(
+                    #[doc = concat!("`sql/queries/", stringify!($area), "/", $file, "`")]
+                    pub const $name: &str = include_str!(concat!(
+                        env!("CARGO_MANIFEST_DIR"), "/sql/queries/", stringify!($area), "/", $file
+                    ));
+                )*
+            }
+        )*
+        /// Every statement: (file path under `sql/queries/`, text).
+        pub const ALL: &[(&str, &str)] = &[
+            $( $( (concat!(stringify!($area), "/", $file), $area::$name), )* )*
+        ];
+    };
+}
+
+queries! {
+    users {
+        INSERT => "insert.sql",
+        FIND_BY_EMAIL => "find_by_email.sql",
+        FIND_BY_ID => "find_by_id.sql",
+        UPSERT_ADMIN => "upsert_admin.sql",
+    }
+    maintenance {
+        PURGE_IDEMPOTENCY_KEYS => "purge_idempotency_keys.sql",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_query_file_is_listed() {
+        let root = format!("{}/sql/queries", env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for area in std::fs::read_dir(&root).expect("sql/queries exists") {
+            let area = area.expect("readable").path();
+            for file in std::fs::read_dir(&area).expect("readable") {
+                let path = file.expect("readable").path();
+                let rel = path.strip_prefix(&root).expect("under root").to_string_lossy().into_owned();
+                files.push(rel);
+            }
+        }
+        files.sort();
+        let mut listed: Vec<_> = ALL.iter().map(|(path, _)| (*path).to_owned()).collect();
+        listed.sort();
+        assert_eq!(files, listed);
+    }
+
+    #[test]
+    fn every_query_has_a_header_comment() {
+        for (path, sql) in ALL {
+            assert!(sql.starts_with("--"), "{path} lacks its header comment");
+        }
+    }
+}

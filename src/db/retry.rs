@@ -1,0 +1,269 @@
+//! `retry`: the one way to run a multi-statement write (CONVENTIONS.md rule 5, DESIGN.md §6 "Retries").
+//!
+//! The body runs inside `BEGIN ISOLATION LEVEL SERIALIZABLE`. A serialization failure (40001) or deadlock (40P01),
+//! from any statement or from COMMIT, rolls back, sleeps a full-jitter back-off and runs the whole body again on a
+//! fresh connection, up to the policy's attempts; then the caller gets [`RetryError::Exhausted`] (a 503 with
+//! `Retry-After`). A COMMIT that fails with 40003 or a lost connection may or may not have committed: that is
+//! [`RetryError::AmbiguousCommit`], never retried blindly; the caller decides (the booking path looks its
+//! idempotency key up on a fresh connection). The body does SQL only: cache writes, HTTP calls and events belong
+//! after the commit, because the body may run several times.
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{ClientWrapper, Object, PoolError};
+use rand::Rng;
+use tokio_postgres::error::SqlState;
+
+use super::Db;
+use crate::config::RetryPolicy;
+use crate::error::ApiError;
+
+/// A pooled connection inside an open SERIALIZABLE transaction, handed to a [`retry`] body.
+///
+/// It derefs to the client, so a body calls `tx.prepare_cached(..)`, `tx.query(..)` and so on. The body receives
+/// it by `Arc` (not by reference) so that its future is one concrete type that may borrow the caller's data and is
+/// `Send`; the helper alone begins, commits and rolls back. If a `Tx` is dropped while its transaction is still
+/// open (a panicking body), its connection is detached from the pool and closed, never reused mid-transaction.
+pub struct Tx {
+    client: Option<Object>,
+    open: AtomicBool,
+}
+
+impl Deref for Tx {
+    type Target = ClientWrapper;
+    fn deref(&self) -> &ClientWrapper {
+        self.client.as_ref().expect("a Tx owns its client until dropped")
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if self.open.load(Ordering::SeqCst)
+            && let Some(client) = self.client.take()
+        {
+            drop(Object::take(client));
+        }
+    }
+}
+
+impl Tx {
+    async fn begin(client: Object) -> Result<Self, tokio_postgres::Error> {
+        client.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE").await?;
+        Ok(Self { client: Some(client), open: AtomicBool::new(true) })
+    }
+
+    async fn finish(&self, statement: &str) -> Result<(), tokio_postgres::Error> {
+        let result = self.batch_execute(statement).await;
+        if result.is_ok() {
+            self.open.store(false, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
+/// Why a transaction body stopped.
+#[derive(Debug)]
+pub enum TxError<E> {
+    /// A database error; retried when it is a serialization failure or a deadlock.
+    Db(tokio_postgres::Error),
+    /// A business answer (e.g. "seats taken"): roll back and return it, never retried.
+    Abort(E),
+}
+
+impl<E> From<tokio_postgres::Error> for TxError<E> {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::Db(err)
+    }
+}
+
+/// Why [`retry`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError<E> {
+    /// The body returned a business answer.
+    #[error("transaction aborted by its body")]
+    Aborted(E),
+    /// Every attempt hit a serialization failure or deadlock.
+    #[error("transaction {tx} still conflicting after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Transaction name.
+        tx: &'static str,
+        /// Attempts made.
+        attempts: u32,
+        /// The last conflict.
+        last: tokio_postgres::Error,
+    },
+    /// COMMIT failed in a way that leaves its outcome unknown (40003, or the connection went away).
+    #[error("transaction {tx}: outcome of COMMIT unknown: {source}")]
+    AmbiguousCommit {
+        /// Transaction name.
+        tx: &'static str,
+        /// What COMMIT returned.
+        source: tokio_postgres::Error,
+    },
+    /// No connection could be had within the pool's timeouts.
+    #[error("no database connection: {0}")]
+    Pool(#[from] PoolError),
+    /// Any other database error (a bug, a constraint the body did not expect, a lost connection before COMMIT).
+    #[error("database error: {0}")]
+    Db(tokio_postgres::Error),
+}
+
+impl<E: Into<ApiError>> From<RetryError<E>> for ApiError {
+    fn from(err: RetryError<E>) -> Self {
+        match err {
+            RetryError::Aborted(answer) => answer.into(),
+            RetryError::Exhausted { tx, attempts, last } => {
+                ApiError::unavailable("too much contention on this resource right now; retry shortly", 1)
+                    .caused_by(anyhow::Error::new(last).context(format!("{tx}: {attempts} attempts")))
+            }
+            RetryError::Pool(e) => ApiError::from(e),
+            RetryError::AmbiguousCommit { tx, source } => ApiError::unavailable(
+                "the outcome of this request is unknown; retry it with the same Idempotency-Key",
+                1,
+            )
+            .caused_by(anyhow::Error::new(source).context(format!("{tx}: ambiguous commit"))),
+            RetryError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Which retryable condition a database error is, as the `reason` label of the retry metric.
+fn retry_reason(err: &tokio_postgres::Error) -> Option<&'static str> {
+    match err.code() {
+        Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE => Some("serialization_failure"),
+        Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED => Some("deadlock"),
+        _ => None,
+    }
+}
+
+/// Whether a failed COMMIT may nonetheless have committed.
+fn commit_outcome_unknown(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&SqlState::T_R_STATEMENT_COMPLETION_UNKNOWN) || err.is_closed() || err.code().is_none()
+}
+
+/// Full-jitter back-off before attempt `attempt + 1`: uniform in `[0, min(max, base * 2^(attempt-1))]`.
+pub fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let ceiling = policy.base_backoff.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(policy.max_backoff);
+    let micros = u64::try_from(ceiling.as_micros()).unwrap_or(u64::MAX);
+    Duration::from_micros(rand::rng().random_range(0..=micros))
+}
+
+/// Runs `body` in a SERIALIZABLE transaction on the write pool, retrying conflicts (see the module docs).
+///
+/// `tx` names the transaction in metrics (`boxoffice_db_tx_retries_total{tx,reason}`,
+/// `boxoffice_db_tx_duration_seconds{tx,outcome}`) and logs.
+///
+/// # Errors
+/// See [`RetryError`].
+pub async fn retry<T, E, F, Fut>(db: &Db, tx: &'static str, body: F) -> Result<T, RetryError<E>>
+where
+    F: FnMut(Arc<Tx>) -> Fut,
+    Fut: Future<Output = Result<T, TxError<E>>>,
+{
+    let started = Instant::now();
+    let result = run(db, tx, body).await;
+    let outcome = match &result {
+        Ok(_) => "committed",
+        Err(RetryError::Aborted(_)) => "aborted",
+        Err(RetryError::Exhausted { .. }) => "exhausted",
+        Err(RetryError::AmbiguousCommit { .. }) => "ambiguous",
+        Err(RetryError::Pool(_) | RetryError::Db(_)) => "error",
+    };
+    metrics::histogram!("boxoffice_db_tx_duration_seconds", "tx" => tx, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn run<T, E, F, Fut>(db: &Db, tx: &'static str, mut body: F) -> Result<T, RetryError<E>>
+where
+    F: FnMut(Arc<Tx>) -> Fut,
+    Fut: Future<Output = Result<T, TxError<E>>>,
+{
+    let policy = db.retry_policy;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let client = db.write.get().await?;
+        let transaction = Arc::new(Tx::begin(client).await.map_err(RetryError::Db)?);
+        let conflict = match body(transaction.clone()).await {
+            Ok(value) => match transaction.finish("COMMIT").await {
+                Ok(()) => return Ok(value),
+                Err(err) if retry_reason(&err).is_some() => {
+                    // PostgreSQL ends the transaction on a failed COMMIT; the ROLLBACK is a harmless no-op there
+                    // and required on CockroachDB.
+                    let _ = transaction.finish("ROLLBACK").await;
+                    err
+                }
+                Err(err) if commit_outcome_unknown(&err) => {
+                    return Err(RetryError::AmbiguousCommit { tx, source: err });
+                }
+                Err(err) => return Err(RetryError::Db(err)),
+            },
+            Err(TxError::Abort(answer)) => {
+                // A failed ROLLBACK leaves the Tx open, and its drop closes the connection.
+                let _ = transaction.finish("ROLLBACK").await;
+                return Err(RetryError::Aborted(answer));
+            }
+            Err(TxError::Db(err)) if retry_reason(&err).is_some() => {
+                let _ = transaction.finish("ROLLBACK").await;
+                err
+            }
+            Err(TxError::Db(err)) => {
+                let _ = transaction.finish("ROLLBACK").await;
+                return Err(RetryError::Db(err));
+            }
+        };
+        drop(transaction);
+        let reason = retry_reason(&conflict).unwrap_or("unknown");
+        metrics::counter!("boxoffice_db_tx_retries_total", "tx" => tx, "reason" => reason).increment(1);
+        if attempt >= policy.max_attempts {
+            tracing::warn!(tx, attempts = attempt, error = %conflict, "transaction retries exhausted");
+            return Err(RetryError::Exhausted { tx, attempts: attempt, last: conflict });
+        }
+        tracing::debug!(tx, attempt, reason, "transaction conflict; retrying");
+        tokio::time::sleep(backoff(&policy, attempt)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Axum handlers need `Send` futures: a body borrowing caller data must still give one.
+    #[expect(dead_code, reason = "a compile-time check: it only has to type-check")]
+    async fn bodies_borrowing_caller_data_are_send(db: &Db) {
+        let owned = vec!["A1".to_owned(), "A2".to_owned()];
+        let seats = &owned;
+        let fut = retry::<u64, (), _, _>(db, "send_check", |tx| async move {
+            let n = tx.execute("SELECT $1::text[]", &[seats]).await?;
+            Ok(n)
+        });
+        assert_send(&fut);
+        let _ = fut.await;
+    }
+
+    #[test]
+    fn backoff_stays_under_a_doubling_capped_ceiling() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            base_backoff: Duration::from_millis(4),
+            max_backoff: Duration::from_millis(50),
+        };
+        for attempt in 1..=12 {
+            let ceiling = Duration::from_millis((4u64 << (attempt - 1)).min(50));
+            for _ in 0..200 {
+                assert!(backoff(&policy, attempt) <= ceiling, "attempt {attempt}");
+            }
+        }
+        // Full jitter really spreads: over many draws at a 50 ms ceiling, some land in each half.
+        let draws: Vec<_> = (0..400).map(|_| backoff(&policy, 8)).collect();
+        assert!(draws.iter().any(|d| *d < Duration::from_millis(25)));
+        assert!(draws.iter().any(|d| *d >= Duration::from_millis(25)));
+    }
+}

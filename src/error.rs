@@ -1,0 +1,377 @@
+//! `ApiError`: the one place where errors become HTTP responses, as RFC 9457 problem+json bodies.
+//!
+//! Every error response has a stable `type` URI (`https://boxoffice.dev/problems/<slug>`), a `title` fixed per type,
+//! the `status`, a `detail` for this occurrence, and extension members where a client can act on them (for example
+//! `unavailableSeats`, `errors`). Internal causes are kept on the error for the log line written by
+//! [`crate::telemetry`]'s request middleware and never reach the client.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Base of every problem `type` URI.
+pub const PROBLEM_BASE: &str = "https://boxoffice.dev/problems/";
+
+/// The kinds of problem the API reports. Each has one status, one slug (the end of its `type` URI) and one title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// 400: a parameter or field is missing, malformed or out of bounds; `errors` lists them.
+    Validation,
+    /// 400: the body is not well-formed JSON.
+    MalformedJson,
+    /// 401: no credentials, or credentials that are invalid or expired.
+    Unauthorized,
+    /// 403: authenticated, but the role does not allow this.
+    Forbidden,
+    /// 404: no such resource (or one the caller may not see).
+    NotFound,
+    /// 405: the route exists, the method does not.
+    MethodNotAllowed,
+    /// 409: the email address already has an account.
+    EmailTaken,
+    /// 409: a conflict with the current state of the resource.
+    Conflict,
+    /// 413: the body is larger than the configured limit.
+    PayloadTooLarge,
+    /// 415: the body is not `application/json`.
+    UnsupportedMediaType,
+    /// 422: the JSON is well-formed but a field has the wrong type or an unknown field is present.
+    InvalidBody,
+    /// 429: too many requests; `Retry-After` says when to come back.
+    RateLimited,
+    /// 500: a fault on our side; the response carries nothing more.
+    Internal,
+    /// 503: a dependency is unavailable or contention did not resolve in time; retry after `Retry-After`.
+    ServiceUnavailable,
+    /// 503: the request took longer than the server allows.
+    Timeout,
+}
+
+impl Problem {
+    /// HTTP status of this problem.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Validation | Self::MalformedJson => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::EmailTaken | Self::Conflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InvalidBody => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ServiceUnavailable | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable last segment of the `type` URI.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::Validation => "validation-error",
+            Self::MalformedJson => "malformed-json",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::EmailTaken => "email-taken",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::InvalidBody => "invalid-body",
+            Self::RateLimited => "rate-limited",
+            Self::Internal => "internal-error",
+            Self::ServiceUnavailable => "service-unavailable",
+            Self::Timeout => "timeout",
+        }
+    }
+
+    /// Short, fixed summary of the problem type.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Validation => "Invalid request",
+            Self::MalformedJson => "Malformed JSON body",
+            Self::Unauthorized => "Authentication required",
+            Self::Forbidden => "Not allowed",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::EmailTaken => "Email already registered",
+            Self::Conflict => "Conflict",
+            Self::PayloadTooLarge => "Request body too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::InvalidBody => "Invalid request body",
+            Self::RateLimited => "Too many requests",
+            Self::Internal => "Internal server error",
+            Self::ServiceUnavailable => "Service unavailable",
+            Self::Timeout => "Request timed out",
+        }
+    }
+
+    /// The problem a bare error status stands for, used for responses produced outside our handlers (axum's
+    /// fallbacks, tower layers) so that every error body is problem+json.
+    pub fn for_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            400 => Self::Validation,
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            408 | 504 => Self::Timeout,
+            409 => Self::Conflict,
+            413 => Self::PayloadTooLarge,
+            415 => Self::UnsupportedMediaType,
+            422 => Self::InvalidBody,
+            429 => Self::RateLimited,
+            503 => Self::ServiceUnavailable,
+            _ => Self::Internal,
+        }
+    }
+}
+
+/// One invalid input, reported in the `errors` extension of a validation problem.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    /// Where the input came from and its name: `query.limit`, `body.email`, `path.showtimeId`.
+    pub field: String,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+/// An error on its way to becoming a problem+json response.
+#[derive(Debug)]
+pub struct ApiError {
+    problem: Problem,
+    status: StatusCode,
+    detail: String,
+    extensions: Map<String, Value>,
+    retry_after_secs: Option<u64>,
+    source: Option<anyhow::Error>,
+}
+
+/// Attached to error responses so the request middleware can log the cause once, inside the request span.
+#[derive(Debug, Clone)]
+pub struct ErrorReport(pub Arc<String>);
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// An error of `problem` with a detail for this occurrence.
+    pub fn new(problem: Problem, detail: impl Into<String>) -> Self {
+        Self {
+            problem,
+            status: problem.status(),
+            detail: detail.into(),
+            extensions: Map::new(),
+            retry_after_secs: None,
+            source: None,
+        }
+    }
+
+    /// A 400 for one bad field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::invalid_fields(vec![FieldError { field: field.into(), message: message.into() }])
+    }
+
+    /// A 400 listing every bad field.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        Self::new(Problem::Validation, detail).with("errors", errors)
+    }
+
+    /// A 404 for `what` (e.g. "showtime 9b2…").
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::new(Problem::NotFound, format!("{what} was not found"))
+    }
+
+    /// A 500 hiding `cause` from the client; the cause is logged once by the request middleware.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::new(Problem::Internal, "an internal error occurred; it has been logged").caused_by(cause)
+    }
+
+    /// A 503 asking the client to retry after `secs`.
+    pub fn unavailable(detail: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::new(Problem::ServiceUnavailable, detail).retry_after(retry_after_secs)
+    }
+
+    /// Adds an extension member (camelCase name).
+    #[must_use]
+    pub fn with(mut self, name: &str, value: impl Serialize) -> Self {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.extensions.insert(name.to_owned(), value);
+        self
+    }
+
+    /// Sets `Retry-After`.
+    #[must_use]
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// Overrides the status (for problems shared by several statuses, e.g. a timeout reported as 408).
+    #[must_use]
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Keeps the underlying cause for the log.
+    #[must_use]
+    pub fn caused_by(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(cause.into());
+        self
+    }
+
+    /// The problem kind.
+    pub fn problem(&self) -> Problem {
+        self.problem
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The detail text.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The problem document, as sent.
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("type".into(), Value::from(format!("{PROBLEM_BASE}{}", self.problem.slug())));
+        body.insert("title".into(), Value::from(self.problem.title()));
+        body.insert("status".into(), Value::from(self.status.as_u16()));
+        body.insert("detail".into(), Value::from(self.detail.clone()));
+        for (k, v) in &self.extensions {
+            body.insert(k.clone(), v.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        let report = match &self.source {
+            Some(source) => format!("{}: {source:#}", self.detail),
+            None => self.detail.clone(),
+        };
+        response.extensions_mut().insert(ErrorReport(Arc::new(report)));
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonSyntaxError(e) => Self::new(Problem::MalformedJson, e.body_text()),
+            JsonRejection::JsonDataError(e) => Self::new(Problem::InvalidBody, e.body_text()),
+            JsonRejection::MissingJsonContentType(_) => {
+                Self::new(Problem::UnsupportedMediaType, "the body must be JSON with Content-Type: application/json")
+            }
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(Problem::PayloadTooLarge, "the request body is larger than the limit")
+            }
+            other => Self::new(Problem::for_status(other.status()), other.body_text()).with_status(other.status()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        // serde_urlencoded says which field failed; keep its words.
+        Self::invalid("query", rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(e) => Self::invalid("path", e.body_text()),
+            other => Self::internal(anyhow::anyhow!(other.body_text())),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::unavailable("the database is unavailable; retry shortly", 2).caused_by(err)
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+/// Builds a problem response for a status produced outside our handlers (see [`Problem::for_status`]).
+pub fn problem_for_status(status: StatusCode, detail: impl Into<String>) -> Response {
+    ApiError::new(Problem::for_status(status), detail).with_status(status).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_round_trips_its_status_and_has_a_distinct_slug() {
+        let all = [
+            Problem::Validation,
+            Problem::MalformedJson,
+            Problem::Unauthorized,
+            Problem::Forbidden,
+            Problem::NotFound,
+            Problem::MethodNotAllowed,
+            Problem::EmailTaken,
+            Problem::Conflict,
+            Problem::PayloadTooLarge,
+            Problem::UnsupportedMediaType,
+            Problem::InvalidBody,
+            Problem::RateLimited,
+            Problem::Internal,
+            Problem::ServiceUnavailable,
+            Problem::Timeout,
+        ];
+        let mut slugs: Vec<_> = all.iter().map(|p| p.slug()).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), all.len());
+        for p in all {
+            assert!(p.status().is_client_error() || p.status().is_server_error(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn the_body_is_rfc9457_with_extensions_and_no_internal_detail() {
+        let err = ApiError::internal(anyhow::anyhow!("password=hunter2 in a connection string"));
+        let body = err.body();
+        assert_eq!(body["type"], "https://boxoffice.dev/problems/internal-error");
+        assert_eq!(body["status"], 500);
+        assert!(!body.to_string().contains("hunter2"));
+
+        let body = ApiError::invalid("query.limit", "must be at most 100").body();
+        assert_eq!(body["errors"][0]["field"], "query.limit");
+        assert_eq!(body["title"], "Invalid request");
+    }
+}

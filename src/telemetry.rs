@@ -1,0 +1,111 @@
+//! Logs and the per-request middleware: request span, latency histogram, the one error log line, and the
+//! guarantee that every error response is problem+json.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+use crate::config::{Config, LogFormat};
+use crate::error::{ApiError, ErrorReport, PROBLEM_JSON, problem_for_status};
+
+/// Installs the global subscriber (JSON lines or pretty), once; later calls are ignored.
+pub fn init(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::NONE);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+/// The request middleware: a span with method, route template and request id; the latency histogram; one log
+/// line per error response (with its cause, if any); and a problem+json body for any error response that does
+/// not have one yet (axum's 405, tower's 408/413, ...), keeping its headers (`Allow`, `Retry-After`).
+pub async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!("request", %method, route = %route, request_id = %request_id);
+    async move {
+        let response = next.run(request).await;
+        let response = ensure_problem_body(response, &method, &path);
+        let status = response.status();
+        metrics::histogram!(
+            "http_server_request_duration_seconds",
+            "method" => method.as_str().to_owned(),
+            "route" => route,
+            "status" => status.as_str().to_owned(),
+        )
+        .record(started.elapsed().as_secs_f64());
+        let report = response.extensions().get::<ErrorReport>().map(|r| r.0.clone());
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status.is_server_error() {
+            tracing::error!(
+                status = status.as_u16(),
+                elapsed_ms,
+                error = report.as_deref().map(String::as_str),
+                "request failed"
+            );
+        } else if status.is_client_error() {
+            tracing::info!(
+                status = status.as_u16(),
+                elapsed_ms,
+                error = report.as_deref().map(String::as_str),
+                "request refused"
+            );
+        } else {
+            tracing::debug!(status = status.as_u16(), elapsed_ms, "request served");
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+fn ensure_problem_body(response: Response, method: &axum::http::Method, path: &str) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let detail = match status.as_u16() {
+        404 => format!("no route for {method} {path}"),
+        // axum adds the `Allow` header after this middleware has run, so the detail points at it.
+        405 => format!("{method} is not allowed on {path}; the Allow header lists the methods that are"),
+        408 | 503 => "the request took too long to process".to_owned(),
+        413 => "the request body is larger than the limit".to_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let (parts, _) = response.into_parts();
+    let mut problem = problem_for_status(status, detail);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem
+}
+
+/// A panic inside a handler becomes a logged 500 problem instead of a dropped connection.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    let mut response = ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

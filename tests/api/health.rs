@@ -1,0 +1,135 @@
+//! Liveness, readiness (including a database that goes away and comes back), metrics, graceful shutdown.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, database_url, expect_problem, expect_status, fresh_database, test_config};
+use crate::proxy::Proxy;
+
+fn pg_addr() -> std::net::SocketAddr {
+    let url = crate::helpers::admin_database_url();
+    let config: tokio_postgres::Config = url.parse().expect("valid URL");
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        #[allow(unreachable_patterns, reason = "unix sockets exist only on unix")]
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}").parse().expect("the test database URL uses an IP address")
+}
+
+/// An app whose database connections go through a proxy the test controls.
+async fn app_behind_proxy() -> (TestApp, Proxy) {
+    let db = fresh_database().await;
+    let proxy = Proxy::start(pg_addr()).await;
+    let url = database_url(&db).replace(&pg_addr().to_string(), &proxy.addr().to_string());
+    let config = test_config(&db, &[("BOXOFFICE_DATABASE_URL", &url), ("BOXOFFICE_DB_TIMEOUT_MS", "500")]);
+    (TestApp::spawn_on(&db, config).await, proxy)
+}
+
+#[tokio::test]
+async fn healthz_answers_without_any_dependency() {
+    let app = TestApp::spawn_with(&[("BOXOFFICE_REDIS_URL", "redis://127.0.0.1:1")]).await;
+    let body = expect_status(app.get("/healthz", None).await, StatusCode::OK).await;
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_reports_the_database_and_redis_up() {
+    let app = TestApp::spawn().await;
+    let body = expect_status(app.get("/readyz", None).await, StatusCode::OK).await;
+    assert_eq!(body["checks"]["database"], "up");
+    assert_eq!(body["checks"]["redis"], "up");
+}
+
+#[tokio::test]
+async fn readyz_stays_ready_with_redis_down_and_says_so() {
+    let app = TestApp::spawn_with(&[("BOXOFFICE_REDIS_URL", "redis://127.0.0.1:1")]).await;
+    let body = expect_status(app.get("/readyz", None).await, StatusCode::OK).await;
+    assert_eq!(body["checks"]["redis"], "down");
+    assert_eq!(body["checks"]["database"], "up");
+}
+
+#[tokio::test]
+async fn readyz_is_503_promptly_when_the_database_stops_and_recovers_when_it_returns() {
+    let (app, proxy) = app_behind_proxy().await;
+    expect_status(app.get("/readyz", None).await, StatusCode::OK).await;
+
+    proxy.cut();
+    let started = Instant::now();
+    let body =
+        expect_problem(app.get("/readyz", None).await, StatusCode::SERVICE_UNAVAILABLE, "service-unavailable").await;
+    assert_eq!(body["checks"]["database"], "down");
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = app.get("/readyz", None).await.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {status} after the database came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn readyz_does_not_hang_on_a_database_that_never_answers() {
+    let (app, proxy) = app_behind_proxy().await;
+    proxy.blackhole();
+    let started = Instant::now();
+    expect_problem(app.get("/readyz", None).await, StatusCode::SERVICE_UNAVAILABLE, "service-unavailable").await;
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn metrics_expose_request_latency_by_route_template() {
+    let app = TestApp::spawn().await;
+    app.get("/healthz", None).await;
+    app.get("/users/me", None).await;
+    let response = app.get("/metrics", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("text");
+    assert!(text.contains("# TYPE http_server_request_duration_seconds histogram"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("http_server_request_duration_seconds_bucket")
+            && l.contains(r#"route="/users/me""#)
+            && l.contains(r#"status="401""#)),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/healthz", None).await;
+    assert!(response.headers().contains_key("x-request-id"));
+    let response =
+        app.request(reqwest::Method::GET, "/healthz").header("x-request-id", "abc-123").send().await.expect("sent");
+    assert_eq!(response.headers()["x-request-id"], "abc-123");
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_request_finish_and_then_stops_listening() {
+    let (app, proxy) = app_behind_proxy().await;
+    // A request that takes about the database timeout (500 ms) to answer.
+    proxy.blackhole();
+    let in_flight = tokio::spawn({
+        let request = app.request(reqwest::Method::GET, "/readyz");
+        async move { request.send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.shutdown.cancel();
+    let response = in_flight.await.expect("joined").expect("the in-flight request got an answer");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let finished = tokio::time::timeout(Duration::from_secs(5), async {
+        while !app.server.is_finished() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(finished.is_ok(), "the server did not stop after draining");
+    assert!(app.get_result("/healthz").await.is_err(), "still accepting after shutdown");
+}

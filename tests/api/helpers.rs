@@ -1,0 +1,266 @@
+//! `TestApp`: a running service on a fresh database, with typed request helpers.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use boxoffice::app::{AppState, Application, Routes};
+use boxoffice::config::Config;
+use boxoffice::db::migrate;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use tokio_postgres::NoTls;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The shared secret of every test application.
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0001";
+
+/// The server URL tests create their databases on (`make test` exports it).
+pub fn admin_database_url() -> String {
+    std::env::var("BOXOFFICE_TEST_DATABASE_URL").expect(
+        "BOXOFFICE_TEST_DATABASE_URL is not set: run the suite with `make test`, which starts PostgreSQL and Redis",
+    )
+}
+
+/// The Redis tests use (`make test` exports it).
+pub fn redis_url() -> String {
+    std::env::var("BOXOFFICE_TEST_REDIS_URL").expect("BOXOFFICE_TEST_REDIS_URL is not set: run `make test`")
+}
+
+/// `admin_database_url` with another database name.
+pub fn database_url(name: &str) -> String {
+    let base = admin_database_url();
+    let (prefix, _) = base.rsplit_once('/').expect("the URL names a database");
+    format!("{prefix}/{name}")
+}
+
+/// Runs one statement on the admin database.
+pub async fn admin_execute(sql: &str) {
+    let (client, connection) = tokio_postgres::connect(&admin_database_url(), NoTls).await.expect("connect admin");
+    tokio::spawn(connection);
+    client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// The migrated template database, created once per test process, named after the migrations' checksums so a
+/// stale template (another schema) is never reused.
+async fn template() -> &'static str {
+    TEMPLATE
+        .get_or_init(|| async {
+            let fingerprint: String = migrate::POSTGRES.iter().map(|m| migrate::checksum(m.sql)).collect();
+            let name = format!("tmpl_{}", &migrate::checksum(&fingerprint)[..12]);
+            let (client, connection) =
+                tokio_postgres::connect(&admin_database_url(), NoTls).await.expect("connect admin");
+            let conn = tokio::spawn(connection);
+            let exists = client
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                .await
+                .expect("query pg_database")
+                .is_some();
+            if !exists {
+                let building = format!("{name}_building_{}", std::process::id());
+                client.batch_execute(&format!("CREATE DATABASE {building}")).await.expect("create template");
+                {
+                    let (mut tc, tconn) =
+                        tokio_postgres::connect(&database_url(&building), NoTls).await.expect("connect template");
+                    let tconn = tokio::spawn(tconn);
+                    migrate::run(&mut tc, boxoffice::db::Dialect::Postgres).await.expect("migrate template");
+                    boxoffice::seed::demo(&mut tc).await.expect("seed the template with the demo data");
+                    drop(tc);
+                    let _ = tconn.await;
+                }
+                client
+                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .await
+                    .expect("publish template");
+            }
+            drop(client);
+            let _ = conn.await;
+            name
+        })
+        .await
+}
+
+/// A fresh database cloned from the template (migrated, with the demo data); returns its name.
+pub async fn fresh_database() -> String {
+    let template = template().await;
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    admin_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await;
+    name
+}
+
+/// An empty database (no migrations): for migration tests.
+pub async fn empty_database() -> String {
+    let name = format!("e_{}", Uuid::new_v4().simple());
+    admin_execute(&format!("CREATE DATABASE {name}")).await;
+    name
+}
+
+/// The configuration of a test application on database `db`; `overrides` replace any variable.
+pub fn test_config(db: &str, overrides: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = [
+        ("BOXOFFICE_LISTEN_ADDR", "127.0.0.1:0".to_owned()),
+        ("BOXOFFICE_DATABASE_URL", database_url(db)),
+        ("BOXOFFICE_DB_DIALECT", "postgres".to_owned()),
+        ("BOXOFFICE_DB_POOL_SIZE", "8".to_owned()),
+        ("BOXOFFICE_READ_POOL_SIZE", "4".to_owned()),
+        ("BOXOFFICE_REDIS_URL", redis_url()),
+        ("BOXOFFICE_REDIS_KEY_PREFIX", format!("test:{db}:")),
+        ("BOXOFFICE_JWT_SECRET", JWT_SECRET.to_owned()),
+        ("BOXOFFICE_DB_TIMEOUT_MS", "1000".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Config::from_map(&vars).expect("valid test configuration")
+}
+
+/// A running service on its own database.
+pub struct TestApp {
+    /// `http://127.0.0.1:port`.
+    pub address: String,
+    /// The database's name.
+    pub db_name: String,
+    /// The application's state (pools, config, token keys).
+    pub state: AppState,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    /// Cancelling it shuts the server down.
+    pub shutdown: CancellationToken,
+    /// The server task.
+    pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestApp {
+    /// A service on a fresh database with the demo data.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A service on a fresh database, with configuration overrides.
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        let db_name = fresh_database().await;
+        Self::spawn_on(&db_name, test_config(&db_name, overrides)).await
+    }
+
+    /// A service with this exact configuration (the database must exist).
+    pub async fn spawn_on(db_name: &str, config: Config) -> Self {
+        let app = Application::build(config, Routes::All).await.expect("application builds");
+        let addr: SocketAddr = app.local_addr().expect("bound");
+        let state = app.state().clone();
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(app.run_until(shutdown.clone()));
+        Self {
+            address: format!("http://{addr}"),
+            db_name: db_name.to_owned(),
+            state,
+            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+            shutdown,
+            server,
+        }
+    }
+
+    /// A request to `path` on this service.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.address))
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.request(Method::GET, path);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut req = self.request(Method::POST, path).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// Registers a customer; returns the response.
+    pub async fn register(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/users",
+            &json!({ "name": "Test User", "email": email, "phoneNumber": "+1 212 555 0100", "password": password }),
+            None,
+        )
+        .await
+    }
+
+    /// Logs in; returns the response.
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json("/auth/token", &json!({ "email": email, "password": password }), None).await
+    }
+
+    /// A new customer's id and access token.
+    pub async fn customer(&self) -> (Uuid, String) {
+        let email = format!("{}@example.com", Uuid::new_v4().simple());
+        let user: Value =
+            expect_status(self.register(&email, "correct horse battery").await, StatusCode::CREATED).await;
+        let id = user["id"].as_str().and_then(|s| s.parse().ok()).expect("user id");
+        (id, self.token_for(&email, "correct horse battery").await)
+    }
+
+    /// A new admin's id and access token.
+    pub async fn admin(&self) -> (Uuid, String) {
+        let email = format!("admin-{}@example.com", Uuid::new_v4().simple());
+        let user = boxoffice::auth::ensure_admin(&self.state.db, &email, "admin password 1", "Admin")
+            .await
+            .expect("admin created");
+        (user.id.0, self.token_for(&email, "admin password 1").await)
+    }
+
+    async fn token_for(&self, email: &str, password: &str) -> String {
+        let body: Value = expect_status(self.login(email, password).await, StatusCode::OK).await;
+        body["accessToken"].as_str().expect("token").to_owned()
+    }
+
+    /// A direct connection to this test's database, for arranging and asserting.
+    pub async fn db(&self) -> deadpool_postgres::Object {
+        self.state.db.write.get().await.expect("db connection")
+    }
+}
+
+/// Asserts the status and returns the JSON body (printing the body when the status is wrong).
+pub async fn expect_status(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Asserts an RFC 9457 problem response of `status` and `slug`; returns the problem document.
+pub async fn expect_problem(response: Response, status: StatusCode, slug: &str) -> Value {
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let body = expect_status(response, status).await;
+    assert_eq!(content_type, "application/problem+json", "body: {body}");
+    assert_eq!(body["type"], format!("https://boxoffice.dev/problems/{slug}"), "body: {body}");
+    assert_eq!(body["status"], status.as_u16(), "body: {body}");
+    assert!(body["title"].is_string() && body["detail"].is_string(), "body: {body}");
+    body
+}
+
+impl TestApp {
+    /// `GET path` that may fail to connect (after shutdown).
+    pub async fn get_result(&self, path: &str) -> reqwest::Result<Response> {
+        self.request(Method::GET, path).send().await
+    }
+}
