@@ -44,13 +44,15 @@ pub async fn admin_execute(sql: &str) {
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 
-/// The migrated template database, created once per test process, named after the migrations' checksums so a
-/// stale template (another schema) is never reused.
+/// The migrated, demo-seeded template database, created once per test process. Its name is a fingerprint of
+/// this test binary (rebuilt whenever the code, and so possibly the schema or the seed data, changes), so a stale
+/// template is never reused; several test processes may race to build it, and the loser's copy is dropped.
 async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
-            let fingerprint: String = migrate::POSTGRES.iter().map(|m| migrate::checksum(m.sql)).collect();
-            let name = format!("tmpl_{}", &migrate::checksum(&fingerprint)[..12]);
+            let exe = std::env::current_exe().expect("test binary path");
+            let built = std::fs::metadata(&exe).and_then(|m| m.modified()).expect("test binary mtime");
+            let name = format!("tmpl_{}", &migrate::checksum(&format!("{}{built:?}", exe.display()))[..12]);
             let (client, connection) =
                 tokio_postgres::connect(&admin_database_url(), NoTls).await.expect("connect admin");
             let conn = tokio::spawn(connection);
@@ -71,10 +73,11 @@ async fn template() -> &'static str {
                     drop(tc);
                     let _ = tconn.await;
                 }
-                client
-                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
-                    .await
-                    .expect("publish template");
+                let published = client.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}")).await;
+                if published.is_err() {
+                    // Another process published the same template first.
+                    client.batch_execute(&format!("DROP DATABASE {building}")).await.expect("drop duplicate");
+                }
             }
             drop(client);
             let _ = conn.await;
