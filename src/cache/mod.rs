@@ -1,6 +1,8 @@
 //! Redis: the seat-availability cache and global rate limits. Redis is an accelerator, never the source of truth:
 //! every caller has a database fallback, and every Redis call is bounded by a short timeout.
 
+pub mod seats;
+
 use std::time::Duration;
 
 use bb8_redis::RedisConnectionManager;
