@@ -52,4 +52,8 @@ fn describe() {
     describe_counter!("boxoffice_users_registered_total", "Accounts created");
     describe_counter!("boxoffice_logins_total", "Login attempts by outcome (ok, refused)");
     describe_counter!("boxoffice_worker_runs_total", "Background job runs by job and outcome");
+    describe_counter!(
+        "boxoffice_cache_requests_total",
+        "Cache lookups by cache and result (seats: hit, miss, error = Redis failed or bypassed)"
+    );
 }

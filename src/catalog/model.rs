@@ -5,13 +5,15 @@
 //! * [`page`]: `limit` and the opaque keyset cursors of every list;
 //! * [`params`]: the query parameters of each search route, parsed with their bounds;
 //! * [`seatmap`]: seat layouts, the availability bitmap and the pre-rendered seat-map JSON;
-//! * [`input`]: the admin bodies (theaters with screens and seat layouts, movies, showtimes), validated.
+//! * [`input`]: the admin bodies (theaters with screens and seat layouts, movies, showtimes), validated;
+//! * [`views`]: what the routes answer.
 
 pub mod geo;
 pub mod input;
 pub mod page;
 pub mod params;
 pub mod seatmap;
+pub mod views;
 
 use std::fmt;
 use std::str::FromStr;

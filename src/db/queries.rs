@@ -34,6 +34,43 @@ queries! {
     maintenance {
         PURGE_IDEMPOTENCY_KEYS => "purge_idempotency_keys.sql",
     }
+    catalog {
+        CANCEL_SHOWTIME => "cancel_showtime.sql",
+        CITIES_BY_NAME => "cities_by_name.sql",
+        CITY_REGION => "city_region.sql",
+        DELETE_SCREEN => "delete_screen.sql",
+        DELETE_SCREEN_SEATS => "delete_screen_seats.sql",
+        INSERT_MOVIE => "insert_movie.sql",
+        INSERT_SCREEN => "insert_screen.sql",
+        INSERT_SEATS => "insert_seats.sql",
+        INSERT_SHOWTIME => "insert_showtime.sql",
+        INSERT_THEATER => "insert_theater.sql",
+        LIVE_CLAIMS => "live_claims.sql",
+        MOVIE_BY_ID => "movie_by_id.sql",
+        MOVIE_DURATION => "movie_duration.sql",
+        MOVIE_SHOWTIMES_AT => "movie_showtimes_at.sql",
+        MOVIE_THEATERS_BY_NAME => "movie_theaters_by_name.sql",
+        MOVIE_THEATERS_NEAR => "movie_theaters_near.sql",
+        MOVIES_SEARCH => "movies_search.sql",
+        RENAME_SCREEN => "rename_screen.sql",
+        SCREEN_LAYOUT => "screen_layout.sql",
+        SCREEN_OF_THEATER => "screen_of_theater.sql",
+        SCREENS_IN_USE => "screens_in_use.sql",
+        SHOWTIME_BY_ID => "showtime_by_id.sql",
+        SHOWTIME_KEY => "showtime_key.sql",
+        SHOWTIME_OVERLAPS => "showtime_overlaps.sql",
+        THEATER_BY_ID => "theater_by_id.sql",
+        THEATER_KEY => "theater_key.sql",
+        THEATER_MOVIES => "theater_movies.sql",
+        THEATER_SCREENS => "theater_screens.sql",
+        THEATER_SHOWTIMES => "theater_showtimes.sql",
+        THEATERS_IN_CITIES => "theaters_in_cities.sql",
+        THEATERS_NEAR => "theaters_near.sql",
+        UPDATE_MOVIE => "update_movie.sql",
+        UPDATE_SHOWTIME => "update_showtime.sql",
+        UPDATE_THEATER => "update_theater.sql",
+        ZIP_CENTROID => "zip_centroid.sql",
+    }
 }
 
 #[cfg(test)]

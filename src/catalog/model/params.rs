@@ -3,8 +3,8 @@
 //! `query.<name>` field error: a request with three bad parameters hears about all three at once.
 
 use serde::Deserialize;
-use time::Date;
 use time::macros::format_description;
+use time::{Date, PrimitiveDateTime, Time};
 
 use super::geo::{Position, RadiusKm};
 use super::page::{Limit, ListKind, SortKey, decode_cursor};
@@ -47,6 +47,29 @@ fn present(raw: &Option<String>) -> Option<&str> {
 pub fn parse_date(raw: &str) -> Result<Date, String> {
     Date::parse(raw.trim(), format_description!("[year]-[month]-[day]"))
         .map_err(|_| format!("must be a date as YYYY-MM-DD, got {raw:?}"))
+}
+
+/// A local-date filter as the SQL takes it: local wall-clock bounds `[start, end)` of the day (`None`: no filter),
+/// turned into instants in each theater's zone by `AT TIME ZONE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LocalWindow {
+    /// Local midnight starting the day.
+    pub start: Option<PrimitiveDateTime>,
+    /// Local midnight ending it.
+    pub end: Option<PrimitiveDateTime>,
+}
+
+impl LocalWindow {
+    /// The window of `date`, or the unbounded window.
+    pub fn of(date: Option<Date>) -> Self {
+        match date {
+            Some(d) => Self {
+                start: Some(PrimitiveDateTime::new(d, Time::MIDNIGHT)),
+                end: d.next_day().map(|n| PrimitiveDateTime::new(n, Time::MIDNIGHT)),
+            },
+            None => Self::default(),
+        }
+    }
 }
 
 fn parse_city(raw: &str) -> Result<String, String> {

@@ -19,9 +19,30 @@ use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
 use super::{Prices, SeatKind, ShowtimeId, ShowtimeStatus, TheaterId};
+use crate::db::Region;
 
 /// The most seats a screen may have.
 pub const MAX_SEATS: usize = 1000;
+
+/// A screen, the key of its layout: layouts belong to screens, not to showtimes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ScreenKey {
+    /// The theater's region.
+    pub region: Region,
+    /// The theater.
+    pub theater_id: TheaterId,
+    /// The screen's number.
+    pub screen_number: i32,
+}
+
+/// A showtime with its region: what every availability query needs (regional tables lead with region).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ShowtimeKey {
+    /// The region.
+    pub region: Region,
+    /// The showtime.
+    pub id: ShowtimeId,
+}
 
 /// One seat of a layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
