@@ -167,6 +167,8 @@ struct Inner {
     flights: Mutex<HashMap<FlightKey, Flight>>,
     /// Database rebuilds run (for tests and diagnostics).
     rebuilds: AtomicU64,
+    /// Requests that shared a rebuild already in flight instead of starting one.
+    joined: AtomicU64,
 }
 
 /// The availability cache (cheap to clone).
@@ -192,6 +194,7 @@ impl SeatCache {
                 bypass_until_ms: AtomicU64::new(0),
                 flights: Mutex::new(HashMap::new()),
                 rebuilds: AtomicU64::new(0),
+                joined: AtomicU64::new(0),
             }),
         }
     }
@@ -199,6 +202,11 @@ impl SeatCache {
     /// How many times availability was rebuilt from the database by this process.
     pub fn rebuilds(&self) -> u64 {
         self.inner.rebuilds.load(Ordering::Relaxed)
+    }
+
+    /// How many requests shared a rebuild already in flight (for tests and diagnostics).
+    pub fn joined(&self) -> u64 {
+        self.inner.joined.load(Ordering::Relaxed)
     }
 
     fn now_ms(&self) -> u64 {
@@ -285,7 +293,10 @@ impl SeatCache {
         let flight = {
             let mut flights = self.inner.flights.lock().unwrap_or_else(PoisonError::into_inner);
             match flights.get(&flight_key) {
-                Some(flight) => flight.clone(),
+                Some(flight) => {
+                    self.inner.joined.fetch_add(1, Ordering::Relaxed);
+                    flight.clone()
+                }
                 None => {
                     let (this, db, key, layout) = (self.clone(), db.clone(), key.clone(), layout.clone());
                     let done_key = flight_key.clone();
