@@ -40,7 +40,10 @@ macro_rules! typed_id {
         $(#[$doc])*
         ///
         /// Serialized as the bare UUID; binds as `UUID` in SQL.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSql, FromSql)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSql, FromSql,
+            utoipa::ToSchema,
+        )]
         #[serde(transparent)]
         #[postgres(transparent)]
         pub struct $name(pub Uuid);
@@ -78,7 +81,7 @@ typed_id!(
 );
 
 /// What a seat is sold as (`seats.kind`). The order of the variants is the order of prices in responses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SeatKind {
     /// An ordinary seat.
@@ -124,7 +127,7 @@ impl fmt::Display for SeatKind {
 
 /// The price of each seat kind of a showtime, in minor units of its currency. A hold copies them into the booking
 /// (invariant I5: prices are locked at hold time); nothing a client sends sets a price.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Prices {
     /// Price of a `standard` seat.
@@ -150,7 +153,7 @@ impl Prices {
 }
 
 /// Whether a showtime still sells seats (`showtimes.status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ShowtimeStatus {
     /// On sale (until it starts).

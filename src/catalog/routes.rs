@@ -103,6 +103,10 @@ fn empty<T>() -> Page<T> {
 /// and `cursor`: theaters of a city (by name; an ambiguous name without `state` lists every matching city's, each
 /// theater naming its city and state), or around a ZIP's centroid or a position (nearest first, each with
 /// `distanceKm`). No criterion: 400; an unknown city or ZIP: an empty list.
+#[utoipa::path(get, path = "/theaters", tag = "catalog", params(TheatersQuery), responses(
+    (status = 200, description = "A page of theaters (nearest first, with `distanceKm`, for `zip` and `near`); empty for an unknown city or ZIP", body = Page<Theater>),
+    (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn search_theaters(
     State(state): State<AppState>,
     ApiQuery(raw): ApiQuery<TheatersQuery>,
@@ -159,6 +163,13 @@ async fn theater_detail(db: &Db, theater: Theater, from_primary: bool) -> ApiRes
 }
 
 /// `GET /theaters/{theaterId}`: a theater with its screens.
+#[utoipa::path(get, path = "/theaters/{theaterId}", tag = "catalog",
+    params(("theaterId" = uuid::Uuid, Path, description = "The theater's id")),
+    responses(
+        (status = 200, description = "The theater and its screens", body = TheaterDetail),
+        (status = 400, description = "`theaterId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such theater", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn get_theater(
     State(state): State<AppState>,
     ApiPath(raw): ApiPath<String>,
@@ -202,6 +213,13 @@ async fn summaries(state: &AppState, rows: &[ShowtimeRow]) -> ApiResult<Vec<Show
 /// `GET /theaters/{theaterId}/movies?date=`: the movies with upcoming showtimes at the theater (on the theater's
 /// local `date` if given), by title, each with its showtimes there and their seats available: the theater page in
 /// one call.
+#[utoipa::path(get, path = "/theaters/{theaterId}/movies", tag = "catalog",
+    params(("theaterId" = uuid::Uuid, Path, description = "The theater's id"), TheaterMoviesQuery),
+    responses(
+        (status = 200, description = "A page of movies by title, each with its upcoming showtimes at the theater", body = Page<MovieShowtimes>),
+        (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such theater", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn theater_movies(
     State(state): State<AppState>,
     ApiPath(raw): ApiPath<String>,
@@ -239,6 +257,10 @@ pub async fn theater_movies(
 /// `GET /movies?q=&genre=&city=&state=&country=`: movies by title; `q` searches titles (case- and
 /// accent-insensitive), `genre` matches exactly (case-insensitive), `city` keeps movies with upcoming showtimes
 /// there. No filter lists every movie.
+#[utoipa::path(get, path = "/movies", tag = "catalog", params(MoviesQuery), responses(
+    (status = 200, description = "A page of movies by title", body = Page<Movie>),
+    (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn search_movies(State(state): State<AppState>, ApiQuery(raw): ApiQuery<MoviesQuery>) -> ApiResult<Response> {
     let search = raw.parse().map_err(ApiError::invalid_fields)?;
     let key = format!("movies|{search:?}");
@@ -276,6 +298,13 @@ async fn find_movie(db: &Db, id: MovieId) -> ApiResult<Movie> {
 }
 
 /// `GET /movies/{movieId}`.
+#[utoipa::path(get, path = "/movies/{movieId}", tag = "catalog",
+    params(("movieId" = uuid::Uuid, Path, description = "The movie's id")),
+    responses(
+        (status = 200, description = "The movie", body = Movie),
+        (status = 400, description = "`movieId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such movie", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn get_movie(State(state): State<AppState>, ApiPath(raw): ApiPath<String>) -> ApiResult<Json<Movie>> {
     let id = path_id(&raw, "movieId")?;
     Ok(Json(find_movie(&state.db, id).await?))
@@ -283,6 +312,13 @@ pub async fn get_movie(State(state): State<AppState>, ApiPath(raw): ApiPath<Stri
 
 /// `GET /movies/{movieId}/showtimes?city=&zip=&near=&radiusKm=&theaterId=&date=`: the movie's upcoming showtimes
 /// grouped by theater (theaters by name, or nearest first around a ZIP or position), each with `seatsAvailable`.
+#[utoipa::path(get, path = "/movies/{movieId}/showtimes", tag = "catalog",
+    params(("movieId" = uuid::Uuid, Path, description = "The movie's id"), MovieShowtimesQuery),
+    responses(
+        (status = 200, description = "A page of theaters, each with the movie's upcoming showtimes there and their seats available", body = Page<TheaterShowtimes>),
+        (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such movie", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn movie_showtimes(
     State(state): State<AppState>,
     ApiPath(raw): ApiPath<String>,
@@ -342,6 +378,13 @@ pub async fn movie_showtimes(
 
 /// `GET /showtimes/{showtimeId}`: theater, movie, screen, start and end (local offset), prices per seat kind,
 /// status.
+#[utoipa::path(get, path = "/showtimes/{showtimeId}", tag = "catalog",
+    params(("showtimeId" = uuid::Uuid, Path, description = "The showtime's id")),
+    responses(
+        (status = 200, description = "The showtime", body = ShowtimeDetail),
+        (status = 400, description = "`showtimeId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn get_showtime(
     State(state): State<AppState>,
     ApiPath(raw): ApiPath<String>,
@@ -367,6 +410,20 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 /// `available`, and totals), with an `ETag` that changes whenever availability does; `If-None-Match` with the
 /// current tag answers 304. A canceled showtime's map shows no seat available. A warm showtime costs one Redis
 /// round trip and no database query.
+#[utoipa::path(get, path = "/showtimes/{showtimeId}/seats", tag = "catalog",
+    params(
+        ("showtimeId" = uuid::Uuid, Path, description = "The showtime's id"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag of an earlier answer: 304 while it is current"),
+    ),
+    responses(
+        (status = 200, description = "The seat map", body = crate::catalog::model::seatmap::SeatMap, headers(
+            ("ETag" = String, description = "Changes whenever availability, prices or status change"),
+            ("Cache-Control" = String, description = "`public, max-age=1`"),
+        )),
+        (status = 304, description = "Not modified since the ETag given in If-None-Match"),
+        (status = 400, description = "`showtimeId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn seat_map(
     State(state): State<AppState>,
     ApiPath(raw): ApiPath<String>,
@@ -429,6 +486,13 @@ fn created<T: Serialize>(location: String, body: T) -> Response {
 
 /// `POST /theaters` (admin): a theater with its screens and seat layouts, in its city's region. 201 with the
 /// theater and its `Location`.
+#[utoipa::path(post, path = "/theaters", tag = "catalog admin", security(("bearer" = [])),
+    request_body = NewTheaterBody,
+    responses(
+        (status = 201, description = "Created", body = TheaterDetail, headers(("Location" = String, description = "`/theaters/{id}`"))),
+        (status = 400, description = "A field is invalid (names, position, layout: unique labels and grid cells, known kinds, 1000 seats at most; an unknown city); `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn create_theater(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -446,6 +510,16 @@ pub async fn create_theater(
 
 /// `PUT /theaters/{theaterId}` (admin): replaces a theater's details and screens (a screen with showtimes keeps
 /// its layout: changing or removing it is a 409 `layout-in-use`).
+#[utoipa::path(put, path = "/theaters/{theaterId}", tag = "catalog admin", security(("bearer" = [])),
+    params(("theaterId" = uuid::Uuid, Path, description = "The theater's id")),
+    request_body = TheaterUpdateBody,
+    responses(
+        (status = 200, description = "Updated", body = TheaterDetail),
+        (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 404, description = "No such theater", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`layout-in-use`: a screen with showtimes would change layout or disappear; `screenNumber` names it", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn update_theater(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -463,6 +537,13 @@ pub async fn update_theater(
 }
 
 /// `POST /movies` (admin). 201 with the movie and its `Location`.
+#[utoipa::path(post, path = "/movies", tag = "catalog admin", security(("bearer" = [])),
+    request_body = MovieBody,
+    responses(
+        (status = 201, description = "Created", body = Movie, headers(("Location" = String, description = "`/movies/{id}`"))),
+        (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn create_movie(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -475,6 +556,14 @@ pub async fn create_movie(
 }
 
 /// `PUT /movies/{movieId}` (admin).
+#[utoipa::path(put, path = "/movies/{movieId}", tag = "catalog admin", security(("bearer" = [])),
+    params(("movieId" = uuid::Uuid, Path, description = "The movie's id")),
+    request_body = MovieBody,
+    responses(
+        (status = 200, description = "Updated", body = Movie),
+        (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 404, description = "No such movie", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn update_movie(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -498,6 +587,15 @@ async fn showtime_detail(state: &AppState, id: ShowtimeId) -> ApiResult<Showtime
 /// `POST /showtimes` (admin): a showtime on a screen, in the theater's region, unless it overlaps another scheduled
 /// showtime of that screen (409 `showtime-overlap`, decided in a SERIALIZABLE transaction). `endTime` defaults to
 /// the start plus the movie's duration. 201 with the showtime and its `Location`.
+#[utoipa::path(post, path = "/showtimes", tag = "catalog admin", security(("bearer" = [])),
+    request_body = NewShowtimeBody,
+    responses(
+        (status = 201, description = "Created", body = ShowtimeDetail, headers(("Location" = String, description = "`/showtimes/{id}`"))),
+        (status = 400, description = "A field is invalid (times, prices, currency, an unknown theater, screen or movie); `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`showtime-overlap`: another scheduled showtime occupies the screen; `overlappingShowtimeId` names it", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn create_showtime(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -511,6 +609,16 @@ pub async fn create_showtime(
 
 /// `PUT /showtimes/{showtimeId}` (admin): reschedules or re-prices a scheduled showtime (same overlap rule); holds
 /// already made keep their prices.
+#[utoipa::path(put, path = "/showtimes/{showtimeId}", tag = "catalog admin", security(("bearer" = [])),
+    params(("showtimeId" = uuid::Uuid, Path, description = "The showtime's id")),
+    request_body = ShowtimeUpdateBody,
+    responses(
+        (status = 200, description = "Updated", body = ShowtimeDetail),
+        (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`showtime-overlap`, or `conflict` for a canceled showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn update_showtime(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -525,6 +633,13 @@ pub async fn update_showtime(
 
 /// `POST /showtimes/{showtimeId}/cancel` (admin): the showtime takes no new holds and its seat map shows no seat
 /// available. Idempotent. Bookings already made are left to the booking flow (cancellation and refund).
+#[utoipa::path(post, path = "/showtimes/{showtimeId}/cancel", tag = "catalog admin", security(("bearer" = [])),
+    params(("showtimeId" = uuid::Uuid, Path, description = "The showtime's id")),
+    responses(
+        (status = 200, description = "Canceled (or already canceled)", body = ShowtimeDetail),
+        (status = 400, description = "`showtimeId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn cancel_showtime(
     State(state): State<AppState>,
     _admin: AdminUser,

@@ -306,7 +306,6 @@ pub async fn movie_theaters_by_name(
 ///
 /// # Errors
 /// Database errors.
-#[expect(clippy::too_many_arguments, reason = "one bound value per statement parameter group")]
 pub async fn movie_theaters_near(
     c: &ClientWrapper,
     movie: MovieId,

@@ -34,6 +34,17 @@ impl Dialect {
         if version.contains("CockroachDB") { Self::Cockroach } else { Self::Postgres }
     }
 
+    /// The session setting every connection of the read pool runs first: on CockroachDB, follower reads (read-only
+    /// transactions read at `follower_read_timestamp()`, served by the nearest replica, a few seconds stale: fine
+    /// for the catalog, never used for availability); nothing on PostgreSQL, whose read pool may point at a
+    /// streaming replica instead (`BOXOFFICE_READ_DATABASE_URL`).
+    pub fn read_session_setup(self) -> Option<&'static str> {
+        match self {
+            Self::Postgres => None,
+            Self::Cockroach => Some("SET default_transaction_use_follower_reads = on"),
+        }
+    }
+
     /// The folder name of this dialect's migrations under `sql/migrations/`.
     pub fn name(self) -> &'static str {
         match self {
@@ -84,6 +95,7 @@ fn build_pool(
     mut pg: tokio_postgres::Config,
     size: usize,
     timeout: Duration,
+    session_setup: Option<&'static str>,
 ) -> Result<Pool, DbSetupError> {
     pg.connect_timeout(timeout);
     pg.application_name(format!("boxoffice-{name}"));
@@ -96,7 +108,13 @@ fn build_pool(
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
+    let mut builder = Pool::builder(manager);
+    if let Some(setup) = session_setup {
+        builder = builder.post_create(deadpool_postgres::Hook::async_fn(move |client, _| {
+            Box::pin(async move { client.batch_execute(setup).await.map_err(deadpool_postgres::HookError::Backend) })
+        }));
+    }
+    builder
         .max_size(size)
         .wait_timeout(Some(timeout))
         .create_timeout(Some(timeout))
@@ -112,8 +130,7 @@ impl Db {
     /// # Errors
     /// Invalid pool settings, or an unreachable server while detecting the dialect.
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, DbSetupError> {
-        let write = build_pool("write", config.write.clone(), config.pool_size, config.timeout)?;
-        let read = build_pool("read", config.read.clone(), config.read_pool_size, config.timeout)?;
+        let write = build_pool("write", config.write.clone(), config.pool_size, config.timeout, None)?;
         let dialect = match config.dialect {
             DialectSetting::Postgres => Dialect::Postgres,
             DialectSetting::Cockroach => Dialect::Cockroach,
@@ -124,6 +141,14 @@ impl Db {
                 Dialect::from_version(row.get(0))
             }
         };
+        // Built once the dialect is known: its connections start with the dialect's read-session setting.
+        let read = build_pool(
+            "read",
+            config.read.clone(),
+            config.read_pool_size,
+            config.timeout,
+            dialect.read_session_setup(),
+        )?;
         Ok(Self { write, read, dialect, retry_policy: config.retry, timeout: config.timeout })
     }
 
@@ -152,6 +177,12 @@ pub fn is_unique_violation(err: &tokio_postgres::Error, constraint: &str) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_cockroach_read_sessions_turn_on_follower_reads() {
+        assert_eq!(Dialect::Postgres.read_session_setup(), None);
+        assert!(Dialect::Cockroach.read_session_setup().is_some_and(|s| s.contains("follower_reads = on")));
+    }
 
     #[test]
     fn dialect_is_read_from_the_version_string() {

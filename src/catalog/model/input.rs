@@ -48,7 +48,7 @@ impl Errors {
 }
 
 /// A seat as an admin sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SeatBody {
     /// Label, unique in the screen, e.g. `F12` (letters and digits, 8 at most).
@@ -66,7 +66,7 @@ pub struct SeatBody {
 }
 
 /// A screen as an admin sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScreenBody {
     /// Screen number in the theater, 1..=99.
@@ -78,7 +78,7 @@ pub struct ScreenBody {
 }
 
 /// `POST /theaters` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewTheaterBody {
     /// The city (its region becomes the theater's).
@@ -98,7 +98,7 @@ pub struct NewTheaterBody {
 }
 
 /// `PUT /theaters/{id}` body: everything but the city, which fixes the region and cannot change.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TheaterUpdateBody {
     /// Display name.
@@ -263,7 +263,7 @@ impl TheaterUpdateBody {
 }
 
 /// `POST /movies` and `PUT /movies/{id}` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MovieBody {
     /// Title.
@@ -337,7 +337,7 @@ impl MovieBody {
 }
 
 /// `POST /showtimes` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewShowtimeBody {
     /// The theater.
@@ -359,7 +359,7 @@ pub struct NewShowtimeBody {
 }
 
 /// `PUT /showtimes/{id}` body: what may change on a showtime (not its screen).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ShowtimeUpdateBody {
     /// The movie.

@@ -163,7 +163,7 @@ pub fn decode_cursor(list: ListKind, raw: &str) -> Result<SortKey, String> {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     /// The items, in the list's order.

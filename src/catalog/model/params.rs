@@ -155,8 +155,9 @@ pub enum TheaterCriterion {
 }
 
 /// `GET /theaters` raw parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TheatersQuery {
     /// City name (case- and accent-insensitive).
     pub city: Option<String>,
@@ -277,8 +278,9 @@ impl TheatersQuery {
 }
 
 /// `GET /movies` raw parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MoviesQuery {
     /// Text searched in titles (case- and accent-insensitive, anywhere in the title).
     pub q: Option<String>,
@@ -367,8 +369,9 @@ impl MoviesQuery {
 }
 
 /// `GET /theaters/{id}/movies` raw parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TheaterMoviesQuery {
     /// Local date at the theater; absent: every upcoming showtime.
     pub date: Option<String>,
@@ -406,8 +409,9 @@ impl TheaterMoviesQuery {
 }
 
 /// `GET /movies/{id}/showtimes` raw parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MovieShowtimesQuery {
     /// Only theaters of this city.
     pub city: Option<String>,

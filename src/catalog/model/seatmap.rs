@@ -81,7 +81,7 @@ impl SeatLayout {
         if seats.len() > MAX_SEATS {
             return Err(format!("a screen has at most {MAX_SEATS} seats, got {}", seats.len()));
         }
-        seats.sort_by(|a, b| (a.y, a.x).cmp(&(b.y, b.x)));
+        seats.sort_by_key(|s| (s.y, s.x));
         if let Some(pair) = seats.windows(2).find(|w| (w[0].y, w[0].x) == (w[1].y, w[1].x)) {
             return Err(format!(
                 "seats {} and {} share the grid cell ({}, {})",
@@ -201,7 +201,7 @@ impl TakenSeats {
             return None;
         }
         // Bits past `len` in the last byte must be clear, so that equal sets have equal encodings (and ETags).
-        if len % 8 != 0 && bits[bits.len() - 1] >> (len % 8) != 0 {
+        if !len.is_multiple_of(8) && bits[bits.len() - 1] >> (len % 8) != 0 {
             return None;
         }
         Some(Self { bits: bits.to_vec(), len })
@@ -214,7 +214,7 @@ impl TakenSeats {
 }
 
 /// The size of the drawn map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Grid {
     /// Columns spanned (largest `x` + 1).
@@ -241,7 +241,7 @@ pub struct SeatMapHead {
 }
 
 /// `GET /showtimes/{id}/seats`: the seat map. [`SeatMapTemplate`] renders exactly this type's JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SeatMap {
     /// The showtime.
@@ -265,7 +265,7 @@ pub struct SeatMap {
 }
 
 /// A row of a seat map.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SeatMapRow {
     /// Row label, e.g. `F`.
@@ -277,7 +277,7 @@ pub struct SeatMapRow {
 }
 
 /// A seat of a seat map.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SeatView {
     /// Label, e.g. `F12`: what `POST /bookings` takes in `seatIds`.
@@ -297,7 +297,7 @@ pub struct SeatView {
 }
 
 /// Seat counts of a seat map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SeatTotals {
     /// Seats in the layout.

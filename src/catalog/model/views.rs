@@ -14,7 +14,7 @@ pub fn at_offset(instant: OffsetDateTime, offset_secs: i32) -> OffsetDateTime {
 }
 
 /// A theater in a list or on its own.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Theater {
     /// Id.
@@ -42,6 +42,7 @@ pub struct Theater {
     /// IANA time zone of the city.
     pub time_zone: String,
     /// The region its data lives in.
+    #[schema(value_type = String, example = "us-east")]
     pub region: Region,
     /// Distance from the searched position or ZIP centroid, when there is one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -49,7 +50,7 @@ pub struct Theater {
 }
 
 /// A screen of a theater.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScreenSummary {
     /// Number in the theater.
@@ -61,7 +62,7 @@ pub struct ScreenSummary {
 }
 
 /// `GET /theaters/{id}`: a theater with its screens.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TheaterDetail {
     /// The theater.
@@ -72,7 +73,7 @@ pub struct TheaterDetail {
 }
 
 /// A movie.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Movie {
     /// Id.
@@ -89,11 +90,12 @@ pub struct Movie {
     pub description: String,
     /// Release date, `YYYY-MM-DD`.
     #[serde(with = "optional_date", default)]
+    #[schema(value_type = Option<String>, format = Date, example = "1985-07-03")]
     pub release_date: Option<Date>,
 }
 
 /// A showtime in a list: when, where, and how many seats are left.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShowtimeSummary {
     /// Id.
@@ -115,7 +117,7 @@ pub struct ShowtimeSummary {
 }
 
 /// `GET /theaters/{id}/movies` item: a movie with its showtimes at that theater.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MovieShowtimes {
     /// The movie.
@@ -126,7 +128,7 @@ pub struct MovieShowtimes {
 }
 
 /// `GET /movies/{id}/showtimes` item: a theater with the movie's showtimes there.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TheaterShowtimes {
     /// The theater.
@@ -136,7 +138,7 @@ pub struct TheaterShowtimes {
 }
 
 /// The theater of a showtime.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShowtimeTheater {
     /// Id.
@@ -152,7 +154,7 @@ pub struct ShowtimeTheater {
 }
 
 /// The movie of a showtime.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShowtimeMovie {
     /// Id.
@@ -166,7 +168,7 @@ pub struct ShowtimeMovie {
 }
 
 /// The screen of a showtime.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShowtimeScreen {
     /// Number.
@@ -176,7 +178,7 @@ pub struct ShowtimeScreen {
 }
 
 /// `GET /showtimes/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShowtimeDetail {
     /// Id.
@@ -184,6 +186,7 @@ pub struct ShowtimeDetail {
     /// `scheduled` or `canceled`.
     pub status: ShowtimeStatus,
     /// The region its bookings live in.
+    #[schema(value_type = String, example = "us-east")]
     pub region: Region,
     /// Where.
     pub theater: ShowtimeTheater,
