@@ -95,5 +95,10 @@ fn seat_maps(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, seat_maps);
+// criterion_group! generates an undocumented public function: kept in a private module, it is not public API.
+mod group {
+    use super::*;
+    criterion_group!(benches, seat_maps);
+}
+use group::benches;
 criterion_main!(benches);
