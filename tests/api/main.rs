@@ -6,5 +6,7 @@ mod health;
 mod helpers;
 mod identity;
 mod migrations;
+mod operations;
+mod portability;
 mod proxy;
 mod retry;
