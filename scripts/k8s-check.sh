@@ -32,6 +32,7 @@ ensure_prometheus
 out="$ROOT/var/k8s"
 mkdir -p "$out"
 renders=()
+overlays=0
 for dir in "$ROOT"/k8s/overlays/*/; do
   region="$(basename "$dir")"
   # Newer kustomize warns about the v2-era fields kept for kubectl 1.20 (Debian 12); the warnings are expected.
@@ -41,9 +42,10 @@ for dir in "$ROOT"/k8s/overlays/*/; do
   fi
   grep -v "^# Warning: '\(bases\|patchesJson6902\|patchesStrategicMerge\)' is deprecated" "$out/$region.err" >&2 || true
   renders+=(--render "$region=$out/$region.yaml")
+  overlays=$((overlays + 1))
 done
-((${#renders[@]})) || ops_die "no overlay under k8s/overlays/"
-ops_log "rendered ${#renders[@]} overlays with $(kubectl version --client 2>/dev/null | head -n 1)"
+((overlays)) || ops_die "no overlay under k8s/overlays/"
+ops_log "rendered $overlays overlays with $(kubectl version --client 2>/dev/null | head -n 1)"
 
 "$python" "$ROOT/scripts/k8s_check.py" "${renders[@]}" \
   --example "$ROOT/k8s/base/secret.example.yaml" \
