@@ -10,3 +10,4 @@ mod operations;
 mod portability;
 mod proxy;
 mod retry;
+mod tls;
