@@ -2,8 +2,9 @@
 //!
 //! Jobs: purging expired idempotency keys; the double-booking audit (invariant I1 checked from the bookings' side,
 //! exported as `boxoffice_audit_double_bookings`, alert `BoxofficeDoubleBooking`). Every run is counted in
-//! `boxoffice_worker_runs_total{task, outcome}` (`task`, not `job`: Prometheus owns the `job` label). (The hold-expiry sweeper, the outbox dispatcher and the payment
-//! reconciler of DESIGN.md §2 join this loop with the booking service.)
+//! `boxoffice_worker_runs_total{task, outcome}` (`task`, not `job`: Prometheus owns the `job` label). (The
+//! hold-expiry sweeper, the outbox dispatcher and the payment reconciler of DESIGN.md §2 join this loop with the
+//! booking service.)
 
 use std::time::Duration;
 
