@@ -88,6 +88,9 @@ queries! {
         UPDATE_THEATER => "update_theater.sql",
         ZIP_CENTROID => "zip_centroid.sql",
     }
+    audit {
+        DOUBLE_BOOKINGS => "double_bookings.sql",
+    }
 }
 
 #[cfg(test)]
