@@ -372,7 +372,7 @@ impl SeatCache {
         let keys: Vec<ShowtimeKey> = items.iter().map(|(k, _)| k.clone()).collect();
         let claims = {
             let client = db.write.get().await?;
-            store::live_claims(&client, &keys).await?
+            crate::metrics::timed("catalog.live_claims", store::live_claims(&client, &keys)).await?
         };
         let position: HashMap<ShowtimeId, usize> = keys.iter().enumerate().map(|(i, k)| (k.id, i)).collect();
         let mut taken: Vec<TakenSeats> = items.iter().map(|(_, l)| TakenSeats::none(l.len())).collect();

@@ -212,10 +212,23 @@ async fn redis_going_away_mid_test_still_serves_seat_maps_from_the_database() {
 
     // A hung Redis (connections accepted, never answered) is no error either.
     proxy.restore();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     proxy.blackhole();
     let (_, hung) = seat_map(&app, showtime).await;
     assert!(!available(&hung, "F9"));
+
+    // Redis comes back: once the one-second bypass is over, the cache serves again (the connections that failed
+    // or hung were discarded, not reused).
     proxy.restore();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cache = app.state.catalog.seats.clone();
+    seat_map(&app, showtime).await;
+    let rebuilds = cache.rebuilds();
+    for _ in 0..3 {
+        let (_, again) = seat_map(&app, showtime).await;
+        assert!(!available(&again, "F9"));
+    }
+    assert_eq!(cache.rebuilds(), rebuilds, "served from Redis again");
 }
 
 #[tokio::test]
