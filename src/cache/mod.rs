@@ -110,12 +110,17 @@ impl Redis {
     /// A clone of a pooled multiplexed connection, for a caller that keeps it and sends concurrent commands on it
     /// (the seat cache: many requests in flight on one connection are written and read in batches, far fewer
     /// system calls and Redis wake-ups than one pooled connection per request). Such a caller bounds each command
-    /// with [`Redis::timeout`] and drops the clone when a command fails.
+    /// with [`Redis::timeout`] and drops the clone when a command fails. The connection is checked with a `PING`
+    /// first: cloning cannot fail, so without it a dead pooled connection would be handed out again and again.
     ///
     /// # Errors
     /// See [`CacheError`].
     pub async fn multiplexed(&self) -> Result<MultiplexedConnection, CacheError> {
-        self.run(async |conn| Ok(conn.clone())).await
+        self.run(async |conn| {
+            redis::cmd("PING").query_async::<String>(conn).await?;
+            Ok(conn.clone())
+        })
+        .await
     }
 
     /// The bound of every Redis call.
