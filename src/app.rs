@@ -50,6 +50,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The catalog's caches (in-process and the Redis seat-availability cache).
+    pub catalog: crate::catalog::Catalog,
 }
 
 /// A built service: listener bound, state ready, not yet serving.
@@ -80,7 +82,8 @@ impl Application {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
-        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics };
+        let catalog = crate::catalog::Catalog::new(&config, redis.clone());
+        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, catalog };
         let router = router(state.clone(), routes);
         Ok(Self { listener, metrics_listener, router, state })
     }
