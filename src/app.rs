@@ -20,6 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{self, token::TokenKeys};
+use crate::booking::{self, BookingService};
 use crate::cache::Redis;
 use crate::config::Config;
 use crate::db::Db;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The booking protocol (holds, payments, cancellations) with its payment provider.
+    pub bookings: Arc<BookingService>,
 }
 
 /// A built service: listener bound, state ready, not yet serving.
@@ -74,7 +77,8 @@ impl Application {
             auth::ensure_admin(&db, email, password.expose(), "Administrator").await?;
         }
         let listener = TcpListener::bind(config.listen_addr).await?;
-        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics };
+        let bookings = Arc::new(BookingService::new(db.clone(), redis.clone(), &config));
+        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, bookings };
         let router = router(state.clone(), routes);
         Ok(Self { listener, router, state })
     }
@@ -127,6 +131,7 @@ pub fn router(state: AppState, routes: Routes) -> Router {
     }
     if matches!(routes, Routes::All | Routes::Booking) {
         app = app.merge(auth::router());
+        app = app.merge(booking::router());
     }
     app.fallback(not_found)
         // Innermost first: the body limits and the timeout sit inside `observe`, so their refusals are counted,

@@ -73,8 +73,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { routes, with_worker } => serve(config, routes, with_worker).await,
         Command::Worker => {
             let db = Db::connect(&config.database).await?;
+            let redis = boxoffice::cache::Redis::new(&config.redis)?;
+            let bookings = std::sync::Arc::new(boxoffice::booking::BookingService::new(db.clone(), redis, &config));
             let token = shutdown::on_signal();
-            worker::run(db, token).await;
+            worker::run(db, bookings, config.worker, token).await;
             Ok(())
         }
         Command::Migrate => {
@@ -113,7 +115,10 @@ async fn serve(config: Config, routes: Routes, with_worker: bool) -> anyhow::Res
     let app = Application::build(config, routes).await?;
     let token = shutdown::on_signal();
     let upkeep = tokio::spawn(boxoffice::app::metrics_upkeep(app.state().metrics.clone(), token.clone()));
-    let worker = with_worker.then(|| tokio::spawn(worker::run(app.state().db.clone(), token.clone())));
+    let worker = with_worker.then(|| {
+        let state = app.state();
+        tokio::spawn(worker::run(state.db.clone(), state.bookings.clone(), state.config.worker, token.clone()))
+    });
     app.run_until(token.clone()).await?;
     token.cancel();
     if let Some(worker) = worker {

@@ -52,4 +52,25 @@ fn describe() {
     describe_counter!("boxoffice_users_registered_total", "Accounts created");
     describe_counter!("boxoffice_logins_total", "Login attempts by outcome (ok, refused)");
     describe_counter!("boxoffice_worker_runs_total", "Background job runs by job and outcome");
+    describe_counter!(
+        "boxoffice_bookings_total",
+        "Booking requests and events by outcome (held, replayed, seats_unavailable, seat_limit, refused, error, paid, canceled)"
+    );
+    describe_counter!("boxoffice_seats_claimed_total", "Seats claimed by committed holds");
+    describe_counter!(
+        "boxoffice_holds_expired_total",
+        "Holds expired, by what expired them (sweeper, takeover, payment)"
+    );
+    describe_counter!(
+        "boxoffice_payments_total",
+        "Payment provider calls by outcome (succeeded, declined, failed, timeout, provider_error, rejected, circuit_open, refunded, refund_failed)"
+    );
+    describe_counter!(
+        "boxoffice_payments_reconciled_total",
+        "Unresolved payments resolved by the reconciler, by outcome"
+    );
+    metrics::describe_gauge!(
+        "boxoffice_payment_circuit_state",
+        "Payment circuit breaker: 0 closed, 1 open, 2 half-open"
+    );
 }
