@@ -125,7 +125,8 @@ pub fn router(state: AppState, routes: Routes) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics));
+        .route("/metrics", get(render_metrics))
+        .route("/openapi.json", get(crate::openapi::document));
     if matches!(routes, Routes::All | Routes::Search) {
         app = app.merge(crate::catalog::router());
     }
@@ -151,13 +152,18 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 }
 
 /// `GET /healthz`: the process is alive (no dependency is checked: a database outage must not restart pods).
-async fn healthz() -> Json<serde_json::Value> {
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
+pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: 200 when the database answers within its timeout, else 503; Redis is reported but optional
 /// (without it the service serves from the database).
-async fn readyz(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready; `checks` reports the database and Redis"),
+    (status = 503, description = "The database is not reachable", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
     let (db, redis) = tokio::join!(state.db.ping(), state.redis.ping());
     let checks = json!({
         "database": if db.is_ok() { "up" } else { "down" },

@@ -212,7 +212,7 @@ impl Problem {
 }
 
 /// One invalid input, reported in the `errors` extension of a validation problem.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     /// Where the input came from and its name: `query.limit`, `body.email`, `path.showtimeId`.
     pub field: String,

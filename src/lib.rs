@@ -12,6 +12,7 @@ pub mod db; //        pools, the serializable retry helper, migrations, SQL cons
 pub mod error; //     ApiError -> RFC 9457 problem+json: the one place errors become HTTP
 pub mod extract; //   Json/Query/Path extractors with problem+json rejections
 pub mod metrics; //   Prometheus recorder and metric descriptions
+pub mod openapi; //   the OpenAPI 3.1 document, generated from annotations
 pub mod payment; //   PaymentGateway trait, the sandbox provider, timeout + circuit breaker
 pub mod seed; //      demo and load-test data
 pub mod shutdown; //  SIGTERM / Ctrl-C -> cancellation token

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
 
 /// `POST /users` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterBody {
     name: String,
@@ -25,6 +25,13 @@ pub struct RegisterBody {
 }
 
 /// `POST /users`: registers a customer. 201 with the user and its `Location`; 409 `email-taken`.
+#[utoipa::path(post, path = "/users", tag = "identity", request_body = RegisterBody, responses(
+    (status = 201, description = "Account created", body = User,
+        headers(("Location" = String, description = "`/users/me`"))),
+    (status = 400, description = "A field is invalid; `errors` lists each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    (status = 409, description = "`email-taken`: the email already has an account", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegisterBody>,
@@ -42,7 +49,7 @@ pub async fn register(
 }
 
 /// `POST /auth/token` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     email: String,
@@ -50,7 +57,7 @@ pub struct TokenBody {
 }
 
 /// `POST /auth/token` answer (OAuth 2 style field names, camelCase like the rest of the API).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     access_token: String,
@@ -60,6 +67,11 @@ pub struct TokenResponse {
 
 /// `POST /auth/token`: email + password -> a signed access token. Every failure is the same 401, in about the
 /// same time (an unknown account verifies against a decoy hash).
+#[utoipa::path(post, path = "/auth/token", tag = "identity", request_body = TokenBody, responses(
+    (status = 200, description = "A bearer token", body = TokenResponse),
+    (status = 401, description = "Invalid email or password (the same answer for both)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    (status = 422, description = "Wrong JSON shape", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn token(State(state): State<AppState>, ApiJson(body): ApiJson<TokenBody>) -> ApiResult<Json<TokenResponse>> {
     let refused = || ApiError::new(Problem::Unauthorized, "invalid email or password");
     let credentials = match Email::parse(&body.email) {
@@ -84,6 +96,10 @@ pub async fn token(State(state): State<AppState>, ApiJson(body): ApiJson<TokenBo
 }
 
 /// `GET /users/me`: the caller's account.
+#[utoipa::path(get, path = "/users/me", tag = "identity", security(("bearer" = [])), responses(
+    (status = 200, description = "The caller's account", body = User),
+    (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<User>> {
     let client = state.db.read.get().await?;
     let found = store::find_by_id(&client, user.id).await.map_err(ApiError::internal)?;
@@ -93,6 +109,15 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json
 }
 
 /// `GET /users/{userId}` (admin): any account.
+#[utoipa::path(get, path = "/users/{userId}", tag = "identity", security(("bearer" = [])),
+    params(("userId" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The account", body = User),
+        (status = 400, description = "`userId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn get_user(
     State(state): State<AppState>,
     _admin: AdminUser,

@@ -10,7 +10,7 @@ use super::model::{Email, NewUser, PersonName, PhoneNumber, Role, UserId};
 use crate::db::{is_unique_violation, queries};
 
 /// A user as the API shows it (never the hash).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     /// Id.

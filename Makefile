@@ -1,0 +1,61 @@
+# Makefile — developer entry points for boxoffice. Run `make help`.
+#
+# Local PostgreSQL/Redis come from scripts/stack.sh (installed via apt if
+# missing). A pre-set BOXOFFICE_DATABASE_URL / BOXOFFICE_REDIS_URL is respected.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+STACK := scripts/stack.sh
+BIN   := target/release/boxoffice
+# Prefix for recipe lines that need the dev profile's BOXOFFICE_* variables.
+DEV_ENV := eval "$$($(STACK) env dev)";
+
+.PHONY: help run stop status test fmt lint build migrate seed bench clean-var dev-stack
+
+help: ## List targets
+	@echo "boxoffice make targets:"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
+
+dev-stack:
+	$(STACK) up dev
+
+build: ## cargo build --release --bin boxoffice
+	$(CARGO) build --release --bin boxoffice
+
+migrate: dev-stack build ## Start the dev stack and apply migrations
+	$(DEV_ENV) $(BIN) migrate
+
+seed: migrate ## Migrate, then load the demo data set (idempotent)
+	$(DEV_ENV) $(BIN) seed --demo
+
+run: seed ## Dev stack + build + migrate + seed, then serve (BOXOFFICE_LISTEN_ADDR, default 127.0.0.1:8080)
+	$(DEV_ENV) exec $(BIN) serve --routes all --with-worker
+
+stop: ## Stop the dev PostgreSQL and Redis
+	$(STACK) down dev
+
+status: ## Show the state of the dev and test stacks
+	@$(STACK) status dev || true
+	@$(STACK) status test || true
+
+test: ## fmt check + clippy + cargo test against a throwaway test stack (what CI runs)
+	scripts/test.sh
+
+fmt: ## cargo fmt
+	$(CARGO) fmt --all
+
+lint: ## cargo fmt --check + clippy -D warnings
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+bench: ## cargo bench
+	$(CARGO) bench
+
+clean-var: ## Stop both stacks and delete ./var (all local data)
+	$(STACK) purge dev
+	$(STACK) purge test
+	rm -rf var

@@ -1,0 +1,105 @@
+//! The OpenAPI 3.1 document, generated from the handlers' and types' annotations, served at `/openapi.json`.
+//!
+//! Adding a route: annotate its handler with `#[utoipa::path(...)]` (every status it can answer, problem bodies as
+//! [`ProblemDocument`] with `content_type = "application/problem+json"`, `security(("bearer" = []))` when it needs a
+//! token), derive `utoipa::ToSchema` on its request and response types, and list the handler in `paths(...)` and
+//! the types in `components(schemas(...))` below.
+
+use std::sync::LazyLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::auth;
+use crate::error::FieldError;
+
+/// An RFC 9457 problem document, as every error response carries it (for the documentation; [`crate::error`] builds
+/// the real ones).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemDocument {
+    /// Stable problem type URI, e.g. `https://boxoffice.dev/problems/seats-unavailable`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Fixed summary of the type.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What happened this time.
+    pub detail: String,
+    /// Invalid inputs (validation problems only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "boxoffice",
+        description = "Cinema ticket booking: search theaters, see seat maps, hold seats, pay. Errors are RFC 9457 \
+                       problem+json documents with a stable `type`.",
+    ),
+    paths(
+        crate::app::healthz,
+        crate::app::readyz,
+        auth::routes::register,
+        auth::routes::token,
+        auth::routes::me,
+        auth::routes::get_user,
+    ),
+    components(schemas(
+        ProblemDocument,
+        FieldError,
+        auth::store::User,
+        auth::model::Role,
+        auth::model::UserId,
+        auth::routes::RegisterBody,
+        auth::routes::TokenBody,
+        auth::routes::TokenResponse,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics"),
+        (name = "identity", description = "Accounts and access tokens"),
+    )
+)]
+pub struct ApiDoc;
+
+static DOCUMENT: LazyLock<String> =
+    LazyLock::new(|| ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")));
+
+/// `GET /openapi.json`.
+pub async fn document() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_bearer_security() {
+        let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).expect("valid JSON");
+        assert!(doc["openapi"].as_str().unwrap_or_default().starts_with("3.1"), "{}", doc["openapi"]);
+        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        for path in ["/users", "/auth/token", "/users/me", "/users/{userId}", "/healthz", "/readyz"] {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+    }
+}
