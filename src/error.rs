@@ -67,7 +67,7 @@ pub enum Problem {
     SeatLimitExceeded,
     /// 410: the booking's hold lapsed; its seats may be someone else's now.
     HoldExpired,
-    /// 409: the booking's status does not allow this (`status`).
+    /// 409: the booking's status does not allow this (`bookingStatus`).
     BookingStateConflict,
     /// 409: a payment for this booking is under way or its outcome is not known yet; retry later.
     PaymentInProgress,

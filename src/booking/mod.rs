@@ -185,7 +185,7 @@ impl From<BookingError> for ApiError {
             .retry_after(5),
             E::Refused(Refusal::WrongState(status)) => {
                 ApiError::new(Problem::BookingStateConflict, format!("the booking is {status}"))
-                    .with("status", status)
+                    .with("bookingStatus", status)
             }
             E::KeyReused => ApiError::new(
                 Problem::IdempotencyKeyReused,
@@ -294,6 +294,7 @@ mod tests {
             (BookingError::Refused(Refusal::NotFound), 404, "not-found"),
             (BookingError::Refused(Refusal::HoldExpired), 410, "hold-expired"),
             (BookingError::Refused(Refusal::PaymentInProgress), 409, "payment-in-progress"),
+            (BookingError::Refused(Refusal::WrongState(model::BookingStatus::Expired)), 409, "booking-state-conflict"),
             (BookingError::KeyReused, 422, "idempotency-key-reused"),
             (BookingError::KeyInFlight, 409, "idempotency-key-in-flight"),
             (BookingError::Declined { reason: "card_declined".into() }, 402, "payment-declined"),
@@ -305,7 +306,10 @@ mod tests {
         for (err, status, slug) in cases {
             let api = ApiError::from(err);
             assert_eq!(api.status().as_u16(), status, "{slug}");
-            assert_eq!(api.body()["type"], format!("https://boxoffice.dev/problems/{slug}"));
+            let body = api.body();
+            assert_eq!(body["type"], format!("https://boxoffice.dev/problems/{slug}"));
+            // Extensions never shadow the RFC 9457 members.
+            assert_eq!(body["status"], status, "{slug}: {body}");
         }
         let body = ApiError::from(BookingError::SeatsUnavailable(vec!["A1".into(), "A2".into()])).body();
         assert_eq!(body["unavailableSeats"], serde_json::json!(["A1", "A2"]));

@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -512,11 +511,6 @@ pub fn cancel_step(
     }
 }
 
-/// The hold of a booking entering `payment_pending`: at least `window` from `now`, never shorter than it was.
-pub fn payment_hold(current: OffsetDateTime, now: OffsetDateTime, window: Duration) -> OffsetDateTime {
-    current.max(now + window)
-}
-
 /// Who may do what to a booking: its owner everything; an admin may look and cancel (support) but not pay for
 /// someone else; anyone else learns nothing, not even that it exists (404).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -758,14 +752,6 @@ mod tests {
         assert_eq!(cancel_step(Canceled, None, now), Ok(CancelStep::AlreadyCanceled));
         assert_eq!(cancel_step(PaymentPending, live, now), Err(Refusal::PaymentInProgress));
         assert_eq!(cancel_step(Expired, lapsed, now), Err(Refusal::WrongState(Expired)));
-    }
-
-    #[test]
-    fn the_payment_window_extends_a_hold_but_never_shortens_it() {
-        let now = datetime!(2030-01-01 12:00 UTC);
-        let window = Duration::from_secs(120);
-        assert_eq!(payment_hold(datetime!(2030-01-01 12:01 UTC), now, window), datetime!(2030-01-01 12:02 UTC));
-        assert_eq!(payment_hold(datetime!(2030-01-01 12:09 UTC), now, window), datetime!(2030-01-01 12:09 UTC));
     }
 
     #[test]

@@ -26,10 +26,9 @@ use uuid::Uuid;
 
 use super::model::{
     Action, Booking, BookingId, BookingStatus, CancelStep, FinalizeStep, IdempotencyKey, KeyVerdict, Refusal,
-    SeatSelection, authorize, cancel_step, check_showtime_open, check_user_cap, finalize_step, judge_key, payment_hold,
-    quote,
+    SeatSelection, authorize, cancel_step, check_showtime_open, check_user_cap, finalize_step, judge_key, quote,
 };
-use super::store::{self, Claimed, Found, KeyClaim, NewHold};
+use super::store::{self, Claimed, Found, Guarded, KeyClaim, NewHold, StatusChange};
 use super::{BookingError, RegionCache};
 use crate::auth::AuthUser;
 use crate::auth::model::UserId;
@@ -192,6 +191,8 @@ impl Idempotency {
 /// limits. Shared by the HTTP handlers and the worker.
 pub struct BookingService {
     db: Db,
+    /// The same pools with a larger retry budget, for the transactions that record money already moved.
+    patient: Db,
     redis: Redis,
     payments: Arc<Payments>,
     hold_ttl: Duration,
@@ -218,8 +219,11 @@ const REGION_CACHE_CAPACITY: usize = 100_000;
 impl BookingService {
     /// The service with the configured payment provider.
     pub fn new(db: Db, redis: Redis, config: &Config) -> Self {
+        let mut patient = db.clone();
+        patient.retry_policy.max_attempts = patient.retry_policy.max_attempts.saturating_mul(4);
         Self {
             db,
+            patient,
             redis,
             payments: Arc::new(Payments::from_config(&config.payment)),
             hold_ttl: config.hold_ttl,
@@ -553,12 +557,11 @@ impl BookingService {
         cmd: &FinalizeCommand,
     ) -> Result<Start, TxError<Stop>> {
         let user = cmd.caller.id;
-        if let Some(idem) = &cmd.idempotency {
-            self.claim_in_flight(&tx, region, user, idem).await?;
-        }
-        let Some(Found { booking, now }) = store::find(&tx, region, cmd.booking).await? else {
-            return abort(Refusal::NotFound);
-        };
+        let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(region, user, idem));
+        let guarded = Guarded::StartPayment { user, window_secs: self.payment_window.as_secs_f64() };
+        let t = store::transition(&tx, key, region, cmd.booking, guarded).await?;
+        check_claimed(&tx, region, user, cmd.idempotency.as_ref(), t.key_claimed).await?;
+        let Some(Found { booking, now }) = t.before else { return abort(Refusal::NotFound) };
         authorize(booking.user_id, user, cmd.caller.is_admin(), Action::Pay).or_else(abort)?;
         match finalize_step(booking.status, booking.hold_expires_at, now).or_else(abort)? {
             FinalizeStep::AlreadyPaid => {
@@ -569,58 +572,24 @@ impl BookingService {
                 Ok(Start::AlreadyPaid(view))
             }
             FinalizeStep::Charge => {
-                let original_hold = booking.hold_expires_at;
-                let hold = payment_hold(original_hold.unwrap_or(now), now, self.payment_window);
-                let statuses = [BookingStatus::Reserved];
-                let Some(updated) = store::set_status(
-                    &tx,
-                    region,
-                    booking.id,
-                    BookingStatus::PaymentPending,
-                    &statuses,
-                    Some(hold),
-                    None,
-                )
-                .await?
-                else {
-                    return abort(Refusal::PaymentInProgress);
-                };
-                store::set_claims_expiry(&tx, region, booking.id, hold).await?;
-                let attempt = payment_store::insert(
-                    &tx,
-                    region,
-                    booking.id.0,
-                    self.payments.provider(),
-                    booking.total,
-                    &booking.currency,
-                )
-                .await?;
-                Ok(Start::Charge { booking: updated.booking, attempt, original_hold })
+                let Some(started) = t.after else { return abort(disagreement(booking.id, "start_payment")) };
+                let attempt =
+                    store::extend_claims_and_record_payment(&tx, &started.booking, self.payments.provider()).await?;
+                Ok(Start::Charge { booking: started.booking, attempt, original_hold: booking.hold_expires_at })
             }
         }
     }
 
-    /// Claims `idem` in flight (NULL response) or stops with the existing key's verdict.
-    async fn claim_in_flight(
-        &self,
-        tx: &Tx,
-        region: &Region,
-        user: UserId,
-        idem: &Idempotency,
-    ) -> Result<(), TxError<Stop>> {
-        let claim = KeyClaim {
+    /// An in-flight claim of `idem` (NULL response).
+    fn in_flight<'a>(&self, region: &'a Region, user: UserId, idem: &'a Idempotency) -> KeyClaim<'a> {
+        KeyClaim {
             region,
             user,
             key: idem.key.as_str(),
             request_hash: &idem.request_hash,
             response: None,
             abandon_after_secs: self.abandon_after.as_secs_f64(),
-        };
-        if store::claim_key(tx, claim).await? {
-            return Ok(());
         }
-        let stop = existing_key(tx, region, user, idem).await?.unwrap_or(Stop::Refused(BookingError::KeyInFlight));
-        Err(TxError::Abort(stop))
     }
 
     /// tx3 of finalize, also the reconciler's completion of a charge found succeeded: the booking becomes `paid`
@@ -635,40 +604,45 @@ impl BookingService {
         amount: i64,
         key: Option<KeyRef<'_>>,
     ) -> Result<Answer<Booking>, BookingError> {
-        let result = db::retry(&self.db, "finalize_complete", |tx| async move {
+        // A charge has been taken: giving up here means a 503 and a wait for the reconciler, so this transaction is
+        // given a larger retry budget than the others.
+        let result = db::retry(&self.patient, "finalize_complete", |tx| async move {
             let pending = [PaymentStatus::Pending, PaymentStatus::Unknown];
-            let resolved =
-                payment_store::resolve(&tx, region, id.0, attempt, PaymentStatus::Succeeded, Some(charge_id), &pending)
-                    .await?;
-            let Some(Found { booking, .. }) = store::find(&tx, region, id).await? else {
-                return Err(TxError::Abort(Completion::Missing));
-            };
+            let from = [BookingStatus::PaymentPending, BookingStatus::Expired, BookingStatus::Reserved];
+            let (resolved, paid) = store::resolve_and_change(
+                &tx,
+                (region, id, attempt, PaymentStatus::Succeeded, Some(charge_id), &pending),
+                StatusChange::Set {
+                    status: BookingStatus::Paid,
+                    expected: &from,
+                    hold: None,
+                    payment_ref: Some(charge_id),
+                },
+            )
+            .await?;
             if !resolved {
                 return Err(TxError::Abort(Completion::AlreadyResolved));
             }
-            if matches!(booking.status, BookingStatus::Paid | BookingStatus::Canceled) {
-                return Err(TxError::Abort(Completion::Refund));
-            }
-            let labels = booking.labels();
-            let claimed = store::claim_seats(&tx, region, booking.showtime_id, &labels, id, None).await?;
+            let Some(paid) = paid else {
+                // Paid by another attempt, canceled, or gone: this charge cannot buy anything.
+                return Err(TxError::Abort(match store::find(&tx, region, id).await? {
+                    Some(_) => Completion::Refund,
+                    None => Completion::Missing,
+                }));
+            };
+            let view = paid.booking.as_seen_at(paid.now);
+            let payload = outbox_payload(&view);
+            let body = serde_json::to_value(&view).unwrap_or(Value::Null);
+            let labels = view.labels();
+            let key_outcome = key.map(|k| (region, k.user, k.key, Some((200, &body))));
+            let claimed =
+                store::settle(&tx, &view, Some(&labels), Some(("booking.paid", &payload)), key_outcome).await?;
             if claimed.len() < labels.len() {
                 return Err(TxError::Abort(Completion::Refund));
             }
             let taken_over = previous_owners(&claimed, id);
             if !taken_over.is_empty() {
                 store::expire_taken_over(&tx, region, &taken_over).await?;
-            }
-            let from = [BookingStatus::PaymentPending, BookingStatus::Expired, BookingStatus::Reserved];
-            let Some(paid) =
-                store::set_status(&tx, region, id, BookingStatus::Paid, &from, None, Some(charge_id)).await?
-            else {
-                return Err(TxError::Abort(Completion::Refund));
-            };
-            let view = paid.booking.as_seen_at(paid.now);
-            store::insert_outbox(&tx, region, "booking.paid", &outbox_payload(&view)).await?;
-            if let Some(k) = key {
-                let body = serde_json::to_value(&view).unwrap_or(Value::Null);
-                store::complete_key(&tx, region, k.user, k.key, 200, &body).await?;
             }
             Ok((view, taken_over.len()))
         })
@@ -788,24 +762,33 @@ impl BookingService {
         stored: Option<StoredResponse>,
     ) -> Result<(), BookingError> {
         let stored = &stored;
-        let result = db::retry(&self.db, "finalize_release", |tx| async move {
+        let result = db::retry(&self.patient, "finalize_release", |tx| async move {
             let pending = [PaymentStatus::Pending, PaymentStatus::Unknown];
-            if !payment_store::resolve(&tx, region, id.0, attempt, status, charge_ref, &pending).await? {
+            let (resolved, reverted) = store::resolve_and_change(
+                &tx,
+                (region, id, attempt, status, charge_ref, &pending),
+                StatusChange::Revert { hold: restore_hold },
+            )
+            .await?;
+            if !resolved {
                 return Ok(None);
             }
             let mut released = None;
-            if let Some(Found { booking, now }) = store::find(&tx, region, id).await?
-                && booking.status == BookingStatus::PaymentPending
-            {
-                let hold = restore_hold.or(booking.hold_expires_at).unwrap_or(now);
-                let from = [BookingStatus::PaymentPending];
-                if hold > now {
-                    store::set_status(&tx, region, id, BookingStatus::Reserved, &from, Some(hold), None).await?;
+            match reverted {
+                Some(Found { booking: Booking { hold_expires_at: Some(hold), .. }, .. }) => {
                     store::set_claims_expiry(&tx, region, id, hold).await?;
-                } else {
-                    store::set_status(&tx, region, id, BookingStatus::Expired, &from, Some(hold), None).await?;
-                    store::delete_claims(&tx, region, id).await?;
-                    released = Some(booking.showtime_id);
+                }
+                _ => {
+                    // Not reverted: the booking moved on, or its hold has lapsed and it ends here.
+                    if let Some(Found { booking, .. }) = store::find(&tx, region, id).await?
+                        && booking.status == BookingStatus::PaymentPending
+                    {
+                        let from = [BookingStatus::PaymentPending];
+                        let hold = booking.hold_expires_at;
+                        store::set_status(&tx, region, id, BookingStatus::Expired, &from, hold, None).await?;
+                        store::delete_claims(&tx, region, id).await?;
+                        released = Some(booking.showtime_id);
+                    }
                 }
             }
             if let Some(k) = key {
@@ -896,13 +879,15 @@ impl BookingService {
             });
         }
         let booking = &booking;
-        let done = db::retry(&self.db, "cancel_refunded", |tx| async move {
+        let done = db::retry(&self.patient, "cancel_refunded", |tx| async move {
             let succeeded = [PaymentStatus::Succeeded];
-            payment_store::resolve(&tx, region, booking.id.0, attempt, PaymentStatus::Refunded, None, &succeeded)
-                .await?;
             let paid = [BookingStatus::Paid];
-            let changed =
-                store::set_status(&tx, region, booking.id, BookingStatus::Canceled, &paid, None, None).await?;
+            let (_, changed) = store::resolve_and_change(
+                &tx,
+                (region, booking.id, attempt, PaymentStatus::Refunded, None, &succeeded),
+                StatusChange::Set { status: BookingStatus::Canceled, expected: &paid, hold: None, payment_ref: None },
+            )
+            .await?;
             let released = changed.is_some();
             let Some(found) = (match changed {
                 Some(found) => Some(found),
@@ -911,12 +896,12 @@ impl BookingService {
                 return Err(TxError::Abort(()));
             };
             let view = found.booking.as_seen_at(found.now);
+            let body = serde_json::to_value(&view).unwrap_or(Value::Null);
+            let key_outcome = key.map(|k| (region, k.user, k.key, Some((200, &body))));
             if released {
-                store::delete_claims(&tx, region, booking.id).await?;
-                store::insert_outbox(&tx, region, "booking.canceled", &outbox_payload(&view)).await?;
-            }
-            if let Some(k) = key {
-                let body = serde_json::to_value(&view).unwrap_or(Value::Null);
+                let payload = outbox_payload(&view);
+                store::settle(&tx, &view, None, Some(("booking.canceled", &payload)), key_outcome).await?;
+            } else if let Some(k) = key {
                 store::complete_key(&tx, region, k.user, k.key, 200, &body).await?;
             }
             Ok((view, released))
@@ -942,48 +927,42 @@ impl BookingService {
         cmd: &CancelCommand,
     ) -> Result<CancelStart, TxError<Stop>> {
         let user = cmd.caller.id;
-        if let Some(idem) = &cmd.idempotency {
-            self.claim_in_flight(&tx, region, user, idem).await?;
-        }
-        let Some(Found { booking, now }) = store::find(&tx, region, cmd.booking).await? else {
-            return abort(Refusal::NotFound);
-        };
+        let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(region, user, idem));
+        let guarded = Guarded::CancelHold { user, admin: cmd.caller.is_admin() };
+        let t = store::transition(&tx, key, region, cmd.booking, guarded).await?;
+        check_claimed(&tx, region, user, cmd.idempotency.as_ref(), t.key_claimed).await?;
+        let Some(Found { booking, now }) = t.before else { return abort(Refusal::NotFound) };
         authorize(booking.user_id, user, cmd.caller.is_admin(), Action::Cancel).or_else(abort)?;
-        let step = cancel_step(booking.status, booking.hold_expires_at, now).or_else(abort)?;
-        let (view, released) = match step {
-            CancelStep::AlreadyCanceled => (booking.as_seen_at(now), false),
+        match cancel_step(booking.status, booking.hold_expires_at, now).or_else(abort)? {
+            CancelStep::AlreadyCanceled => {
+                let view = booking.as_seen_at(now);
+                if let Some(idem) = &cmd.idempotency {
+                    store::complete_key(&tx, region, user, idem.key.as_str(), 200, &to_json(&view)?).await?;
+                }
+                Ok(CancelStart::Done { booking: view, released: false })
+            }
             CancelStep::Release => {
-                let reserved = [BookingStatus::Reserved];
-                let hold = booking.hold_expires_at;
-                let Some(canceled) =
-                    store::set_status(&tx, region, booking.id, BookingStatus::Canceled, &reserved, hold, None).await?
-                else {
-                    return abort(Refusal::PaymentInProgress);
-                };
-                store::delete_claims(&tx, region, booking.id).await?;
+                let Some(canceled) = t.after else { return abort(disagreement(booking.id, "cancel_hold")) };
                 let view = canceled.booking.as_seen_at(canceled.now);
-                store::insert_outbox(&tx, region, "booking.canceled", &outbox_payload(&view)).await?;
-                (view, true)
+                let body = to_json(&view)?;
+                let payload = outbox_payload(&view);
+                let key_outcome =
+                    cmd.idempotency.as_ref().map(|idem| (region, user, idem.key.as_str(), Some((200, &body))));
+                store::settle(&tx, &view, None, Some(("booking.canceled", &payload)), key_outcome).await?;
+                Ok(CancelStart::Done { booking: view, released: true })
             }
             CancelStep::RefundThenRelease => {
                 let Some(payment) = payment_store::find_succeeded(&tx, region, booking.id.0).await? else {
-                    return abort(BookingError::Internal(anyhow::anyhow!(
-                        "paid booking {} has no successful charge",
-                        booking.id
-                    )));
+                    return abort(disagreement(booking.id, "paid booking without a successful charge"));
                 };
-                return Ok(CancelStart::NeedsRefund {
+                Ok(CancelStart::NeedsRefund {
                     booking,
                     attempt: payment.attempt,
                     charge_id: payment.provider_ref,
                     amount: payment.amount,
-                });
+                })
             }
-        };
-        if let Some(idem) = &cmd.idempotency {
-            store::complete_key(&tx, region, user, idem.key.as_str(), 200, &to_json(&view)?).await?;
         }
-        Ok(CancelStart::Done { booking: view, released })
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -1121,6 +1100,28 @@ async fn existing_key(
         KeyVerdict::Reused => Stop::Refused(BookingError::KeyReused),
         KeyVerdict::InFlight => Stop::Refused(BookingError::KeyInFlight),
     }))
+}
+
+/// Stops with the existing key's verdict when a key claim found the key taken.
+async fn check_claimed(
+    tx: &Tx,
+    region: &Region,
+    user: UserId,
+    idem: Option<&Idempotency>,
+    claimed: Option<bool>,
+) -> Result<(), TxError<Stop>> {
+    match (idem, claimed) {
+        (Some(idem), Some(false)) => {
+            let stop = existing_key(tx, region, user, idem).await?.unwrap_or(Stop::Refused(BookingError::KeyInFlight));
+            Err(TxError::Abort(stop))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The model allowed a transition whose guarded SQL did not apply, in the same snapshot: a bug, not a race.
+fn disagreement(id: BookingId, what: &str) -> BookingError {
+    BookingError::Internal(anyhow::anyhow!("booking {id}: the model and {what} disagree"))
 }
 
 /// The other bookings whose lapsed claims a claim statement took over (deduplicated).

@@ -1,6 +1,12 @@
 //! Booking SQL: holds, claims, status changes, idempotency keys, the sweeper's statement, the outbox. Every function
-//! runs one statement (or, for [`hold_writes`], several pipelined on one connection) on the client it is given:
-//! inside a [`crate::db::retry`] transaction for writes.
+//! runs one statement, or several [`pipeline`]d in one round trip, on the client it is given: inside a
+//! [`crate::db::retry`] transaction for writes.
+//!
+//! Why pipelines: under SERIALIZABLE, PostgreSQL tracks reads with predicate locks on whole index pages, and a
+//! transaction that reads a booking and writes it a round trip later gives concurrent holds on the same showtime
+//! (which insert into, then read, those same small pages) time to form a read-write cycle with it: one of the two
+//! is then rolled back and retried. Sending a transition's read and its guarded write together leaves the server no
+//! gap between them, and the cycles all but disappear.
 
 use std::collections::HashMap;
 
@@ -13,7 +19,29 @@ use uuid::Uuid;
 
 use super::model::{Booking, BookingId, BookingStatus, PricedSeat, Prices, SeatKind};
 use crate::auth::model::UserId;
-use crate::db::{Region, queries::booking as q};
+use crate::db::Region;
+use crate::db::queries::{booking as q, payment as pq};
+use crate::payment::store::PaymentStatus;
+
+/// Statements sent back to back in one round trip. All are prepared first (a statement not yet cached on this
+/// connection would otherwise be overtaken by the next one); the server then runs them in order. The results come
+/// back in order; the first failing statement's error is the one returned (the later ones only report that the
+/// transaction is aborted).
+///
+/// # Errors
+/// Database errors.
+pub async fn pipeline(
+    c: &ClientWrapper,
+    steps: &[(&str, &[&(dyn ToSql + Sync)])],
+) -> Result<Vec<Vec<Row>>, tokio_postgres::Error> {
+    let statements = futures_util::future::try_join_all(steps.iter().map(|(sql, _)| c.prepare_cached(sql))).await?;
+    let runs = statements.iter().zip(steps).map(|(statement, (_, params))| c.query(statement, params));
+    futures_util::future::join_all(runs).await.into_iter().collect()
+}
+
+fn first_found(rows: &[Row]) -> Result<Option<Found>, tokio_postgres::Error> {
+    rows.first().map(found_from_row).transpose()
+}
 
 /// A booking row with the database's clock at the time it was read (to show the effective status).
 #[derive(Debug, Clone)]
@@ -251,9 +279,7 @@ pub struct HoldWrites {
     pub user_seats: i64,
 }
 
-/// The writes of a hold (DESIGN.md §6 steps 1–3 and the per-user count), sent pipelined: one round trip for all
-/// of them, executed by the server in order. Results are checked in statement order, so the first failing
-/// statement's error is the one reported (the later ones only say the transaction is aborted).
+/// The writes of a hold (DESIGN.md §6 steps 1–3 and the per-user count after the insert) in one round trip.
 ///
 /// # Errors
 /// Database errors.
@@ -263,31 +289,9 @@ pub async fn hold_writes(
     hold: NewHold<'_>,
 ) -> Result<HoldWrites, tokio_postgres::Error> {
     let b = hold.booking;
-    let (key_stmt, insert_stmt, claim_stmt, count_stmt) = tokio::try_join!(
-        c.prepare_cached(q::IDEMPOTENCY_CLAIM),
-        c.prepare_cached(q::INSERT),
-        c.prepare_cached(q::CLAIM_SEATS),
-        c.prepare_cached(q::COUNT_USER_SEATS),
-    )?;
     let seat_count = i32::try_from(b.seats.len()).unwrap_or(i32::MAX);
     let seats = Json(&b.seats);
-    let key_params = key.map(|k| {
-        let (status, body) = k.response.map_or((None, None), |(s, b)| (Some(s), Some(Json(b))));
-        (k, status, body)
-    });
-    let key_future = async {
-        match &key_params {
-            Some((k, status, body)) => c
-                .query_opt(
-                    &key_stmt,
-                    &[k.region, &k.user.0, &k.key, &k.request_hash, status, body, &k.abandon_after_secs],
-                )
-                .await
-                .map(|row| Some(row.is_some())),
-            None => Ok(None),
-        }
-    };
-    let insert_params: [&(dyn ToSql + Sync); 10] = [
+    let insert: [&(dyn ToSql + Sync); 10] = [
         &b.region,
         &b.id.0,
         &b.user_id.0,
@@ -299,18 +303,234 @@ pub async fn hold_writes(
         &b.hold_expires_at,
         &b.created_at,
     ];
-    let claim_params: [&(dyn ToSql + Sync); 5] = [&b.region, &b.showtime_id, &hold.labels, &b.id.0, &b.hold_expires_at];
-    let count_params: [&(dyn ToSql + Sync); 3] = [&b.region, &b.showtime_id, &b.user_id.0];
-    let insert_future = c.execute(&insert_stmt, &insert_params);
-    let claim_future = c.query(&claim_stmt, &claim_params);
-    let count_future = c.query_one(&count_stmt, &count_params);
-    let (key_result, insert_result, claim_result, count_result) =
-        tokio::join!(key_future, insert_future, claim_future, count_future);
-    let key_claimed = key_result?;
-    insert_result?;
-    let claimed = claim_result?.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, _>>()?;
-    let user_seats = count_result?.try_get(0)?;
+    let claim: [&(dyn ToSql + Sync); 5] = [&b.region, &b.showtime_id, &hold.labels, &b.id.0, &b.hold_expires_at];
+    let count: [&(dyn ToSql + Sync); 3] = [&b.region, &b.showtime_id, &b.user_id.0];
+    let key_values = key.map(|k| {
+        let (status, body) = k.response.map_or((None, None), |(s, b)| (Some(s), Some(Json(b))));
+        (k, status, body)
+    });
+    let key_params = key_values.as_ref().map(|(k, status, body)| key_claim_params(k, status, body));
+    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(4);
+    if let Some(params) = &key_params {
+        steps.push((q::IDEMPOTENCY_CLAIM, params));
+    }
+    steps.extend([(q::INSERT, &insert[..]), (q::CLAIM_SEATS, &claim[..]), (q::COUNT_USER_SEATS, &count[..])]);
+    let mut results = pipeline(c, &steps).await?.into_iter();
+    let key_claimed = match key_params {
+        Some(_) => Some(results.next().is_some_and(|rows| !rows.is_empty())),
+        None => None,
+    };
+    let _inserted = results.next();
+    let claimed = results
+        .next()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    let user_seats = match results.next().as_deref() {
+        Some([row, ..]) => row.try_get(0)?,
+        _ => 0,
+    };
     Ok(HoldWrites { key_claimed, claimed, user_seats })
+}
+
+fn key_claim_params<'a>(
+    k: &'a KeyClaim<'a>,
+    status: &'a Option<i32>,
+    body: &'a Option<Json<&'a Value>>,
+) -> [&'a (dyn ToSql + Sync); 7] {
+    [k.region, &k.user.0, &k.key, &k.request_hash, status, body, &k.abandon_after_secs]
+}
+
+/// What a transition sent together with the read of its booking found.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// `Some(true)`: the idempotency key was claimed; `Some(false)`: it exists; `None`: no key.
+    pub key_claimed: Option<bool>,
+    /// The booking as it was before the guarded write.
+    pub before: Option<Found>,
+    /// The booking after the guarded write, when its guard held.
+    pub after: Option<Found>,
+}
+
+/// The guarded writes a [`Transition`] can carry.
+#[derive(Debug, Clone, Copy)]
+pub enum Guarded {
+    /// `start_payment.sql`: the caller's reserved, unexpired booking -> payment_pending.
+    StartPayment {
+        /// The caller (must own the booking).
+        user: UserId,
+        /// The payment window in seconds.
+        window_secs: f64,
+    },
+    /// `cancel_hold.sql`: a reserved, unexpired booking -> canceled, for its owner or an admin.
+    CancelHold {
+        /// The caller.
+        user: UserId,
+        /// Whether the caller is an admin.
+        admin: bool,
+    },
+}
+
+/// Claims the key (in flight) if any, reads the booking and runs a guarded write on it, in one round trip.
+///
+/// # Errors
+/// Database errors.
+pub async fn transition(
+    c: &ClientWrapper,
+    key: Option<KeyClaim<'_>>,
+    region: &Region,
+    id: BookingId,
+    guarded: Guarded,
+) -> Result<Transition, tokio_postgres::Error> {
+    let find: [&(dyn ToSql + Sync); 2] = [region, &id.0];
+    let (user, window, admin) = match guarded {
+        Guarded::StartPayment { user, window_secs } => (user, window_secs, false),
+        Guarded::CancelHold { user, admin } => (user, 0.0, admin),
+    };
+    let start: [&(dyn ToSql + Sync); 4] = [region, &id.0, &user.0, &window];
+    let cancel: [&(dyn ToSql + Sync); 4] = [region, &id.0, &user.0, &admin];
+    let write = match guarded {
+        Guarded::StartPayment { .. } => (q::START_PAYMENT, &start[..]),
+        Guarded::CancelHold { .. } => (q::CANCEL_HOLD, &cancel[..]),
+    };
+    let (status, body): (Option<i32>, Option<Json<&Value>>) = (None, None);
+    let key_params = key.as_ref().map(|k| key_claim_params(k, &status, &body));
+    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(3);
+    if let Some(params) = &key_params {
+        steps.push((q::IDEMPOTENCY_CLAIM, params));
+    }
+    steps.extend([(q::FIND, &find[..]), write]);
+    let mut results = pipeline(c, &steps).await?.into_iter();
+    let key_claimed = key_params.map(|_| results.next().is_some_and(|rows| !rows.is_empty()));
+    let before = first_found(&results.next().unwrap_or_default())?;
+    let after = first_found(&results.next().unwrap_or_default())?;
+    Ok(Transition { key_claimed, before, after })
+}
+
+/// Finalize tx1, second round trip: the claims get the booking's new hold and the charge attempt is recorded;
+/// returns the attempt number.
+///
+/// # Errors
+/// Database errors.
+pub async fn extend_claims_and_record_payment(
+    c: &ClientWrapper,
+    booking: &Booking,
+    provider: &str,
+) -> Result<i32, tokio_postgres::Error> {
+    let extend: [&(dyn ToSql + Sync); 3] = [&booking.region, &booking.id.0, &booking.hold_expires_at];
+    let record: [&(dyn ToSql + Sync); 5] =
+        [&booking.region, &booking.id.0, &provider, &booking.total, &booking.currency];
+    let results = pipeline(c, &[(q::SET_CLAIMS_EXPIRY, &extend), (pq::INSERT, &record)]).await?;
+    match results.get(1).map(Vec::as_slice) {
+        Some([row, ..]) => row.try_get(0),
+        _ => Ok(0),
+    }
+}
+
+/// Resolves a charge attempt (from pending or unknown) and runs a status change on its booking, in one round trip;
+/// returns whether the attempt was resolved by this call and the booking if its guard held.
+///
+/// `change` is `set_status.sql` (to `paid` from `payment_pending`, `expired` or `reserved`; to `canceled` from
+/// `paid`) or `revert_payment.sql` (back to `reserved`).
+///
+/// # Errors
+/// Database errors.
+pub async fn resolve_and_change(
+    c: &ClientWrapper,
+    payment: (&Region, BookingId, i32, PaymentStatus, Option<&str>, &[PaymentStatus]),
+    change: StatusChange<'_>,
+) -> Result<(bool, Option<Found>), tokio_postgres::Error> {
+    let (region, id, attempt, status, provider_ref, from) = payment;
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let resolve: [&(dyn ToSql + Sync); 6] = [region, &id.0, &attempt, &status.as_str(), &provider_ref, &from];
+    let (sql, new_status, expected, hold, payment_ref) = match change {
+        StatusChange::Set { status, expected, hold, payment_ref } => {
+            (q::SET_STATUS, status.as_str(), expected.iter().map(|s| s.as_str()).collect(), hold, payment_ref)
+        }
+        StatusChange::Revert { hold } => (q::REVERT_PAYMENT, "", Vec::new(), hold, None),
+    };
+    let set: [&(dyn ToSql + Sync); 6] = [region, &id.0, &new_status, &expected, &hold, &payment_ref];
+    let revert: [&(dyn ToSql + Sync); 3] = [region, &id.0, &hold];
+    let write = if sql == q::REVERT_PAYMENT { &revert[..] } else { &set[..] };
+    let results = pipeline(c, &[(pq::RESOLVE, &resolve), (sql, write)]).await?;
+    let resolved = results.first().is_some_and(|rows| !rows.is_empty());
+    Ok((resolved, first_found(results.get(1).map_or(&[][..], Vec::as_slice))?))
+}
+
+/// A status change for [`resolve_and_change`].
+#[derive(Debug, Clone, Copy)]
+pub enum StatusChange<'a> {
+    /// `set_status.sql`.
+    Set {
+        /// New status.
+        status: BookingStatus,
+        /// Statuses it may come from.
+        expected: &'a [BookingStatus],
+        /// New hold.
+        hold: Option<OffsetDateTime>,
+        /// Payment reference to set.
+        payment_ref: Option<&'a str>,
+    },
+    /// `revert_payment.sql`: back to reserved with this hold (`None`: the current one) if still in the future.
+    Revert {
+        /// The hold to restore.
+        hold: Option<OffsetDateTime>,
+    },
+}
+
+/// The response to store with an in-flight key, or `None` to release it.
+pub type KeyOutcome<'a> = (&'a Region, UserId, &'a str, Option<(u16, &'a Value)>);
+
+/// The writes that follow a committed-to transition, in one round trip: claim the seats again (`claim`: a paid
+/// booking's seats for good) or release them (`claim` `None`), announce it in the outbox, and answer the key.
+/// Returns the claims made (empty when releasing).
+///
+/// # Errors
+/// Database errors.
+pub async fn settle(
+    c: &ClientWrapper,
+    booking: &Booking,
+    claim: Option<&[String]>,
+    event: Option<(&str, &Value)>,
+    key: Option<KeyOutcome<'_>>,
+) -> Result<Vec<Claimed>, tokio_postgres::Error> {
+    let no_hold: Option<OffsetDateTime> = None;
+    let claim_params: [&(dyn ToSql + Sync); 5] =
+        [&booking.region, &booking.showtime_id, &claim.unwrap_or_default(), &booking.id.0, &no_hold];
+    let release_params: [&(dyn ToSql + Sync); 2] = [&booking.region, &booking.id.0];
+    let event_values = event.map(|(topic, payload)| (topic, Json(payload)));
+    let event_params: Option<[&(dyn ToSql + Sync); 3]> =
+        event_values.as_ref().map(|(topic, payload)| [&booking.region as &(dyn ToSql + Sync), topic, payload]);
+    let key_values = key.map(|(region, user, key, response)| {
+        (region, user.0, key, response.map(|(status, body)| (i32::from(status), Json(body))))
+    });
+    let complete_params: Option<[&(dyn ToSql + Sync); 5]> = key_values.as_ref().and_then(|(region, user, key, r)| {
+        r.as_ref().map(|(status, body)| [*region as &(dyn ToSql + Sync), user, key, status, body])
+    });
+    let release_key_params: Option<[&(dyn ToSql + Sync); 3]> = key_values
+        .as_ref()
+        .filter(|(_, _, _, r)| r.is_none())
+        .map(|(region, user, key, _)| [*region as &(dyn ToSql + Sync), user, key]);
+    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(3);
+    match claim {
+        Some(_) => steps.push((q::CLAIM_SEATS, &claim_params)),
+        None => steps.push((q::DELETE_CLAIMS, &release_params)),
+    }
+    if let Some(params) = &event_params {
+        steps.push((q::INSERT_OUTBOX, params));
+    }
+    if let Some(params) = &complete_params {
+        steps.push((q::IDEMPOTENCY_COMPLETE, params));
+    }
+    if let Some(params) = &release_key_params {
+        steps.push((q::IDEMPOTENCY_RELEASE, params));
+    }
+    let results = pipeline(c, &steps).await?;
+    if claim.is_none() {
+        return Ok(Vec::new());
+    }
+    results.first().map_or(&[][..], Vec::as_slice).iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 
 /// Expires the bookings whose lapsed claims were just taken over, and deletes their other claims.
