@@ -62,6 +62,11 @@ impl Modify for BearerAuth {
         auth::routes::token,
         auth::routes::me,
         auth::routes::get_user,
+        crate::booking::routes::hold,
+        crate::booking::routes::get_booking,
+        crate::booking::routes::finalize,
+        crate::booking::routes::cancel,
+        crate::booking::routes::my_bookings,
     ),
     components(schemas(
         ProblemDocument,
@@ -72,11 +77,21 @@ impl Modify for BearerAuth {
         auth::routes::RegisterBody,
         auth::routes::TokenBody,
         auth::routes::TokenResponse,
+        crate::booking::model::Booking,
+        crate::booking::model::BookingId,
+        crate::booking::model::BookingStatus,
+        crate::booking::model::PricedSeat,
+        crate::booking::model::SeatKind,
+        crate::booking::routes::HoldBody,
+        crate::booking::routes::FinalizeBody,
+        crate::booking::routes::PaymentBody,
+        crate::booking::routes::BookingPage,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "identity", description = "Accounts and access tokens"),
+        (name = "bookings", description = "Holds, payments, cancellations; Idempotency-Key on every unsafe method"),
     )
 )]
 pub struct ApiDoc;
@@ -101,5 +116,10 @@ mod tests {
         for path in ["/users", "/auth/token", "/users/me", "/users/{userId}", "/healthz", "/readyz"] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
+        for path in ["/bookings", "/bookings/{bookingId}", "/bookings/{bookingId}/finalize", "/users/me/bookings"] {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+        let booking = &doc["components"]["schemas"]["Booking"]["properties"];
+        assert!(booking["holdExpiresAt"].is_object() && booking.get("region").is_none(), "{booking}");
     }
 }

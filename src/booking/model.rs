@@ -14,7 +14,7 @@ use crate::auth::model::UserId;
 use crate::db::Region;
 
 /// A booking's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct BookingId(pub Uuid);
 
@@ -46,7 +46,7 @@ impl fmt::Display for BookingId {
 ///    │  └──hold lapsed──> expired                                                         re-claimed──> paid
 ///    └──cancel──> canceled
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BookingStatus {
     /// Seats held until `hold_expires_at`.
@@ -117,7 +117,7 @@ impl FromStr for BookingStatus {
 }
 
 /// The kind of a seat; each has its own price on a showtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SeatKind {
     /// An ordinary seat.
@@ -305,7 +305,7 @@ impl Prices {
 }
 
 /// One seat of a booking with the price locked at hold time (I5). Also the element of `bookings.seats`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PricedSeat {
     /// The seat's label.
     pub label: String,
@@ -355,7 +355,7 @@ pub fn quote(
 }
 
 /// A booking as stored and as the API shows it (camelCase JSON; money in minor units with its currency).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Booking {
     /// The region of its showtime (every statement about it carries it; not shown).

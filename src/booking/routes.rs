@@ -38,7 +38,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
 }
 
 /// `POST /bookings` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HoldBody {
     showtime_id: Uuid,
@@ -52,6 +52,18 @@ pub struct HoldBody {
 /// `POST /bookings`: holds seats for the hold TTL. 201 with the booking and its `Location`; 409 `seats-unavailable`
 /// listing `unavailableSeats`; 422 `unknown-seats`, `unknown-showtime`, `too-many-seats`; 409 `showtime-closed`,
 /// `seat-limit-exceeded`.
+#[utoipa::path(post, path = "/bookings", tag = "bookings", security(("bearer" = [])), request_body = HoldBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
+    responses(
+        (status = 201, description = "Held until `holdExpiresAt` (also a replay: `Idempotent-Replayed: true`)", body = Booking,
+            headers(("Location" = String, description = "`/bookings/{bookingId}`"))),
+        (status = 400, description = "`validation-error`: malformed seat labels, an empty or duplicated list, a bad Idempotency-Key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`: missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: `userId` is not the caller's", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`seats-unavailable` (`unavailableSeats`), `showtime-closed` (`reason`), `seat-limit-exceeded` (`limit`, `alreadyHeld`), `idempotency-key-in-flight`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown-showtime`, `unknown-seats` (`unknownSeats`), `too-many-seats` (`maxSeats`), `idempotency-key-reused`, `invalid-body`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "`service-unavailable`: contention or database unavailable; retry with the same key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn hold(
     State(state): State<AppState>,
     user: AuthUser,
@@ -82,14 +94,14 @@ pub async fn hold(
 }
 
 /// `PUT /bookings/{bookingId}/finalize` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FinalizeBody {
     payment: PaymentBody,
 }
 
 /// The payment part of a finalize body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentBody {
     /// The provider's payment token (sandbox: `tok_visa`, `tok_chargeDeclined`, `tok_timeout`, `tok_error`).
@@ -99,6 +111,22 @@ pub struct PaymentBody {
 /// `PUT /bookings/{bookingId}/finalize`: pays. 200 `paid`; 402 `payment-declined` (the hold continues); 410
 /// `hold-expired`; 409 `payment-in-progress`; 504 `payment-timeout` / 502 `payment-provider-error` (the booking stays
 /// `payment_pending` until the reconciler resolves it); 503 `payment-unavailable` (circuit open, nothing charged).
+#[utoipa::path(put, path = "/bookings/{bookingId}/finalize", tag = "bookings", security(("bearer" = [])),
+    request_body = FinalizeBody, params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
+    responses(
+        (status = 200, description = "Paid: `holdExpiresAt` is null, the seats are held for good", body = Booking),
+        (status = 400, description = "`validation-error`: bad id, token or Idempotency-Key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 402, description = "`payment-declined` (`reason`): the hold continues", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: an admin paying someone else's booking", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such booking, or not the caller's", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`payment-in-progress`, `booking-state-conflict` (`bookingStatus`), `idempotency-key-in-flight`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 410, description = "`hold-expired`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency-key-reused`, `invalid-body`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 502, description = "`payment-provider-error`: the booking stays `payment_pending` until reconciled", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "`payment-unavailable`: circuit open, nothing charged (`Retry-After`)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 504, description = "`payment-timeout`: the booking stays `payment_pending` until reconciled", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn finalize(
     State(state): State<AppState>,
     user: AuthUser,
@@ -125,6 +153,17 @@ pub async fn finalize(
 /// `DELETE /bookings/{bookingId}`: cancels (owner or admin). 200 `canceled` (also when it already was); a paid
 /// booking is refunded first; 409 `booking-state-conflict` for an expired booking, `payment-in-progress` during a
 /// payment.
+#[utoipa::path(delete, path = "/bookings/{bookingId}", tag = "bookings", security(("bearer" = [])),
+    params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
+    responses(
+        (status = 200, description = "Canceled (a paid booking was refunded first)", body = Booking),
+        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such booking, or not the caller's (admins may cancel any)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`booking-state-conflict` (expired), `payment-in-progress`, `idempotency-key-in-flight`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency-key-reused`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 502, description = "`payment-provider-error`: the refund failed; the booking stays paid", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 504, description = "`payment-timeout`: the refund's outcome is unknown; the booking stays paid (retry)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
@@ -142,6 +181,14 @@ pub async fn cancel(
 }
 
 /// `GET /bookings/{bookingId}`: the owner's or, for an admin, anyone's booking; 404 for anyone else.
+#[utoipa::path(get, path = "/bookings/{bookingId}", tag = "bookings", security(("bearer" = [])),
+    params(("bookingId" = uuid::Uuid, Path, description = "The booking")),
+    responses(
+        (status = 200, description = "The booking (a lapsed hold reads `expired`)", body = Booking),
+        (status = 400, description = "`validation-error`: `bookingId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such booking, or not the caller's", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn get_booking(
     State(state): State<AppState>,
     user: AuthUser,
@@ -151,7 +198,8 @@ pub async fn get_booking(
 }
 
 /// `GET /users/me/bookings` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Page size, 1–100 (default 20).
@@ -161,7 +209,7 @@ pub struct ListQuery {
 }
 
 /// A page of bookings.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BookingPage {
     /// Bookings, newest first.
@@ -171,6 +219,12 @@ pub struct BookingPage {
 }
 
 /// `GET /users/me/bookings`: the caller's bookings, newest first, cursor-paginated.
+#[utoipa::path(get, path = "/users/me/bookings", tag = "bookings", security(("bearer" = [])), params(ListQuery),
+    responses(
+        (status = 200, description = "A page of the caller's bookings", body = BookingPage),
+        (status = 400, description = "`validation-error`: bad `limit` or `cursor`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
 pub async fn my_bookings(
     State(state): State<AppState>,
     user: AuthUser,

@@ -316,10 +316,7 @@ pub async fn hold_writes(
     }
     steps.extend([(q::INSERT, &insert[..]), (q::CLAIM_SEATS, &claim[..]), (q::COUNT_USER_SEATS, &count[..])]);
     let mut results = pipeline(c, &steps).await?.into_iter();
-    let key_claimed = match key_params {
-        Some(_) => Some(results.next().is_some_and(|rows| !rows.is_empty())),
-        None => None,
-    };
+    let key_claimed = key_params.map(|_| results.next().is_some_and(|rows| !rows.is_empty()));
     let _inserted = results.next();
     let claimed = results
         .next()

@@ -614,3 +614,38 @@ async fn expect_metrics(app: &TestApp) -> String {
 pub fn labels_of(booking: &Value) -> HashSet<String> {
     booking["seats"].as_array().expect("seats").iter().filter_map(|s| s["label"].as_str().map(str::to_owned)).collect()
 }
+
+#[tokio::test]
+async fn the_worker_loop_sweeps_lapsed_holds_and_reconciles_payments() {
+    let app =
+        TestApp::spawn_with(&[("BOXOFFICE_PAYMENT_TIMEOUT_MS", "200"), ("BOXOFFICE_RECONCILE_AFTER_SECS", "1")]).await;
+    let show = show(&app, 0).await;
+    let (_, token) = app.customer().await;
+    let lapsed = id_of(&held(&app, &token, show.id, &show.standard(0, 1)).await);
+    lapse(&app, &lapsed).await;
+    let unanswered = id_of(&held(&app, &token, show.id, &show.standard(1, 1)).await);
+    expect_problem(
+        finalize(&app, Some(&token), &unanswered, "tok_timeout", None).await,
+        StatusCode::GATEWAY_TIMEOUT,
+        "payment-timeout",
+    )
+    .await;
+    let mut config = app.state.config.worker;
+    config.sweep_interval = std::time::Duration::from_secs(1);
+    config.reconcile_interval = std::time::Duration::from_secs(1);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(boxoffice::worker::run(
+        app.state.db.clone(),
+        app.state.bookings.clone(),
+        config,
+        shutdown.clone(),
+    ));
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while status_of(&app, &lapsed).await != "expired" || status_of(&app, &unanswered).await != "paid" {
+        assert!(std::time::Instant::now() < deadline, "the worker did not get to them");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    worker.await.expect("the worker stops on shutdown");
+}

@@ -3,6 +3,8 @@
 
 mod booking;
 mod booking_concurrency;
+mod booking_idempotency;
+mod booking_payments;
 mod errors;
 mod health;
 mod helpers;
