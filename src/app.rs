@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
@@ -58,6 +58,8 @@ pub struct AppState {
 /// A built service: listener bound, state ready, not yet serving.
 pub struct Application {
     listener: TcpListener,
+    /// The separate `/metrics` listener (`BOXOFFICE_METRICS_ADDR`), if configured.
+    metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
 }
@@ -77,10 +79,14 @@ impl Application {
             auth::ensure_admin(&db, email, password.expose(), "Administrator").await?;
         }
         let listener = TcpListener::bind(config.listen_addr).await?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         let bookings = Arc::new(BookingService::new(db.clone(), redis.clone(), &config));
         let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, bookings };
         let router = router(state.clone(), routes);
-        Ok(Self { listener, router, state })
+        Ok(Self { listener, metrics_listener, router, state })
     }
 
     /// The bound address (the real port when configured with port 0).
@@ -91,13 +97,18 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// The bound address of the separate metrics listener, when `BOXOFFICE_METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// The shared state (tests reach the pools through it).
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
     /// Serves until `shutdown` is cancelled, then stops accepting and lets in-flight requests finish within the
-    /// configured drain timeout.
+    /// configured drain timeout. Meanwhile the pool gauges are sampled, and the metrics listener (if any) serves.
     ///
     /// # Errors
     /// The server failed.
@@ -105,6 +116,15 @@ impl Application {
         let drain = self.state.config.shutdown_timeout;
         let addr = self.local_addr()?;
         tracing::info!(%addr, "serving");
+        let sampler = tokio::spawn(metrics::sample_pools(
+            self.state.db.clone(),
+            Some(self.state.redis.clone()),
+            shutdown.clone(),
+        ));
+        let ops = self.metrics_listener.map(|listener| {
+            tracing::info!(addr = ?listener.local_addr().ok(), "serving /metrics");
+            tokio::spawn(metrics::serve_ops(listener, self.state.metrics.clone(), shutdown.clone()))
+        });
         let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let deadline = async {
@@ -114,6 +134,11 @@ impl Application {
         tokio::select! {
             result = server => result?,
             () = deadline => tracing::warn!(seconds = drain.as_secs(), "drain timeout: closing remaining connections"),
+        }
+        // Both stop on `shutdown`; a scraper's open connection must not hold the process.
+        sampler.abort();
+        if let Some(ops) = ops {
+            ops.abort();
         }
         Ok(())
     }
@@ -125,8 +150,12 @@ pub fn router(state: AppState, routes: Routes) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics))
         .route("/openapi.json", get(crate::openapi::document));
+    // With a separate metrics listener, the public port does not expose /metrics (it would be reachable through
+    // the ingress otherwise).
+    if config.metrics_addr.is_none() {
+        app = app.route("/metrics", get(metrics::render));
+    }
     if matches!(routes, Routes::All | Routes::Search) {
         app = app.merge(crate::catalog::router());
     }
@@ -176,11 +205,6 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             .caused_by(anyhow::anyhow!(reason))
             .into_response(),
     }
-}
-
-/// `GET /metrics`: Prometheus text format.
-async fn render_metrics(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
 }
 
 /// Keeps the recorder's histograms bounded in memory; runs until `shutdown`.

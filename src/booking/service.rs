@@ -285,10 +285,9 @@ impl BookingService {
         let outcome = match &result {
             Ok(Answer::Fresh(_)) => "held",
             Ok(Answer::Replayed(_)) => "replayed",
-            Err(BookingError::SeatsUnavailable(_)) => "seats_unavailable",
-            Err(BookingError::SeatLimit { .. }) => "seat_limit",
+            Err(BookingError::SeatsUnavailable(_)) => "conflict",
             Err(BookingError::Contended(_) | BookingError::Unavailable(_) | BookingError::Internal(_)) => "error",
-            Err(_) => "refused",
+            Err(_) => "rejected",
         };
         metrics::counter!("boxoffice_bookings_total", "outcome" => outcome).increment(1);
         result
@@ -458,7 +457,7 @@ impl BookingService {
         let region = self.booking_region(cmd.booking).await?;
         if let Some(retry_after) = self.payments.breaker().open_for() {
             // Fail fast, touching nothing: no charge would be attempted anyway.
-            metrics::counter!("boxoffice_payments_total", "outcome" => "circuit_open").increment(1);
+            metrics::counter!("boxoffice_bookings_total", "outcome" => "payment_failed").increment(1);
             return Err(BookingError::PaymentPaused { retry_after });
         }
         let start = db::retry(&self.db, "finalize_start", |tx| self.finalize_start(tx, &region, cmd)).await;
@@ -476,7 +475,11 @@ impl BookingService {
             currency: booking.currency.clone(),
             token: cmd.token.clone(),
         };
-        match self.payments.charge(request).await {
+        let charged = self.payments.charge(request).await;
+        if !matches!(charged, Ok(Charge { status: ChargeStatus::Succeeded, .. })) {
+            metrics::counter!("boxoffice_bookings_total", "outcome" => "payment_failed").increment(1);
+        }
+        match charged {
             Ok(Charge { status: ChargeStatus::Succeeded, id: charge_id, .. }) => {
                 self.complete_paid(&region, booking.id, attempt, &charge_id, booking.total, key).await
             }

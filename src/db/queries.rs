@@ -81,6 +81,9 @@ queries! {
         FIND_UNRESOLVED => "find_unresolved.sql",
         FIND_SUCCEEDED => "find_succeeded.sql",
     }
+    audit {
+        DOUBLE_BOOKINGS => "double_bookings.sql",
+    }
 }
 
 #[cfg(test)]

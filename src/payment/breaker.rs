@@ -3,7 +3,8 @@
 //! failure opens again).
 //!
 //! A failure is a provider that did not answer in time or answered with a server error; a decline is a healthy
-//! answer. The state is exported as the gauge `boxoffice_payment_circuit_state` (0 closed, 1 open, 2 half-open).
+//! answer. The state is exported as the gauge `boxoffice_payment_circuit_state` (0 closed, 1 half-open, 2 open: the
+//! alert `BoxofficePaymentCircuitOpen` fires at 2).
 //! [`Core`] is the pure state machine (time is a parameter, so it is tested without sleeping); [`CircuitBreaker`]
 //! wraps it in a mutex for the process.
 
@@ -31,12 +32,12 @@ pub enum State {
 }
 
 impl State {
-    /// The gauge value: 0 closed, 1 open, 2 half-open.
+    /// The gauge value, by severity: 0 closed, 1 half-open, 2 open.
     pub fn gauge(self) -> f64 {
         match self {
             Self::Closed { .. } => 0.0,
-            Self::Open { .. } => 1.0,
-            Self::HalfOpen { .. } => 2.0,
+            Self::HalfOpen { .. } => 1.0,
+            Self::Open { .. } => 2.0,
         }
     }
 }
@@ -273,12 +274,12 @@ mod tests {
     }
 
     #[test]
-    fn the_gauge_values_are_distinct() {
+    fn the_gauge_orders_states_by_severity() {
         let t = Instant::now();
         let values = [
             State::Closed { failures: 0 }.gauge(),
-            State::Open { until: t }.gauge(),
             State::HalfOpen { trial: false }.gauge(),
+            State::Open { until: t }.gauge(),
         ];
         assert_eq!(values, [0.0, 1.0, 2.0]);
     }

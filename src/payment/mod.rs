@@ -13,7 +13,7 @@ pub mod store;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::{PaymentConfig, PaymentProvider};
 use breaker::CircuitBreaker;
@@ -195,17 +195,18 @@ impl Payments {
     /// # Errors
     /// See [`GatewayError`]; a decline is an `Ok` charge with [`ChargeStatus::Declined`].
     pub async fn charge(&self, request: ChargeRequest) -> Result<Charge, GatewayError> {
+        let started = Instant::now();
         let result = self.guarded(self.gateway.charge(request)).await;
         let outcome = match &result {
             Ok(Charge { status: ChargeStatus::Succeeded, .. }) => "succeeded",
             Ok(Charge { status: ChargeStatus::Declined { .. }, .. }) => "declined",
-            Ok(Charge { status: ChargeStatus::Failed, .. }) => "failed",
+            Ok(Charge { status: ChargeStatus::Failed, .. })
+            | Err(GatewayError::Unavailable(_) | GatewayError::Rejected(_)) => "failed",
             Err(GatewayError::Timeout) => "timeout",
-            Err(GatewayError::Unavailable(_)) => "provider_error",
-            Err(GatewayError::Rejected(_)) => "rejected",
-            Err(GatewayError::CircuitOpen { .. }) => "circuit_open",
+            // Not a provider call: the breaker's gauge tells.
+            Err(GatewayError::CircuitOpen { .. }) => return result,
         };
-        metrics::counter!("boxoffice_payments_total", "outcome" => outcome).increment(1);
+        record(outcome, started);
         result
     }
 
@@ -214,9 +215,14 @@ impl Payments {
     /// # Errors
     /// See [`GatewayError`].
     pub async fn refund(&self, request: RefundRequest) -> Result<Refund, GatewayError> {
+        let started = Instant::now();
         let result = self.guarded(self.gateway.refund(request)).await;
-        let outcome = if result.is_ok() { "refunded" } else { "refund_failed" };
-        metrics::counter!("boxoffice_payments_total", "outcome" => outcome).increment(1);
+        match &result {
+            Ok(_) => record("refunded", started),
+            Err(GatewayError::Timeout) => record("timeout", started),
+            Err(GatewayError::CircuitOpen { .. }) => {}
+            Err(_) => record("failed", started),
+        }
         result
     }
 
@@ -227,6 +233,14 @@ impl Payments {
     pub async fn find_charge(&self, idempotency_key: String) -> Result<Option<Charge>, GatewayError> {
         self.guarded(self.gateway.find_charge(idempotency_key)).await
     }
+}
+
+/// Counts a provider call in `boxoffice_payments_total{outcome}` and its latency in
+/// `boxoffice_payment_duration_seconds{outcome}`.
+fn record(outcome: &'static str, started: Instant) {
+    metrics::counter!("boxoffice_payments_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("boxoffice_payment_duration_seconds", "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
 }
 
 /// The provider idempotency key of a booking's charge attempt (DESIGN.md §6).

@@ -587,7 +587,7 @@ async fn holds_are_counted_in_the_business_metrics() {
     let (_, token) = app.customer().await;
     let held_before = counter(&app, "boxoffice_bookings_total", &["outcome=\"held\""]);
     let seats_before = counter(&app, "boxoffice_seats_claimed_total", &[]);
-    let taken_before = counter(&app, "boxoffice_bookings_total", &["outcome=\"seats_unavailable\""]);
+    let taken_before = counter(&app, "boxoffice_bookings_total", &["outcome=\"conflict\""]);
 
     held(&app, &token, show.id, &show.standard(0, 3)).await;
     expect_problem(
@@ -599,7 +599,7 @@ async fn holds_are_counted_in_the_business_metrics() {
 
     assert!(counter(&app, "boxoffice_bookings_total", &["outcome=\"held\""]) >= held_before + 1.0);
     assert!(counter(&app, "boxoffice_seats_claimed_total", &[]) >= seats_before + 3.0);
-    assert!(counter(&app, "boxoffice_bookings_total", &["outcome=\"seats_unavailable\""]) >= taken_before + 1.0);
+    assert!(counter(&app, "boxoffice_bookings_total", &["outcome=\"conflict\""]) >= taken_before + 1.0);
     let text = expect_metrics(&app).await;
     assert!(text.contains("boxoffice_db_tx_duration_seconds_bucket{tx=\"hold\""), "the transaction histogram");
 }

@@ -10,5 +10,8 @@ mod health;
 mod helpers;
 mod identity;
 mod migrations;
+mod operations;
+mod portability;
 mod proxy;
 mod retry;
+mod tls;
