@@ -13,6 +13,7 @@ mod errors;
 mod health;
 mod helpers;
 mod identity;
+mod journey;
 mod migrations;
 mod operations;
 mod portability;
