@@ -1,6 +1,10 @@
 //! The integration suite: one binary, a real PostgreSQL and a real Redis (started by `make test`), a fresh
 //! database per test cloned from a migrated template, the application built exactly as production builds it.
 
+mod booking;
+mod booking_concurrency;
+mod booking_idempotency;
+mod booking_payments;
 mod catalog_admin;
 mod catalog_search;
 mod catalog_seats;
@@ -9,6 +13,7 @@ mod errors;
 mod health;
 mod helpers;
 mod identity;
+mod journey;
 mod migrations;
 mod operations;
 mod portability;

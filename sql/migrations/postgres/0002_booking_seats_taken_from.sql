@@ -1,0 +1,11 @@
+-- 0002: a claim remembers the booking it was taken over from.
+--
+-- Decision recorded here: when a hold takes over a lapsed claim (INSERT .. ON CONFLICT .. DO UPDATE .. WHERE
+-- hold_expires_at < now()), the booking that lost it must become `expired` in the same transaction, so the claim
+-- statement has to report whose claim it took. Reading the claims first would do it, but under SERIALIZABLE on
+-- PostgreSQL that read takes predicate locks that are promoted to whole heap pages (a showtime's claims share a
+-- few pages), and every concurrent hold of the showtime then conflicts with every other: in a storm test, ten times
+-- the serialization failures and retries exhausted. Instead the DO UPDATE writes the previous owner here and
+-- RETURNING reports it: no read, and the same statement on CockroachDB. NULL for a fresh claim or a booking
+-- re-claiming its own seat.
+ALTER TABLE booking_seats ADD COLUMN taken_from UUID;
