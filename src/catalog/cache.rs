@@ -6,6 +6,10 @@
 //! | showtimes | id -> region, theater, screen, movie, times, prices, status, and the seat-map template | in process | `BOXOFFICE_CATALOG_TTL_MS` (5 s); an admin change on this pod evicts at once, other pods see it within the TTL |
 //! | search results | `GET /theaters` and `GET /movies` bodies by normalized query | in process | the same TTL; admin changes on this pod clear it |
 //! | availability | showtime -> bitmap of taken seats | Redis ([`crate::cache::seats`]) | `BOXOFFICE_SEATMAP_TTL_MS` (2 s), invalidated after each commit that changes claims |
+//! | rendered map | showtime -> the last seat-map body and ETag with the bitmap it shows | in process, on the showtime entry | reused only while Redis returns the same bitmap |
+//!
+//! A warm seat map is therefore one `MGET` on a pipelined Redis connection, a comparison of a few dozen bytes, and
+//! the reuse of a reference-counted body (a render from the template when availability changed: a few µs).
 //!
 //! The in-process loads of showtimes and layouts are coalesced (moka's `try_get_with`): concurrent requests for a
 //! cold entry make one query. Catalog data comes from the read pool; a by-id lookup that finds nothing there asks the primary before
