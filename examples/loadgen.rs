@@ -132,7 +132,10 @@ async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
     let stampede_ids: Vec<Uuid> = stampedes.iter().map(|r| r.get(0)).collect();
     for (n, row) in stampedes.iter().enumerate() {
         let seats: Vec<String> = row.get(1);
-        std::fs::write(out.join(format!("stampede-{}.txt", n + 1)), format!("{}\n{}\n", stampede_ids[n], seats.join(",")))?;
+        std::fs::write(
+            out.join(format!("stampede-{}.txt", n + 1)),
+            format!("{}\n{}\n", stampede_ids[n], seats.join(",")),
+        )?;
     }
 
     let blocks = client
@@ -179,8 +182,7 @@ async fn stampede(url: &str, dir: &std::path::Path, buyers: usize, which: usize)
     let spec = std::fs::read_to_string(dir.join(format!("stampede-{which}.txt")))?;
     let mut spec_lines = spec.lines();
     let showtime: Uuid = spec_lines.next().context("showtime")?.parse()?;
-    let seats: Arc<Vec<String>> =
-        Arc::new(spec_lines.next().context("seats")?.split(',').map(str::to_owned).collect());
+    let seats: Arc<Vec<String>> = Arc::new(spec_lines.next().context("seats")?.split(',').map(str::to_owned).collect());
     let client = reqwest::Client::builder().pool_max_idle_per_host(buyers).build()?;
     // The shared seat-map view: seats known held or sold.
     let taken = Arc::new(Mutex::new(HashSet::<String>::new()));
@@ -219,8 +221,7 @@ async fn stampede(url: &str, dir: &std::path::Path, buyers: usize, which: usize)
                         Ok(r) => (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null)),
                         Err(_) => (0, Value::Null),
                     };
-                    let since_start =
-                        started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed();
+                    let since_start = started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed();
                     {
                         let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                         tally.latencies.push(latency);

@@ -141,10 +141,7 @@ mod tests {
         let show = Uuid::from_u128(1);
         let (alice, bob) = (UserId(Uuid::from_u128(10)), UserId(Uuid::from_u128(11)));
         let pass = gate.enter(show, &labels(&["A1", "A2"]), alice, None).expect("free");
-        assert_eq!(
-            gate.enter(show, &labels(&["A2", "A3"]), bob, None).map(drop),
-            Err(Refused::Busy(labels(&["A2"])))
-        );
+        assert_eq!(gate.enter(show, &labels(&["A2", "A3"]), bob, None).map(drop), Err(Refused::Busy(labels(&["A2"]))));
         // Other seats, and the same seats of another showtime, are not affected.
         let other = gate.enter(show, &labels(&["A3"]), bob, None).expect("free");
         let elsewhere = gate.enter(Uuid::from_u128(2), &labels(&["A1"]), bob, None).expect("free");

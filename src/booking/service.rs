@@ -25,12 +25,12 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::gate::{Refused as GateRefusal, SeatGate};
 use super::model::{
     Action, Booking, BookingId, BookingStatus, CancelStep, FinalizeStep, IdempotencyKey, KeyVerdict, Refusal,
     SeatSelection, authorize, cancel_step, check_showtime_open, check_user_cap, finalize_step, judge_key, quote,
 };
 use super::store::{self, Claimed, Found, Guarded, KeyClaim, NewHold, StatusChange};
-use super::gate::{Refused as GateRefusal, SeatGate};
 use super::{BookingError, RegionCache};
 use crate::auth::AuthUser;
 use crate::auth::model::UserId;
