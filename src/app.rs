@@ -51,6 +51,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The catalog's caches (in-process and the Redis seat-availability cache).
+    pub catalog: crate::catalog::Catalog,
     /// The booking protocol (holds, payments, cancellations) with its payment provider.
     pub bookings: Arc<BookingService>,
 }
@@ -83,8 +85,9 @@ impl Application {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
+        let catalog = crate::catalog::Catalog::new(&config, redis.clone());
         let bookings = Arc::new(BookingService::new(db.clone(), redis.clone(), &config));
-        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, bookings };
+        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, catalog, bookings };
         let router = router(state.clone(), routes);
         Ok(Self { listener, metrics_listener, router, state })
     }

@@ -116,44 +116,8 @@ impl FromStr for BookingStatus {
     }
 }
 
-/// The kind of a seat; each has its own price on a showtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum SeatKind {
-    /// An ordinary seat.
-    Standard,
-    /// A better seat at a higher price.
-    Premium,
-    /// A wheelchair space.
-    Accessible,
-    /// The seat beside a wheelchair space.
-    Companion,
-}
-
-impl SeatKind {
-    /// The stored form (the values of `seats_kind_check`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Standard => "standard",
-            Self::Premium => "premium",
-            Self::Accessible => "accessible",
-            Self::Companion => "companion",
-        }
-    }
-}
-
-impl FromStr for SeatKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "standard" => Ok(Self::Standard),
-            "premium" => Ok(Self::Premium),
-            "accessible" => Ok(Self::Accessible),
-            "companion" => Ok(Self::Companion),
-            other => Err(format!("unknown seat kind {other:?}")),
-        }
-    }
-}
+/// The kind of a seat; each has its own price on a showtime (one definition, the catalog's).
+pub use crate::catalog::model::SeatKind;
 
 /// A seat label such as `F12`: one to three row letters, then a seat number from 1 to 999 without leading zeros.
 /// Parsing trims and upper-cases, so `" f12"` is `F12`.
