@@ -31,6 +31,7 @@
 //! | `BOXOFFICE_HOLD_TTL_SECS` | `600` | how long a hold keeps its seats |
 //! | `BOXOFFICE_MAX_SEATS_PER_BOOKING` | `10` | seats one hold may ask for |
 //! | `BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME` | `10` | live seats (held, being paid, paid) one user may have on one showtime |
+//! | `BOXOFFICE_SEAT_GATE` | `true` | refuse at once (409) a hold of a seat another hold of this process is claiming (`booking::gate`) |
 //! | `BOXOFFICE_PAYMENT_PROVIDER` | `sandbox` | payment provider; `sandbox` is the in-process test provider (`tok_visa`, ...) |
 //! | `BOXOFFICE_PAYMENT_TIMEOUT_MS` | `5000` | a provider call unanswered after this is an unknown outcome (504, reconciled later) |
 //! | `BOXOFFICE_PAYMENT_WINDOW_SECS` | `120` | a hold being paid is extended to at least this far ahead |
@@ -216,6 +217,8 @@ pub struct BookingConfig {
     pub max_seats_per_booking: usize,
     /// Live seats one user may have on one showtime (checked inside the hold transaction).
     pub max_seats_per_user_showtime: usize,
+    /// Whether holds go through the in-process seat gate first.
+    pub seat_gate: bool,
 }
 
 /// Payment provider settings.
@@ -424,6 +427,7 @@ impl Config {
         let booking = BookingConfig {
             max_seats_per_booking: v.positive("BOXOFFICE_MAX_SEATS_PER_BOOKING", 10)? as usize,
             max_seats_per_user_showtime: v.positive("BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME", 10)? as usize,
+            seat_gate: v.parse("BOXOFFICE_SEAT_GATE", true)?,
         };
         Ok(Self {
             listen_addr: v.parse("BOXOFFICE_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
@@ -517,7 +521,10 @@ mod tests {
         assert_eq!(c.hold_ttl, Duration::from_secs(600));
         assert_eq!(c.database.dialect, DialectSetting::Auto);
         assert_eq!(c.database.read.get_dbname(), Some("boxoffice"));
-        assert_eq!(c.booking, BookingConfig { max_seats_per_booking: 10, max_seats_per_user_showtime: 10 });
+        assert_eq!(
+            c.booking,
+            BookingConfig { max_seats_per_booking: 10, max_seats_per_user_showtime: 10, seat_gate: true }
+        );
         assert_eq!(c.payment.provider, PaymentProvider::Sandbox);
         assert_eq!(c.payment.timeout, Duration::from_secs(5));
         assert_eq!(c.payment.window, Duration::from_secs(120));
@@ -548,6 +555,7 @@ mod tests {
             ("BOXOFFICE_PAYMENT_CIRCUIT_FAILURES", "0"),
             ("BOXOFFICE_PAYMENT_CIRCUIT_COOLDOWN_MS", "soon"),
             ("BOXOFFICE_SWEEP_BATCH", "0"),
+            ("BOXOFFICE_SEAT_GATE", "maybe"),
             ("BOXOFFICE_RECONCILE_AFTER_SECS", "5"),
             ("BOXOFFICE_METRICS_ADDR", "9090"),
             ("BOXOFFICE_DB_CLIENT_CERT", "/certs/client.crt"),
