@@ -24,6 +24,7 @@ use crate::cache::Redis;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, Problem};
+use crate::gateway::{self, Gateway};
 use crate::{metrics, telemetry};
 
 /// Which routers a process serves (DESIGN.md §2: one binary, deployed and scaled per role).
@@ -50,6 +51,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Rate limiters and the gateway's settings.
+    pub gateway: Arc<Gateway>,
 }
 
 /// A built service: listener bound, state ready, not yet serving.
@@ -74,7 +77,8 @@ impl Application {
             auth::ensure_admin(&db, email, password.expose(), "Administrator").await?;
         }
         let listener = TcpListener::bind(config.listen_addr).await?;
-        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics };
+        let gateway = Arc::new(Gateway::new(&config.gateway, redis.clone()));
+        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, gateway };
         let router = router(state.clone(), routes);
         Ok(Self { listener, router, state })
     }
@@ -101,16 +105,10 @@ impl Application {
         let drain = self.state.config.shutdown_timeout;
         let addr = self.local_addr()?;
         tracing::info!(%addr, "serving");
-        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let deadline = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(drain).await;
-        };
-        tokio::select! {
-            result = server => result?,
-            () = deadline => tracing::warn!(seconds = drain.as_secs(), "drain timeout: closing remaining connections"),
-        }
+        let upkeep = tokio::spawn(self.state.gateway.clone().upkeep(shutdown.clone()));
+        let header_read_timeout = self.state.config.gateway.header_read_timeout;
+        gateway::server::serve(self.listener, self.router, shutdown, drain, header_read_timeout).await;
+        upkeep.await?;
         Ok(())
     }
 }
@@ -122,7 +120,8 @@ pub fn router(state: AppState, routes: Routes) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
-        .route("/openapi.json", get(crate::openapi::document));
+        .route("/openapi.json", get(crate::openapi::document))
+        .merge(gateway::docs::router());
     if matches!(routes, Routes::All | Routes::Search) {
         app = app.merge(crate::catalog::router());
     }
@@ -136,7 +135,10 @@ pub fn router(state: AppState, routes: Routes) -> Router {
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
         .layer(CatchPanicLayer::custom(telemetry::panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), gateway::middleware::per_ip))
         .layer(middleware::from_fn(telemetry::observe))
+        .layer(tower::util::option_layer(gateway::middleware::cors(&config.gateway.cors_origins)))
+        .layer(middleware::from_fn_with_state(state.clone(), gateway::middleware::security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)

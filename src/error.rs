@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -155,6 +155,7 @@ pub struct ApiError {
     extensions: Map<String, Value>,
     retry_after_secs: Option<u64>,
     source: Option<anyhow::Error>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Attached to error responses so the request middleware can log the cause once, inside the request span.
@@ -174,6 +175,7 @@ impl ApiError {
             extensions: Map::new(),
             retry_after_secs: None,
             source: None,
+            headers: Vec::new(),
         }
     }
 
@@ -215,6 +217,13 @@ impl ApiError {
     #[must_use]
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// Adds a response header (appended: list-valued fields such as `RateLimit` may carry several members).
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -271,6 +280,9 @@ impl IntoResponse for ApiError {
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        for (name, value) in self.headers {
+            headers.append(name, value);
         }
         let report = match &self.source {
             Some(source) => format!("{}: {source:#}", self.detail),
