@@ -317,7 +317,8 @@ impl Vars<'_> {
             if kid.is_empty() || secret.len() < 32 {
                 return Err(ConfigError {
                     name,
-                    reason: "each entry must be kid:secret with a non-empty kid and a secret of 32 bytes or more".into(),
+                    reason: "each entry must be kid:secret with a non-empty kid and a secret of 32 bytes or more"
+                        .into(),
                 });
             }
             if keys.iter().any(|(k, _): &(String, Secret)| k == kid) {
@@ -366,7 +367,10 @@ impl Vars<'_> {
         };
         let login = quota(
             "BOXOFFICE_LOGIN_ATTEMPTS",
-            Quota::per_window(self.u32("BOXOFFICE_LOGIN_ATTEMPTS", 10)?, self.secs("BOXOFFICE_LOGIN_WINDOW_SECS", 300)?),
+            Quota::per_window(
+                self.u32("BOXOFFICE_LOGIN_ATTEMPTS", 10)?,
+                self.secs("BOXOFFICE_LOGIN_WINDOW_SECS", 300)?,
+            ),
         )?;
         let signup = quota(
             "BOXOFFICE_SIGNUPS_PER_HOUR",
@@ -578,7 +582,10 @@ mod tests {
         assert_eq!((g.user_writes.burst, g.user_writes.interval), (10, Duration::from_secs(2)));
         assert_eq!((g.login.burst, g.login.window_secs()), (10, 300));
         assert_eq!((g.signup.burst, g.signup.window_secs()), (20, 3600));
-        assert_eq!(g.lockout, LockoutPolicy { threshold: 5, base: Duration::from_secs(30), max: Duration::from_secs(900) });
+        assert_eq!(
+            g.lockout,
+            LockoutPolicy { threshold: 5, base: Duration::from_secs(30), max: Duration::from_secs(900) }
+        );
         assert!(g.trusted_proxies.0.is_empty() && g.cors_origins.is_empty() && !g.hsts);
         assert_eq!(g.header_read_timeout, Duration::from_secs(5));
         let g = config(&[

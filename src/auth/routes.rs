@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Email, NewUser, Role};
 use super::store::{self, InsertError, User};
-use super::token::TokenKeys;
+use super::token::{IssuedToken, TokenKeys};
 use super::{AdminUser, AuthUser, password};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -40,6 +40,11 @@ pub async fn register(
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> ApiResult<(StatusCode, RateLimitHeaders, [(header::HeaderName, String); 1], Json<User>)> {
     let limit = state.gateway.enforce(Scope::Signup, &address_key(client.0).to_string()).await?;
+    let user = create_customer(&state, body).await.map_err(|e| limit.attach(e))?;
+    Ok((StatusCode::CREATED, limit, [(header::LOCATION, "/users/me".to_owned())], Json(user)))
+}
+
+async fn create_customer(state: &AppState, body: RegisterBody) -> ApiResult<User> {
     let new = NewUser::parse(&body.name, &body.email, &body.phone_number, &body.password)
         .map_err(ApiError::invalid_fields)?;
     let hash = password::hash(new.password.expose().to_owned()).await.map_err(ApiError::internal)?;
@@ -49,7 +54,7 @@ pub async fn register(
         InsertError::Db(e) => ApiError::internal(e),
     })?;
     metrics::counter!("boxoffice_users_registered_total").increment(1);
-    Ok((StatusCode::CREATED, limit, [(header::LOCATION, "/users/me".to_owned())], Json(user)))
+    Ok(user)
 }
 
 /// `POST /auth/token` body.
@@ -86,6 +91,11 @@ pub async fn token(
     ApiJson(body): ApiJson<TokenBody>,
 ) -> ApiResult<(RateLimitHeaders, Json<TokenResponse>)> {
     let limit = state.gateway.enforce(Scope::Login, &gateway::login_subject(&body.email, client_ip.0)).await?;
+    let issued = log_in(&state, body).await.map_err(|e| limit.attach(e))?;
+    Ok((limit, Json(TokenResponse { access_token: issued.token, token_type: "Bearer", expires_in: issued.expires_in })))
+}
+
+async fn log_in(state: &AppState, body: TokenBody) -> ApiResult<IssuedToken> {
     let refused = || ApiError::new(Problem::Unauthorized, "invalid email or password");
     let (db, credentials) = match Email::parse(&body.email) {
         Ok(email) => {
@@ -109,7 +119,7 @@ pub async fn token(
             let keys: &TokenKeys = &state.tokens;
             let issued = keys.issue(credentials.user.id, credentials.user.role).map_err(ApiError::internal)?;
             metrics::counter!("boxoffice_logins_total", "outcome" => "ok").increment(1);
-            Ok((limit, Json(TokenResponse { access_token: issued.token, token_type: "Bearer", expires_in: issued.expires_in })))
+            Ok(issued)
         }
         credentials => {
             if let Some((client, email)) = &db {

@@ -54,9 +54,7 @@ impl<K: Hash + Eq + Clone> LocalLimiter<K> {
     pub fn check(&self, key: &K) -> Decision {
         match self.inner.check_key(key) {
             Ok(state) => Decision::allowed(self.scope, self.quota, state.remaining_burst_capacity()),
-            Err(not_until) => {
-                Decision::refused(self.scope, self.quota, not_until.wait_time_from(self.clock.now()))
-            }
+            Err(not_until) => Decision::refused(self.scope, self.quota, not_until.wait_time_from(self.clock.now())),
         }
     }
 
@@ -112,8 +110,9 @@ impl std::fmt::Debug for SharedLimiter {
 impl SharedLimiter {
     /// Policies for the scopes that have a quota (`None`: that scope is not limited).
     pub fn new(redis: Redis, user_writes: Option<Quota>, login: Option<Quota>, signup: Option<Quota>) -> Self {
-        let policy =
-            |scope, quota: Option<Quota>| quota.map(|quota| SharedPolicy { quota, fallback: LocalLimiter::new(scope, quota) });
+        let policy = |scope, quota: Option<Quota>| {
+            quota.map(|quota| SharedPolicy { quota, fallback: LocalLimiter::new(scope, quota) })
+        };
         Self {
             redis,
             user_writes: policy(Scope::UserWrites, user_writes),
@@ -169,7 +168,12 @@ impl SharedLimiter {
         Some(policy.fallback.check(&subject.to_owned()))
     }
 
-    async fn check_redis(&self, scope: Scope, quota: Quota, subject: &str) -> Result<Decision, crate::cache::CacheError> {
+    async fn check_redis(
+        &self,
+        scope: Scope,
+        quota: Quota,
+        subject: &str,
+    ) -> Result<Decision, crate::cache::CacheError> {
         let key = self.redis.key(&format!("rl:{}:{subject}", scope.name()));
         let interval_us = u64::try_from(quota.interval.as_micros()).unwrap_or(u64::MAX).max(1);
         let (allowed, remaining, micros): (i64, i64, i64) = self

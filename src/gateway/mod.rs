@@ -160,6 +160,17 @@ impl IntoResponseParts for RateLimitHeaders {
 }
 
 impl RateLimitHeaders {
+    /// Adds the fields to an error answered after the limiter let the request through (a refused login still tells
+    /// the client how many attempts it has left).
+    pub fn attach(&self, mut error: ApiError) -> ApiError {
+        if let Some(decision) = &self.0 {
+            for (name, value) in header_values(decision) {
+                error = error.with_header(name, value);
+            }
+        }
+        error
+    }
+
     /// Appends the fields to `headers`.
     pub fn apply(&self, headers: &mut axum::http::HeaderMap) {
         if let Some(decision) = &self.0 {

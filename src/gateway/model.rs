@@ -376,7 +376,8 @@ mod tests {
         let ok = Decision::allowed(Scope::Login, q, 7);
         assert_eq!(ok.policy_header(), r#""login";q=10;w=300"#);
         assert_eq!(ok.limit_header(), r#""login";r=7;t=90"#);
-        let refused = Decision::refused(Scope::PerIp, Quota::per_second(50, 100).expect("valid"), Duration::from_millis(1));
+        let refused =
+            Decision::refused(Scope::PerIp, Quota::per_second(50, 100).expect("valid"), Duration::from_millis(1));
         assert_eq!(refused.limit_header(), r#""per-ip";r=0;t=1"#);
         assert_eq!(refused.retry_after_secs(), 1);
         let refused = Decision::refused(Scope::Login, q, Duration::from_millis(29_001));

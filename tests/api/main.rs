@@ -5,6 +5,8 @@ mod errors;
 mod health;
 mod helpers;
 mod identity;
+mod limits;
 mod migrations;
 mod proxy;
 mod retry;
+mod security;
