@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
 use crate::config::{Config, LogFormat};
-use crate::error::{ApiError, ErrorReport, PROBLEM_JSON, problem_for_status};
+use crate::error::{ApiError, ErrorReport, PROBLEM_JSON, Problem, problem_for_status};
 
 /// Installs the global subscriber (JSON lines or pretty), once; later calls are ignored.
 pub fn init(config: &Config) {
@@ -89,7 +89,11 @@ fn ensure_problem_body(response: Response, method: &axum::http::Method, path: &s
         _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
     let (parts, _) = response.into_parts();
-    let mut problem = problem_for_status(status, detail);
+    let mut problem = match status.as_u16() {
+        // Our own 503s are problem+json already: a bare one can only be the timeout layer's.
+        408 | 503 => ApiError::new(Problem::Timeout, detail).with_status(status).into_response(),
+        _ => problem_for_status(status, detail),
+    };
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             problem.headers_mut().insert(name.clone(), value.clone());

@@ -33,6 +33,23 @@ queries! {
         RECORD_LOGIN_FAILURE => "record_login_failure.sql",
         RESET_LOGIN_FAILURES => "reset_login_failures.sql",
     }
+    seed {
+        INSERT_CITIES => "insert_cities.sql",
+        CITY_IDS => "city_ids.sql",
+        INSERT_ZIP_CODES => "insert_zip_codes.sql",
+        INSERT_MOVIES => "insert_movies.sql",
+        INSERT_THEATERS => "insert_theaters.sql",
+        INSERT_SCREENS => "insert_screens.sql",
+        INSERT_SEATS => "insert_seats.sql",
+        INSERT_SHOWTIMES => "insert_showtimes.sql",
+        ZONE_CALENDAR => "zone_calendar.sql",
+        NOW => "now.sql",
+        EXISTING_THEATERS => "existing_theaters.sql",
+        COPY_THEATERS => "copy_theaters.sql",
+        COPY_SCREENS => "copy_screens.sql",
+        COPY_SEATS => "copy_seats.sql",
+        COPY_SHOWTIMES => "copy_showtimes.sql",
+    }
     maintenance {
         PURGE_IDEMPOTENCY_KEYS => "purge_idempotency_keys.sql",
     }

@@ -17,22 +17,23 @@ use uuid::Uuid;
 
 use super::data::Prices;
 use super::layout::Seat;
+use crate::db::queries;
 
-const INSERT_CITIES: &str = include_str!("sql/insert_cities.sql");
-const CITY_IDS: &str = include_str!("sql/city_ids.sql");
-const INSERT_ZIP_CODES: &str = include_str!("sql/insert_zip_codes.sql");
-const INSERT_MOVIES: &str = include_str!("sql/insert_movies.sql");
-const INSERT_THEATERS: &str = include_str!("sql/insert_theaters.sql");
-const INSERT_SCREENS: &str = include_str!("sql/insert_screens.sql");
-const INSERT_SEATS: &str = include_str!("sql/insert_seats.sql");
-const INSERT_SHOWTIMES: &str = include_str!("sql/insert_showtimes.sql");
-const ZONE_CALENDAR: &str = include_str!("sql/zone_calendar.sql");
-const NOW: &str = include_str!("sql/now.sql");
-const EXISTING_THEATERS: &str = include_str!("sql/existing_theaters.sql");
-const COPY_THEATERS: &str = include_str!("sql/copy_theaters.sql");
-const COPY_SCREENS: &str = include_str!("sql/copy_screens.sql");
-const COPY_SEATS: &str = include_str!("sql/copy_seats.sql");
-const COPY_SHOWTIMES: &str = include_str!("sql/copy_showtimes.sql");
+const INSERT_CITIES: &str = queries::seed::INSERT_CITIES;
+const CITY_IDS: &str = queries::seed::CITY_IDS;
+const INSERT_ZIP_CODES: &str = queries::seed::INSERT_ZIP_CODES;
+const INSERT_MOVIES: &str = queries::seed::INSERT_MOVIES;
+const INSERT_THEATERS: &str = queries::seed::INSERT_THEATERS;
+const INSERT_SCREENS: &str = queries::seed::INSERT_SCREENS;
+const INSERT_SEATS: &str = queries::seed::INSERT_SEATS;
+const INSERT_SHOWTIMES: &str = queries::seed::INSERT_SHOWTIMES;
+const ZONE_CALENDAR: &str = queries::seed::ZONE_CALENDAR;
+const NOW: &str = queries::seed::NOW;
+const EXISTING_THEATERS: &str = queries::seed::EXISTING_THEATERS;
+const COPY_THEATERS: &str = queries::seed::COPY_THEATERS;
+const COPY_SCREENS: &str = queries::seed::COPY_SCREENS;
+const COPY_SEATS: &str = queries::seed::COPY_SEATS;
+const COPY_SHOWTIMES: &str = queries::seed::COPY_SHOWTIMES;
 
 /// Rows per `unnest` insert: large enough to amortise the round trip, small enough to keep each statement's
 /// parameters (one array per column) a few megabytes at most.

@@ -21,11 +21,16 @@ fn pg_addr() -> std::net::SocketAddr {
 
 /// An app whose database connections go through a proxy the test controls.
 async fn app_behind_proxy() -> (TestApp, Proxy) {
+    app_behind_proxy_with(&[("BOXOFFICE_DB_TIMEOUT_MS", "500")]).await
+}
+
+async fn app_behind_proxy_with(overrides: &[(&str, &str)]) -> (TestApp, Proxy) {
     let db = fresh_database().await;
     let proxy = Proxy::start(pg_addr()).await;
     let url = database_url(&db).replace(&pg_addr().to_string(), &proxy.addr().to_string());
-    let config = test_config(&db, &[("BOXOFFICE_DATABASE_URL", &url), ("BOXOFFICE_DB_TIMEOUT_MS", "500")]);
-    (TestApp::spawn_on(&db, config).await, proxy)
+    let mut vars = vec![("BOXOFFICE_DATABASE_URL", url.as_str())];
+    vars.extend_from_slice(overrides);
+    (TestApp::spawn_on(&db, test_config(&db, &vars)).await, proxy)
 }
 
 #[tokio::test]
@@ -132,4 +137,16 @@ async fn shutdown_lets_an_in_flight_request_finish_and_then_stops_listening() {
     .await;
     assert!(finished.is_ok(), "the server did not stop after draining");
     assert!(app.get_result("/healthz").await.is_err(), "still accepting after shutdown");
+}
+
+#[tokio::test]
+async fn a_request_past_the_timeout_gets_a_503_timeout_problem() {
+    let (app, proxy) =
+        app_behind_proxy_with(&[("BOXOFFICE_DB_TIMEOUT_MS", "5000"), ("BOXOFFICE_REQUEST_TIMEOUT_MS", "2000")]).await;
+    let (_, token) = app.customer().await;
+    proxy.blackhole();
+    let started = Instant::now();
+    expect_problem(app.get("/users/me", Some(&token)).await, StatusCode::SERVICE_UNAVAILABLE, "timeout").await;
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(4), "took {elapsed:?}");
 }
