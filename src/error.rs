@@ -297,7 +297,7 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
             JsonRejection::JsonSyntaxError(e) => Self::new(Problem::MalformedJson, e.body_text()),
-            JsonRejection::JsonDataError(e) => Self::new(Problem::InvalidBody, e.body_text()),
+            JsonRejection::JsonDataError(e) => Self::new(Problem::InvalidBody, redact_values(&e.body_text())),
             JsonRejection::MissingJsonContentType(_) => {
                 Self::new(Problem::UnsupportedMediaType, "the body must be JSON with Content-Type: application/json")
             }
@@ -307,6 +307,29 @@ impl From<JsonRejection> for ApiError {
             other => Self::new(Problem::for_status(other.status()), other.body_text()).with_status(other.status()),
         }
     }
+}
+
+/// Drops the offending value from serde's "invalid type: integer `123`, expected ..." and "invalid value: ..."
+/// messages, keeping the field name and what was expected: the message reaches the log, and the value might be a
+/// secret sent with the wrong type (a numeric password, say).
+fn redact_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) =
+        ["invalid type: ", "invalid value: "].iter().filter_map(|p| rest.find(p).map(|i| (i, p.len()))).min()
+    {
+        let (start, len) = at;
+        out.push_str(&rest[..start + len]);
+        rest = &rest[start + len..];
+        let Some(end) = rest.find(", expected") else { break };
+        let unexpected = &rest[..end];
+        // "integer `5`", "string \"abc\"", "char 'c'", "unit value", "map": the kind, then maybe a quoted value.
+        let kind = unexpected.find(['`', '"', '\'']).map_or(unexpected, |q| unexpected[..q].trim_end());
+        out.push_str(kind);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl From<QueryRejection> for ApiError {
@@ -371,6 +394,26 @@ mod tests {
         assert_eq!(slugs.len(), all.len());
         for p in all {
             assert!(p.status().is_client_error() || p.status().is_server_error(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn json_data_errors_name_the_field_but_not_the_value() {
+        for (message, expected) in [
+            (
+                "Failed to deserialize the JSON body into the target type: password: invalid type: integer `987654321`, expected a string at line 1 column 40",
+                "Failed to deserialize the JSON body into the target type: password: invalid type: integer, expected a string at line 1 column 40",
+            ),
+            ("x: invalid type: string \"s3cret\", expected u32", "x: invalid type: string, expected u32"),
+            ("x: invalid value: character 'q', expected a digit", "x: invalid value: character, expected a digit"),
+            ("x: invalid type: map, expected a string", "x: invalid type: map, expected a string"),
+            (
+                "unknown field `role`, expected one of `name`, `email`",
+                "unknown field `role`, expected one of `name`, `email`",
+            ),
+            ("missing field `email`", "missing field `email`"),
+        ] {
+            assert_eq!(redact_values(message), expected);
         }
     }
 

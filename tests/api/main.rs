@@ -6,6 +6,7 @@ mod health;
 mod helpers;
 mod identity;
 mod limits;
+mod logscan;
 mod migrations;
 mod proxy;
 mod retry;
