@@ -176,7 +176,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /metrics`: Prometheus text format.
-async fn render_metrics(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
+))]
+pub async fn render_metrics(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
 }
 

@@ -56,6 +56,49 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// Every problem type, for the OpenAPI document's list (`x-problem-types`). Adding a variant: add it here too
+    /// (the `match` in [`Problem::index`] does not compile until it is listed there, and the test below checks that
+    /// the two agree).
+    pub const ALL: &[Problem] = &[
+        Self::Validation,
+        Self::MalformedJson,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::EmailTaken,
+        Self::Conflict,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::InvalidBody,
+        Self::RateLimited,
+        Self::Internal,
+        Self::ServiceUnavailable,
+        Self::Timeout,
+    ];
+
+    /// The position of this problem in [`Problem::ALL`] (an exhaustive `match`, so a new variant is a compile
+    /// error here until it gets a position).
+    pub fn index(self) -> usize {
+        match self {
+            Self::Validation => 0,
+            Self::MalformedJson => 1,
+            Self::Unauthorized => 2,
+            Self::Forbidden => 3,
+            Self::NotFound => 4,
+            Self::MethodNotAllowed => 5,
+            Self::EmailTaken => 6,
+            Self::Conflict => 7,
+            Self::PayloadTooLarge => 8,
+            Self::UnsupportedMediaType => 9,
+            Self::InvalidBody => 10,
+            Self::RateLimited => 11,
+            Self::Internal => 12,
+            Self::ServiceUnavailable => 13,
+            Self::Timeout => 14,
+        }
+    }
+
     /// HTTP status of this problem.
     pub fn status(self) -> StatusCode {
         match self {
@@ -394,6 +437,13 @@ mod tests {
         assert_eq!(slugs.len(), all.len());
         for p in all {
             assert!(p.status().is_client_error() || p.status().is_server_error(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn all_lists_every_problem_once_in_index_order() {
+        for (i, problem) in Problem::ALL.iter().enumerate() {
+            assert_eq!(problem.index(), i, "{problem:?}");
         }
     }
 

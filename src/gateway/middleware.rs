@@ -19,7 +19,7 @@ use crate::auth::AuthUser;
 use crate::gateway::model::Scope;
 
 /// Routes the per-pod limiter leaves alone: probes and scrapes must work however busy a client is.
-const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+pub const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 /// The client's address: the TCP peer, or the right-most untrusted `X-Forwarded-For` entry when the peer is a
 /// trusted proxy (`BOXOFFICE_TRUSTED_PROXIES`). Set by [`per_ip`] on every request; without it (a router served

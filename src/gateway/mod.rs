@@ -13,6 +13,7 @@
 //! Every refusal is a 429 `rate-limited` problem with `Retry-After`, and every limited response carries the
 //! `RateLimit-Policy` and `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers-11 (see [`model::Decision`]).
 
+pub mod apidoc;
 pub mod docs;
 pub mod limiter;
 pub mod middleware;
