@@ -19,10 +19,30 @@ use crate::gateway::{self, ClientIp, RateLimitHeaders};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterBody {
+    /// Display name: 1–100 characters once trimmed, no control characters.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: String,
+    /// Email address (ASCII; stored trimmed and lower-cased): a local part of 1–64 printable characters, a dotted
+    /// domain of letters, digits and hyphens; 254 characters at most.
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[!-?A-~]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+\s*$",
+        example = "ada@example.com"
+    )]
     email: String,
+    /// International phone number: `+` and 7–15 digits; spaces, dots, dashes and parentheses are ignored.
     #[serde(alias = "phone_number")]
+    #[schema(
+        max_length = 32,
+        pattern = r"^\s*[ ().-]*\+?(?:[ ().-]*[0-9]){7,15}[ ().-]*\s*$",
+        example = "+1 212 555 0100"
+    )]
     phone_number: String,
+    /// 8–128 characters, not only white space.
+    #[schema(min_length = 8, max_length = 128, pattern = r"\S", format = Password)]
     password: String,
 }
 
@@ -61,7 +81,11 @@ async fn create_customer(state: &AppState, body: RegisterBody) -> ApiResult<User
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
+    /// The account's email address (any case, surrounding spaces ignored).
+    #[schema(min_length = 1, max_length = 254, example = "ada@example.com")]
     email: String,
+    /// Its password.
+    #[schema(min_length = 1, max_length = 1024, format = Password)]
     password: String,
 }
 

@@ -1,6 +1,6 @@
 //! What the gateway adds to the OpenAPI document ([`Conventions`]): the answers any operation can give because of
 //! the layers in front of every handler (429 from the rate limiters, 503 from the request timeout or an unavailable
-//! dependency, 413 and 415 for request bodies), and the list of every problem type.
+//! dependency, 400, 413 and 415 for request bodies), and the list of every problem type.
 
 use utoipa::Modify;
 use utoipa::openapi::content::ContentBuilder;
@@ -61,6 +61,7 @@ impl Modify for Conventions {
                     &[RETRY_AFTER],
                 ),
             ),
+            ("MalformedJson", problem_response("`malformed-json`: the body is not well-formed JSON", &[])),
             ("PayloadTooLarge", problem_response("`payload-too-large`: the body is larger than the limit", &[])),
             (
                 "UnsupportedMediaType",
@@ -81,6 +82,7 @@ impl Modify for Conventions {
                 }
                 responses.entry("503".into()).or_insert_with(|| reference("Unavailable"));
                 if has_body {
+                    responses.entry("400".into()).or_insert_with(|| reference("MalformedJson"));
                     responses.entry("413".into()).or_insert_with(|| reference("PayloadTooLarge"));
                     responses.entry("415".into()).or_insert_with(|| reference("UnsupportedMediaType"));
                 }

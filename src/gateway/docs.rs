@@ -60,7 +60,9 @@ pub async fn page() -> Response {
 #[utoipa::path(get, path = "/docs/{asset}", tag = "operations",
     params(("asset" = String, Path, description = "A file of the page", example = "swagger-ui.css")),
     responses(
-        (status = 200, description = "The file (JavaScript, CSS or text)", content_type = "text/plain", body = String),
+        (status = 200, description = "The file (JavaScript, CSS or text)", content(
+            (String = "text/javascript"), (String = "text/css"), (String = "text/plain"),
+        )),
         (status = 404, description = "No such file", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn asset(ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {

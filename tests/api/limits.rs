@@ -228,7 +228,8 @@ async fn with_redis_stopped_the_local_limiter_takes_over_and_the_service_keeps_s
     let started = Instant::now();
     let (allowed, refused) = until_refused(5, || login("jay@example.com")).await;
     assert_eq!(allowed, 2, "the local limiter applies the same quota");
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    // Not a speed test: it only catches a fallback that hangs on the dead Redis instead of giving up.
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
     assert_eq!(member(&refused, "ratelimit-policy", "login"), r#""login";q=2;w=600"#);
     expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
     assert!(app.state.gateway.is_degraded());
