@@ -55,6 +55,8 @@ main() {
   step clippy cargo clippy --all-targets -- -D warnings
   step test cargo test --all-targets
   step schemathesis "$ROOT_DIR/scripts/schemathesis.sh"
+  step k8s "$ROOT_DIR/scripts/k8s-check.sh"
+  step prometheus "$ROOT_DIR/scripts/prometheus-check.sh"
 
   if ((${#FAILED[@]})); then
     printf '\ntest.sh: FAILED steps: %s\n' "${FAILED[*]}" >&2

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
@@ -58,6 +58,8 @@ pub struct AppState {
 /// A built service: listener bound, state ready, not yet serving.
 pub struct Application {
     listener: TcpListener,
+    /// The separate `/metrics` listener (`BOXOFFICE_METRICS_ADDR`), if configured.
+    metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
 }
@@ -77,10 +79,14 @@ impl Application {
             auth::ensure_admin(&db, email, password.expose(), "Administrator").await?;
         }
         let listener = TcpListener::bind(config.listen_addr).await?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         let gateway = Arc::new(Gateway::new(&config.gateway, redis.clone()));
         let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, gateway };
         let router = router(state.clone(), routes);
-        Ok(Self { listener, router, state })
+        Ok(Self { listener, metrics_listener, router, state })
     }
 
     /// The bound address (the real port when configured with port 0).
@@ -91,13 +97,18 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// The bound address of the separate metrics listener, when `BOXOFFICE_METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// The shared state (tests reach the pools through it).
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
     /// Serves until `shutdown` is cancelled, then stops accepting and lets in-flight requests finish within the
-    /// configured drain timeout.
+    /// configured drain timeout. Meanwhile the pool gauges are sampled, and the metrics listener (if any) serves.
     ///
     /// # Errors
     /// The server failed.
@@ -105,10 +116,24 @@ impl Application {
         let drain = self.state.config.shutdown_timeout;
         let addr = self.local_addr()?;
         tracing::info!(%addr, "serving");
+        let sampler = tokio::spawn(metrics::sample_pools(
+            self.state.db.clone(),
+            Some(self.state.redis.clone()),
+            shutdown.clone(),
+        ));
+        let ops = self.metrics_listener.map(|listener| {
+            tracing::info!(addr = ?listener.local_addr().ok(), "serving /metrics");
+            tokio::spawn(metrics::serve_ops(listener, self.state.metrics.clone(), shutdown.clone()))
+        });
         let upkeep = tokio::spawn(self.state.gateway.clone().upkeep(shutdown.clone()));
         let header_read_timeout = self.state.config.gateway.header_read_timeout;
         gateway::server::serve(self.listener, self.router, shutdown, drain, header_read_timeout).await;
         upkeep.await?;
+        // Both stop on `shutdown`; a scraper's open connection must not hold the process.
+        sampler.abort();
+        if let Some(ops) = ops {
+            ops.abort();
+        }
         Ok(())
     }
 }
@@ -119,9 +144,13 @@ pub fn router(state: AppState, routes: Routes) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics))
         .route("/openapi.json", get(crate::openapi::document))
         .merge(gateway::docs::router());
+    // With a separate metrics listener, the public port does not expose /metrics (it would be reachable through
+    // the ingress otherwise).
+    if config.metrics_addr.is_none() {
+        app = app.route("/metrics", get(metrics::render));
+    }
     if matches!(routes, Routes::All | Routes::Search) {
         app = app.merge(crate::catalog::router());
     }
@@ -173,14 +202,6 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             .caused_by(anyhow::anyhow!(reason))
             .into_response(),
     }
-}
-
-/// `GET /metrics`: Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
-    (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
-))]
-pub async fn render_metrics(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
 }
 
 /// Keeps the recorder's histograms bounded in memory; runs until `shutdown`.

@@ -5,12 +5,15 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `BOXOFFICE_LISTEN_ADDR` | `127.0.0.1:8080` | address the HTTP API binds |
+//! | `BOXOFFICE_METRICS_ADDR` | unset | when set, `/metrics` (and `/healthz`) are served on this address and no longer on the public one; the worker serves them there too |
 //! | `BOXOFFICE_DATABASE_URL` | `postgres://postgres@127.0.0.1:15432/boxoffice` | primary (write) database |
 //! | `BOXOFFICE_READ_DATABASE_URL` | the primary | catalog reads; follower reads on CockroachDB |
 //! | `BOXOFFICE_DB_DIALECT` | `auto` | `postgres`, `cockroach`, or `auto` (detected from `SELECT version()`) |
 //! | `BOXOFFICE_DB_POOL_SIZE` | `16` | connections in the write pool, per process |
 //! | `BOXOFFICE_READ_POOL_SIZE` | `16` | connections in the read pool, per process |
 //! | `BOXOFFICE_DB_TIMEOUT_MS` | `2000` | connect, pool-wait and health-check timeout |
+//! | `BOXOFFICE_DB_CA_CERT` | unset | PEM file of the CA that signed the database's certificate: connections use TLS (verified: chain and host name) as the URL's `sslmode` says (`require` for CockroachDB in secure mode) |
+//! | `BOXOFFICE_DB_CLIENT_CERT` / `BOXOFFICE_DB_CLIENT_KEY` | unset | PEM client certificate and key (CockroachDB `cockroach cert create-client`), both or neither; need `BOXOFFICE_DB_CA_CERT` |
 //! | `BOXOFFICE_TX_MAX_ATTEMPTS` | `8` | attempts of a serializable transaction before a 503 |
 //! | `BOXOFFICE_TX_BACKOFF_BASE_MS` | `4` | first retry back-off ceiling (doubles per attempt, full jitter) |
 //! | `BOXOFFICE_TX_BACKOFF_MAX_MS` | `250` | back-off ceiling |
@@ -51,6 +54,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -138,6 +142,17 @@ pub struct DatabaseConfig {
     pub timeout: Duration,
     /// Serializable transaction retry policy.
     pub retry: RetryPolicy,
+    /// TLS to the database; `None`: plain connections.
+    pub tls: Option<DbTls>,
+}
+
+/// Certificates for TLS connections to the database (CockroachDB in secure mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTls {
+    /// PEM file of the CA the server's certificate must chain to.
+    pub ca_cert: PathBuf,
+    /// PEM client certificate and private key, for certificate authentication.
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 /// Bounds of the serializable-transaction retry loop (DESIGN.md §6, "Retries").
@@ -186,6 +201,8 @@ pub struct AuthConfig {
 pub struct Config {
     /// HTTP listen address.
     pub listen_addr: SocketAddr,
+    /// Separate listener for `/metrics`; `None`: `/metrics` is on the public listener.
+    pub metrics_addr: Option<SocketAddr>,
     /// Database settings.
     pub database: DatabaseConfig,
     /// Redis settings.
@@ -431,6 +448,7 @@ impl Config {
             base_backoff: v.millis("BOXOFFICE_TX_BACKOFF_BASE_MS", 4)?,
             max_backoff: v.millis("BOXOFFICE_TX_BACKOFF_MAX_MS", 250)?,
         };
+        let tls = db_tls(&v)?;
         let redis_url = v.raw("BOXOFFICE_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:16379".to_owned());
         redis::Client::open(redis_url.as_str())
             .map_err(|e| ConfigError { name: "BOXOFFICE_REDIS_URL", reason: e.to_string() })?;
@@ -466,6 +484,10 @@ impl Config {
         };
         Ok(Self {
             listen_addr: v.parse("BOXOFFICE_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            metrics_addr: match v.raw("BOXOFFICE_METRICS_ADDR") {
+                Some(_) => Some(v.parse("BOXOFFICE_METRICS_ADDR", SocketAddr::from(([127, 0, 0, 1], 0)))?),
+                None => None,
+            },
             database: DatabaseConfig {
                 write,
                 read,
@@ -474,6 +496,7 @@ impl Config {
                 read_pool_size,
                 timeout: v.millis("BOXOFFICE_DB_TIMEOUT_MS", 2000)?,
                 retry,
+                tls,
             },
             redis: RedisConfig {
                 url: Secret::new(redis_url),
@@ -497,6 +520,37 @@ impl Config {
             log_format: v.parse("BOXOFFICE_LOG_FORMAT", LogFormat::Json)?,
             gateway: v.gateway()?,
         })
+    }
+}
+
+/// The database TLS settings: all three variables, or the CA alone, or nothing.
+fn db_tls(v: &Vars<'_>) -> Result<Option<DbTls>, ConfigError> {
+    let ca = v.raw("BOXOFFICE_DB_CA_CERT").map(PathBuf::from);
+    let cert = v.raw("BOXOFFICE_DB_CLIENT_CERT").map(PathBuf::from);
+    let key = v.raw("BOXOFFICE_DB_CLIENT_KEY").map(PathBuf::from);
+    let client = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ConfigError {
+                name: "BOXOFFICE_DB_CLIENT_KEY",
+                reason: "required when BOXOFFICE_DB_CLIENT_CERT is set".into(),
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError {
+                name: "BOXOFFICE_DB_CLIENT_CERT",
+                reason: "required when BOXOFFICE_DB_CLIENT_KEY is set".into(),
+            });
+        }
+    };
+    match (ca, client) {
+        (Some(ca_cert), client) => Ok(Some(DbTls { ca_cert, client })),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(ConfigError {
+            name: "BOXOFFICE_DB_CA_CERT",
+            reason: "required with a client certificate (the server's certificate must be verified)".into(),
+        }),
     }
 }
 
@@ -552,9 +606,15 @@ mod tests {
             ("BOXOFFICE_JWT_PREVIOUS_KEYS", "no-colon-0123456789abcdef0123456789abcdef"),
             ("BOXOFFICE_JWT_PREVIOUS_KEYS", "k1:0123456789abcdef0123456789abcdef"),
             ("BOXOFFICE_JWT_PREVIOUS_KEYS", "a:0123456789abcdef0123456789abcdef,a:0123456789abcdef0123456789abcdeX"),
+            ("BOXOFFICE_METRICS_ADDR", "9090"),
+            ("BOXOFFICE_DB_CLIENT_CERT", "/certs/client.crt"),
         ] {
             let err = config(&[(name, value)]).expect_err(name);
-            let expected = if name == "BOXOFFICE_ADMIN_EMAIL" { "BOXOFFICE_ADMIN_PASSWORD" } else { name };
+            let expected = match name {
+                "BOXOFFICE_ADMIN_EMAIL" => "BOXOFFICE_ADMIN_PASSWORD",
+                "BOXOFFICE_DB_CLIENT_CERT" => "BOXOFFICE_DB_CLIENT_KEY",
+                other => other,
+            };
             assert_eq!(err.name, expected, "{name}={value}");
             assert!(err.to_string().contains(expected));
         }
@@ -628,5 +688,35 @@ mod tests {
         ])
         .expect("valid");
         assert_ne!(c.database.read.get_hosts(), c.database.write.get_hosts());
+    }
+
+    #[test]
+    fn metrics_move_to_their_own_address_only_when_asked() {
+        assert_eq!(config(&[]).expect("defaults").metrics_addr, None);
+        let c = config(&[("BOXOFFICE_METRICS_ADDR", "0.0.0.0:9090")]).expect("valid");
+        assert_eq!(c.metrics_addr, Some(SocketAddr::from(([0, 0, 0, 0], 9090))));
+    }
+
+    #[test]
+    fn database_tls_needs_a_ca_and_pairs_certificate_with_key() {
+        assert_eq!(config(&[]).expect("defaults").database.tls, None);
+        let ca_only = config(&[("BOXOFFICE_DB_CA_CERT", "/certs/ca.crt")]).expect("valid");
+        assert_eq!(ca_only.database.tls, Some(DbTls { ca_cert: "/certs/ca.crt".into(), client: None }));
+        let full = config(&[
+            ("BOXOFFICE_DB_CA_CERT", "/certs/ca.crt"),
+            ("BOXOFFICE_DB_CLIENT_CERT", "/certs/client.app.crt"),
+            ("BOXOFFICE_DB_CLIENT_KEY", "/certs/client.app.key"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            full.database.tls.and_then(|t| t.client),
+            Some(("/certs/client.app.crt".into(), "/certs/client.app.key".into()))
+        );
+        for (pairs, variable) in [
+            (&[("BOXOFFICE_DB_CLIENT_KEY", "/k")][..], "BOXOFFICE_DB_CLIENT_CERT"),
+            (&[("BOXOFFICE_DB_CLIENT_CERT", "/c"), ("BOXOFFICE_DB_CLIENT_KEY", "/k")][..], "BOXOFFICE_DB_CA_CERT"),
+        ] {
+            assert_eq!(config(pairs).expect_err(variable).name, variable);
+        }
     }
 }

@@ -71,12 +71,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&config);
     match cli.command {
         Command::Serve { routes, with_worker } => serve(config, routes, with_worker).await,
-        Command::Worker => {
-            let db = Db::connect(&config.database).await?;
-            let token = shutdown::on_signal();
-            worker::run(db, token).await;
-            Ok(())
-        }
+        Command::Worker => run_worker(config).await,
         Command::Migrate => {
             let db = Db::connect(&config.database).await?;
             let mut client = db.write.get().await.context("connecting to the database")?;
@@ -120,5 +115,32 @@ async fn serve(config: Config, routes: Routes, with_worker: bool) -> anyhow::Res
         worker.await?;
     }
     upkeep.await?;
+    Ok(())
+}
+
+/// `boxoffice worker`: the jobs, plus the pool gauges and, with `BOXOFFICE_METRICS_ADDR`, `/metrics` and `/healthz`
+/// (the worker has no other port for Prometheus and the liveness probe).
+async fn run_worker(config: Config) -> anyhow::Result<()> {
+    let handle = boxoffice::metrics::install();
+    let db = Db::connect(&config.database).await?;
+    let redis = boxoffice::cache::Redis::new(&config.redis)?;
+    let token = shutdown::on_signal();
+    let ops = match config.metrics_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+            tracing::info!(%addr, "serving /metrics");
+            Some(tokio::spawn(boxoffice::metrics::serve_ops(listener, handle.clone(), token.clone())))
+        }
+        None => None,
+    };
+    let upkeep = tokio::spawn(boxoffice::app::metrics_upkeep(handle, token.clone()));
+    let sampler = tokio::spawn(boxoffice::metrics::sample_pools(db.clone(), Some(redis), token.clone()));
+    worker::run(db, token.clone()).await;
+    token.cancel();
+    upkeep.await?;
+    sampler.await?;
+    if let Some(ops) = ops {
+        ops.abort();
+    }
     Ok(())
 }

@@ -59,7 +59,7 @@ impl Modify for BearerAuth {
     paths(
         crate::app::healthz,
         crate::app::readyz,
-        crate::app::render_metrics,
+        crate::metrics::render,
         document,
         crate::gateway::docs::page,
         crate::gateway::docs::asset,

@@ -1,7 +1,10 @@
 //! `boxoffice worker`: background jobs, each on its own interval, stopped by the shutdown token.
 //!
-//! Jobs: purging expired idempotency keys. (The hold-expiry sweeper, the outbox dispatcher and the payment
-//! reconciler of DESIGN.md §2 join this loop with the booking service.)
+//! Jobs: purging expired idempotency keys; the double-booking audit (invariant I1 checked from the bookings' side,
+//! exported as `boxoffice_audit_double_bookings`, alert `BoxofficeDoubleBooking`). Every run is counted in
+//! `boxoffice_worker_runs_total{task, outcome}` (`task`, not `job`: Prometheus owns the `job` label). (The
+//! hold-expiry sweeper, the outbox dispatcher and the payment reconciler of DESIGN.md §2 join this loop with the
+//! booking service.)
 
 use std::time::Duration;
 
@@ -12,11 +15,20 @@ use crate::db::{Db, queries};
 /// Rows deleted per purge statement.
 const PURGE_BATCH: i64 = 1000;
 
+/// How often the double-booking audit runs.
+pub const AUDIT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The audit looks at bookings created this recently: every upcoming showtime's sales (showtimes are scheduled
+/// 14 days ahead), at a bounded cost.
+pub const AUDIT_LOOKBACK: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// Runs the jobs until `shutdown` is cancelled; a failed run is logged and counted, and retried next tick.
 pub async fn run(db: Db, shutdown: CancellationToken) {
     tracing::info!("worker started");
     let mut purge = tokio::time::interval(Duration::from_secs(60));
     purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut audit = tokio::time::interval(AUDIT_INTERVAL);
+    audit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -26,7 +38,25 @@ pub async fn run(db: Db, shutdown: CancellationToken) {
                     Ok(n) => { tracing::info!(deleted = n, "expired idempotency keys purged"); "ok" }
                     Err(e) => { tracing::warn!(error = %e, "idempotency key purge failed"); "error" }
                 };
-                metrics::counter!("boxoffice_worker_runs_total", "job" => "purge_idempotency_keys", "outcome" => outcome)
+                metrics::counter!("boxoffice_worker_runs_total", "task" => "purge_idempotency_keys", "outcome" => outcome)
+                    .increment(1);
+            }
+            _ = audit.tick() => {
+                let outcome = match audit_double_bookings(&db).await {
+                    Ok(found) => {
+                        found.record();
+                        if found.total() > 0 {
+                            tracing::error!(
+                                duplicate_seats = found.duplicate_seats,
+                                foreign_claims = found.foreign_claims,
+                                "double booking detected by the audit (invariant I1)"
+                            );
+                        }
+                        "ok"
+                    }
+                    Err(e) => { tracing::warn!(error = %e, "double-booking audit failed"); "error" }
+                };
+                metrics::counter!("boxoffice_worker_runs_total", "task" => "audit_double_bookings", "outcome" => outcome)
                     .increment(1);
             }
         }
@@ -49,4 +79,40 @@ pub async fn purge_idempotency_keys(db: &Db) -> anyhow::Result<u64> {
             return Ok(total);
         }
     }
+}
+
+/// The answer of the double-booking audit (`sql/queries/audit/double_bookings.sql`). Both counts must be 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DoubleBookingAudit {
+    /// Seats (region, showtime, label) listed by two or more live bookings.
+    pub duplicate_seats: i64,
+    /// Seats of a live booking whose claim row belongs to another booking.
+    pub foreign_claims: i64,
+}
+
+impl DoubleBookingAudit {
+    /// Both counts together.
+    pub fn total(self) -> i64 {
+        self.duplicate_seats + self.foreign_claims
+    }
+
+    /// Sets the `boxoffice_audit_double_bookings{check}` gauges.
+    pub fn record(self) {
+        metrics::gauge!("boxoffice_audit_double_bookings", "check" => "duplicate_seats")
+            .set(self.duplicate_seats as f64);
+        metrics::gauge!("boxoffice_audit_double_bookings", "check" => "foreign_claims").set(self.foreign_claims as f64);
+    }
+}
+
+/// Runs the double-booking audit over the bookings of the last [`AUDIT_LOOKBACK`], on the read pool: one
+/// statement, so one consistent snapshot (a follower read on CockroachDB, off the booking path's leaseholders).
+///
+/// # Errors
+/// No connection, or a failed statement.
+pub async fn audit_double_bookings(db: &Db) -> anyhow::Result<DoubleBookingAudit> {
+    let since = time::OffsetDateTime::now_utc() - AUDIT_LOOKBACK;
+    let client = db.read.get().await?;
+    let stmt = client.prepare_cached(queries::audit::DOUBLE_BOOKINGS).await?;
+    let row = crate::metrics::timed("audit.double_bookings", client.query_one(&stmt, &[&since])).await?;
+    Ok(DoubleBookingAudit { duplicate_seats: row.try_get(0)?, foreign_claims: row.try_get(1)? })
 }

@@ -68,6 +68,12 @@ impl Redis {
         tokio::time::timeout(self.timeout, work).await.unwrap_or(Err(CacheError::Timeout))
     }
 
+    /// Open and idle connections of the pool (for the `boxoffice_redis_pool_connections` gauges).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     /// `PING`.
     ///
     /// # Errors

@@ -1,20 +1,28 @@
 //! The database: connection pools, the dialect, the transaction retry helper, migrations and SQL text.
 //!
 //! Two pools, both deadpool over tokio-postgres: `write` for the booking path (SERIALIZABLE transactions through
-//! [`retry`]), `read` for catalog reads (on CockroachDB it turns on follower reads per session, DESIGN.md §3).
+//! [`retry`]), `read` for catalog reads. On CockroachDB every connection of the read pool turns on follower reads
+//! for its session (`SET default_transaction_use_follower_reads = on`, DESIGN.md §3): its reads are served by the
+//! nearest replica, a few seconds stale, and never written in SQL as `AS OF SYSTEM TIME`. Such a session is
+//! read-only, which is what the read pool is for.
+//!
+//! With `BOXOFFICE_DB_CA_CERT` (CockroachDB in secure mode) connections use TLS through rustls: the server's
+//! certificate must chain to that CA and name the host of the URL; a client certificate may authenticate the user.
 
 pub mod migrate;
 pub mod queries;
 pub mod region;
 pub mod retry;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{DatabaseConfig, DialectSetting, RetryPolicy};
+use crate::config::{DatabaseConfig, DbTls, DialectSetting, RetryPolicy};
 
 pub use region::Region;
 pub use retry::{RetryError, Tx, TxError, retry};
@@ -77,6 +85,48 @@ pub enum DbSetupError {
     /// The server could not be reached to detect the dialect.
     #[error("could not reach the database to detect its dialect (set BOXOFFICE_DB_DIALECT to skip): {0}")]
     Detect(String),
+    /// A TLS certificate or key could not be loaded.
+    #[error("database TLS: {0}")]
+    Tls(String),
+}
+
+/// The session setting that makes a CockroachDB connection read from the nearest replica (read pool only).
+pub const FOLLOWER_READS: &str = "SET default_transaction_use_follower_reads = on";
+
+/// A rustls connector trusting only `tls.ca_cert`, presenting the client certificate if configured.
+///
+/// # Errors
+/// [`DbSetupError::Tls`] naming the file that is missing, unreadable or not PEM.
+pub fn tls_connector(tls: &DbTls) -> Result<MakeRustlsConnect, DbSetupError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let certs = |path: &std::path::Path| -> Result<Vec<CertificateDer<'static>>, DbSetupError> {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| DbSetupError::Tls(format!("{}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(DbSetupError::Tls(format!("{}: no certificate in the file", path.display())));
+        }
+        Ok(certs)
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs(&tls.ca_cert)? {
+        roots.add(cert).map_err(|e| DbSetupError::Tls(format!("{}: {e}", tls.ca_cert.display())))?;
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DbSetupError::Tls(e.to_string()))?
+        .with_root_certificates(roots);
+    let config = match &tls.client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let key =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| DbSetupError::Tls(format!("{}: {e}", key.display())))?;
+            builder.with_client_auth_cert(certs(cert)?, key).map_err(|e| DbSetupError::Tls(e.to_string()))?
+        }
+    };
+    Ok(MakeRustlsConnect::new(config))
 }
 
 fn build_pool(
@@ -84,19 +134,28 @@ fn build_pool(
     mut pg: tokio_postgres::Config,
     size: usize,
     timeout: Duration,
+    tls: Option<&MakeRustlsConnect>,
+    session: Option<&'static str>,
 ) -> Result<Pool, DbSetupError> {
     pg.connect_timeout(timeout);
     pg.application_name(format!("boxoffice-{name}"));
-    let manager = Manager::from_config(
-        pg,
-        NoTls,
-        ManagerConfig {
-            // Fast recycling checks `is_closed()` only; a connection broken mid-use fails one query, and the retry
-            // helper or the next request gets a fresh one.
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    Pool::builder(manager)
+    let manager_config = ManagerConfig {
+        // Fast recycling checks `is_closed()` only; a connection broken mid-use fails one query, and the retry
+        // helper or the next request gets a fresh one.
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match tls {
+        Some(tls) => Manager::from_config(pg, tls.clone(), manager_config),
+        None => Manager::from_config(pg, NoTls, manager_config),
+    };
+    let mut builder = Pool::builder(manager);
+    if let Some(statement) = session {
+        // Runs once per new connection, before the pool hands it out.
+        builder = builder.post_create(Hook::async_fn(move |client, _| {
+            Box::pin(async move { client.batch_execute(statement).await.map_err(HookError::Backend) })
+        }));
+    }
+    builder
         .max_size(size)
         .wait_timeout(Some(timeout))
         .create_timeout(Some(timeout))
@@ -110,10 +169,10 @@ impl Db {
     /// Builds both pools. Connections are made lazily, except one to detect the dialect when it is `auto`.
     ///
     /// # Errors
-    /// Invalid pool settings, or an unreachable server while detecting the dialect.
+    /// Invalid pool settings, unloadable TLS files, or an unreachable server while detecting the dialect.
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, DbSetupError> {
-        let write = build_pool("write", config.write.clone(), config.pool_size, config.timeout)?;
-        let read = build_pool("read", config.read.clone(), config.read_pool_size, config.timeout)?;
+        let tls = config.tls.as_ref().map(tls_connector).transpose()?;
+        let write = build_pool("write", config.write.clone(), config.pool_size, config.timeout, tls.as_ref(), None)?;
         let dialect = match config.dialect {
             DialectSetting::Postgres => Dialect::Postgres,
             DialectSetting::Cockroach => Dialect::Cockroach,
@@ -124,6 +183,9 @@ impl Db {
                 Dialect::from_version(row.get(0))
             }
         };
+        let session = (dialect == Dialect::Cockroach).then_some(FOLLOWER_READS);
+        let read =
+            build_pool("read", config.read.clone(), config.read_pool_size, config.timeout, tls.as_ref(), session)?;
         Ok(Self { write, read, dialect, retry_policy: config.retry, timeout: config.timeout })
     }
 

@@ -53,6 +53,9 @@ queries! {
     maintenance {
         PURGE_IDEMPOTENCY_KEYS => "purge_idempotency_keys.sql",
     }
+    audit {
+        DOUBLE_BOOKINGS => "double_bookings.sql",
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use boxoffice::app::{AppState, Application, Routes};
 use boxoffice::config::Config;
-use boxoffice::db::migrate;
+use boxoffice::db::{Dialect, migrate};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -42,6 +42,22 @@ pub async fn admin_execute(sql: &str) {
     client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+static DIALECT: OnceCell<Dialect> = OnceCell::const_new();
+
+/// The dialect of the test server (`SELECT version()`): the suite runs against PostgreSQL (`make test`) or, by
+/// pointing `BOXOFFICE_TEST_DATABASE_URL` at one, a CockroachDB cluster (README, "CockroachDB").
+pub async fn server_dialect() -> Dialect {
+    *DIALECT
+        .get_or_init(|| async {
+            let (client, connection) =
+                tokio_postgres::connect(&admin_database_url(), NoTls).await.expect("connect admin");
+            tokio::spawn(connection);
+            let row = client.query_one("SELECT version()", &[]).await.expect("SELECT version()");
+            Dialect::from_version(row.get(0))
+        })
+        .await
+}
+
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 
 /// The migrated, demo-seeded template database, created once per test process. Its name is a fingerprint of
@@ -68,7 +84,7 @@ async fn template() -> &'static str {
                     let (mut tc, tconn) =
                         tokio_postgres::connect(&database_url(&building), NoTls).await.expect("connect template");
                     let tconn = tokio::spawn(tconn);
-                    migrate::run(&mut tc, boxoffice::db::Dialect::Postgres).await.expect("migrate template");
+                    migrate::run(&mut tc, Dialect::Postgres).await.expect("migrate template");
                     boxoffice::seed::demo(&mut tc).await.expect("seed the template with the demo data");
                     drop(tc);
                     let _ = tconn.await;
@@ -87,7 +103,20 @@ async fn template() -> &'static str {
 }
 
 /// A fresh database cloned from the template (migrated, with the demo data); returns its name.
+///
+/// CockroachDB has no `CREATE DATABASE .. TEMPLATE`: there each test's database is created empty, migrated and
+/// seeded (slower, same result).
 pub async fn fresh_database() -> String {
+    if server_dialect().await == Dialect::Cockroach {
+        let name = empty_database().await;
+        let (mut client, connection) = tokio_postgres::connect(&database_url(&name), NoTls).await.expect("connect");
+        let connection = tokio::spawn(connection);
+        migrate::run(&mut client, Dialect::Cockroach).await.expect("migrate");
+        boxoffice::seed::demo(&mut client).await.expect("seed the demo data");
+        drop(client);
+        let _ = connection.await;
+        return name;
+    }
     let template = template().await;
     let name = format!("t_{}", Uuid::new_v4().simple());
     admin_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await;
@@ -96,17 +125,20 @@ pub async fn fresh_database() -> String {
 
 /// An empty database (no migrations): for migration tests.
 pub async fn empty_database() -> String {
+    server_dialect().await;
     let name = format!("e_{}", Uuid::new_v4().simple());
     admin_execute(&format!("CREATE DATABASE {name}")).await;
     name
 }
 
-/// The configuration of a test application on database `db`; `overrides` replace any variable.
+/// The configuration of a test application on database `db`; `overrides` replace any variable. The dialect is the
+/// test server's (known once a test database was made), so the same tests run against PostgreSQL and CockroachDB.
 pub fn test_config(db: &str, overrides: &[(&str, &str)]) -> Config {
+    let dialect = DIALECT.get().map_or("auto", |d| d.name());
     let mut vars: HashMap<String, String> = [
         ("BOXOFFICE_LISTEN_ADDR", "127.0.0.1:0".to_owned()),
         ("BOXOFFICE_DATABASE_URL", database_url(db)),
-        ("BOXOFFICE_DB_DIALECT", "postgres".to_owned()),
+        ("BOXOFFICE_DB_DIALECT", dialect.to_owned()),
         ("BOXOFFICE_DB_POOL_SIZE", "8".to_owned()),
         ("BOXOFFICE_READ_POOL_SIZE", "4".to_owned()),
         ("BOXOFFICE_REDIS_URL", redis_url()),
