@@ -61,6 +61,14 @@ pub async fn observe(request: Request, next: Next) -> Response {
                 error = report.as_deref().map(String::as_str),
                 "request failed"
             );
+        } else if status == axum::http::StatusCode::TOO_MANY_REQUESTS {
+            // Counted in boxoffice_rate_limited_total; a line per refusal would let a flood fill the logs.
+            tracing::debug!(
+                status = status.as_u16(),
+                elapsed_ms,
+                error = report.as_deref().map(String::as_str),
+                "request refused"
+            );
         } else if status.is_client_error() {
             tracing::info!(
                 status = status.as_u16(),
