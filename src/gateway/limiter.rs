@@ -41,11 +41,10 @@ impl<K: Hash + Eq + Clone> LocalLimiter<K> {
     /// A limiter of `quota` for `scope`.
     pub fn new(scope: Scope, quota: Quota) -> Self {
         let burst = NonZeroU32::new(quota.burst).unwrap_or(NonZeroU32::MIN);
-        // `with_period` refuses only a zero interval, which `Quota` never holds; a nanosecond stands in regardless.
-        let governor_quota = GovernorQuota::with_period(quota.interval)
-            .or_else(|| GovernorQuota::with_period(Duration::from_nanos(1)))
-            .map(|q| q.allow_burst(burst));
-        let governor_quota = governor_quota.unwrap_or_else(|| GovernorQuota::per_second(burst));
+        // `with_period` refuses only a zero interval, which a `Quota` never holds (its constructors refuse it).
+        let period = quota.interval.max(Duration::from_nanos(1));
+        let governor_quota = GovernorQuota::with_period(period)
+            .map_or_else(|| GovernorQuota::per_second(burst), |q| q.allow_burst(burst));
         let inner = RateLimiter::keyed(governor_quota).with_middleware::<StateInformationMiddleware>();
         Self { scope, quota, inner, clock: DefaultClock::default() }
     }
