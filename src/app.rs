@@ -53,6 +53,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Rate limiters and the gateway's settings.
     pub gateway: Arc<Gateway>,
+    /// The catalog's caches (in-process and the Redis seat-availability cache).
+    pub catalog: crate::catalog::Catalog,
 }
 
 /// A built service: listener bound, state ready, not yet serving.
@@ -84,7 +86,8 @@ impl Application {
             None => None,
         };
         let gateway = Arc::new(Gateway::new(&config.gateway, redis.clone()));
-        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, gateway };
+        let catalog = crate::catalog::Catalog::new(&config, redis.clone());
+        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, gateway, catalog };
         let router = router(state.clone(), routes);
         Ok(Self { listener, metrics_listener, router, state })
     }

@@ -20,6 +20,9 @@
 //! | `BOXOFFICE_REDIS_URL` | `redis://127.0.0.1:16379` | seat-availability cache and global rate limits |
 //! | `BOXOFFICE_REDIS_KEY_PREFIX` | `boxoffice:` | prefix of every Redis key (several deployments can share a Redis) |
 //! | `BOXOFFICE_REDIS_TIMEOUT_MS` | `250` | Redis connect/command timeout: past it, the database answers instead |
+//! | `BOXOFFICE_SEATMAP_TTL_MS` | `2000` | lifetime of a showtime's seat-availability entry in Redis (shortened to the earliest hold expiry); bounds how stale a seat map can be |
+//! | `BOXOFFICE_CATALOG_TTL_MS` | `5000` | lifetime of in-process showtime summaries and search results: how long another pod may show a showtime an admin changed or canceled |
+//! | `BOXOFFICE_LOADTEST_ROUTES` | `false` | `true` serves `GET /loadtest/static?bytes=N` (a JSON body of N bytes from memory), the baseline of `loadtest/seatmap.sh`; keep it off in production |
 //! | `BOXOFFICE_JWT_SECRET` | random per process (warning) | HMAC key for access tokens, 32 bytes or more; set it in production so that all pods share it |
 //! | `BOXOFFICE_JWT_KEY_ID` | `k1` | `kid` of tokens signed with the secret |
 //! | `BOXOFFICE_JWT_ISSUER` | `boxoffice` | `iss` of issued tokens, checked on every request |
@@ -223,6 +226,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Rate limits, client addresses, browser and transport security.
     pub gateway: GatewayConfig,
+    /// Lifetime of a seat-availability entry in Redis.
+    pub seatmap_ttl: Duration,
+    /// Lifetime of in-process showtime summaries and search results.
+    pub catalog_ttl: Duration,
+    /// Whether the load-test baseline route is served.
+    pub loadtest_routes: bool,
 }
 
 /// The gateway's duties (rate limits, client addresses, security headers, CORS, connection timeouts).
@@ -519,6 +528,9 @@ impl Config {
             log_filter: v.raw("BOXOFFICE_LOG").unwrap_or_else(|| "info".to_owned()),
             log_format: v.parse("BOXOFFICE_LOG_FORMAT", LogFormat::Json)?,
             gateway: v.gateway()?,
+            seatmap_ttl: v.millis("BOXOFFICE_SEATMAP_TTL_MS", 2000)?,
+            catalog_ttl: v.millis("BOXOFFICE_CATALOG_TTL_MS", 5000)?,
+            loadtest_routes: v.parse("BOXOFFICE_LOADTEST_ROUTES", false)?,
         })
     }
 }
@@ -581,6 +593,8 @@ mod tests {
             ("BOXOFFICE_HOLD_TTL_SECS", "ten"),
             ("BOXOFFICE_DB_DIALECT", "mysql"),
             ("BOXOFFICE_LOG_FORMAT", "xml"),
+            ("BOXOFFICE_SEATMAP_TTL_MS", "0"),
+            ("BOXOFFICE_LOADTEST_ROUTES", "yes"),
             ("BOXOFFICE_DATABASE_URL", "postgres://host:notaport/db"),
             ("BOXOFFICE_REDIS_URL", "http://wrong-scheme"),
             ("BOXOFFICE_JWT_SECRET", "short"),

@@ -39,6 +39,10 @@ pub enum Problem {
     EmailTaken,
     /// 409: a conflict with the current state of the resource.
     Conflict,
+    /// 409: another scheduled showtime occupies the screen at that time; `overlappingShowtimeId` names it.
+    ShowtimeOverlap,
+    /// 409: the screen has showtimes, so its seat layout is frozen and it cannot be removed; `screenNumber` names it.
+    LayoutInUse,
     /// 413: the body is larger than the configured limit.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
@@ -65,6 +69,7 @@ impl Problem {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken | Self::Conflict => StatusCode::CONFLICT,
+            Self::ShowtimeOverlap | Self::LayoutInUse => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidBody => StatusCode::UNPROCESSABLE_ENTITY,
@@ -85,6 +90,8 @@ impl Problem {
             Self::MethodNotAllowed => "method-not-allowed",
             Self::EmailTaken => "email-taken",
             Self::Conflict => "conflict",
+            Self::ShowtimeOverlap => "showtime-overlap",
+            Self::LayoutInUse => "layout-in-use",
             Self::PayloadTooLarge => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::InvalidBody => "invalid-body",
@@ -106,6 +113,8 @@ impl Problem {
             Self::MethodNotAllowed => "Method not allowed",
             Self::EmailTaken => "Email already registered",
             Self::Conflict => "Conflict",
+            Self::ShowtimeOverlap => "Showtime overlaps another on the same screen",
+            Self::LayoutInUse => "Seat layout in use",
             Self::PayloadTooLarge => "Request body too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::InvalidBody => "Invalid request body",
@@ -161,6 +170,8 @@ every_problem!(
     MethodNotAllowed,
     EmailTaken,
     Conflict,
+    ShowtimeOverlap,
+    LayoutInUse,
     PayloadTooLarge,
     UnsupportedMediaType,
     InvalidBody,
@@ -413,6 +424,8 @@ mod tests {
             Problem::MethodNotAllowed,
             Problem::EmailTaken,
             Problem::Conflict,
+            Problem::ShowtimeOverlap,
+            Problem::LayoutInUse,
             Problem::PayloadTooLarge,
             Problem::UnsupportedMediaType,
             Problem::InvalidBody,

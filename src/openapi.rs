@@ -13,9 +13,9 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::auth;
 use crate::error::FieldError;
 use crate::gateway::apidoc::Conventions;
+use crate::{auth, catalog};
 
 /// An RFC 9457 problem document, as every error response carries it (for the documentation; [`crate::error`] builds
 /// the real ones).
@@ -67,6 +67,21 @@ impl Modify for BearerAuth {
         auth::routes::token,
         auth::routes::me,
         auth::routes::get_user,
+        catalog::routes::search_theaters,
+        catalog::routes::get_theater,
+        catalog::routes::theater_movies,
+        catalog::routes::search_movies,
+        catalog::routes::get_movie,
+        catalog::routes::movie_showtimes,
+        catalog::routes::get_showtime,
+        catalog::routes::seat_map,
+        catalog::routes::create_theater,
+        catalog::routes::update_theater,
+        catalog::routes::create_movie,
+        catalog::routes::update_movie,
+        catalog::routes::create_showtime,
+        catalog::routes::update_showtime,
+        catalog::routes::cancel_showtime,
     ),
     components(schemas(
         ProblemDocument,
@@ -77,11 +92,43 @@ impl Modify for BearerAuth {
         auth::routes::RegisterBody,
         auth::routes::TokenBody,
         auth::routes::TokenResponse,
+        catalog::model::TheaterId,
+        catalog::model::MovieId,
+        catalog::model::ShowtimeId,
+        catalog::model::CityId,
+        catalog::model::SeatKind,
+        catalog::model::ShowtimeStatus,
+        catalog::model::Prices,
+        catalog::model::views::Theater,
+        catalog::model::views::TheaterDetail,
+        catalog::model::views::ScreenSummary,
+        catalog::model::views::Movie,
+        catalog::model::views::MovieShowtimes,
+        catalog::model::views::TheaterShowtimes,
+        catalog::model::views::ShowtimeSummary,
+        catalog::model::views::ShowtimeDetail,
+        catalog::model::views::ShowtimeTheater,
+        catalog::model::views::ShowtimeMovie,
+        catalog::model::views::ShowtimeScreen,
+        catalog::model::seatmap::SeatMap,
+        catalog::model::seatmap::SeatMapRow,
+        catalog::model::seatmap::SeatView,
+        catalog::model::seatmap::SeatTotals,
+        catalog::model::seatmap::Grid,
+        catalog::model::input::NewTheaterBody,
+        catalog::model::input::TheaterUpdateBody,
+        catalog::model::input::ScreenBody,
+        catalog::model::input::SeatBody,
+        catalog::model::input::MovieBody,
+        catalog::model::input::NewShowtimeBody,
+        catalog::model::input::ShowtimeUpdateBody,
     )),
     modifiers(&BearerAuth, &Conventions),
     tags(
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "identity", description = "Accounts and access tokens"),
+        (name = "catalog", description = "Theaters by city, ZIP or position; movies; showtimes; live seat maps"),
+        (name = "catalog admin", description = "Theaters with screens and seat layouts, movies, showtimes (admin role)"),
     )
 )]
 pub struct ApiDoc;
@@ -107,6 +154,20 @@ mod tests {
         assert!(doc["openapi"].as_str().unwrap_or_default().starts_with("3.1"), "{}", doc["openapi"]);
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
         for path in ["/users", "/auth/token", "/users/me", "/users/{userId}", "/healthz", "/readyz"] {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+        for path in [
+            "/theaters",
+            "/theaters/{theaterId}",
+            "/theaters/{theaterId}/movies",
+            "/movies",
+            "/movies/{movieId}",
+            "/movies/{movieId}/showtimes",
+            "/showtimes",
+            "/showtimes/{showtimeId}",
+            "/showtimes/{showtimeId}/seats",
+            "/showtimes/{showtimeId}/cancel",
+        ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
     }
@@ -208,9 +269,19 @@ mod tests {
         routes
     }
 
+    /// Routes deliberately left out of the document, each with its reason.
+    const UNDOCUMENTED: &[(&str, &str, &str)] = &[(
+        "GET",
+        "/loadtest/static",
+        "load-test baseline: served only with BOXOFFICE_LOADTEST_ROUTES=true, otherwise answered like an unknown path",
+    )];
+
     #[test]
     fn every_route_the_app_serves_is_documented_and_every_documented_route_is_served() {
-        let served = served();
+        let mut served = served();
+        for (method, path, _why) in UNDOCUMENTED {
+            assert!(served.remove(&((*method).to_owned(), (*path).to_owned())), "{method} {path} is no longer served");
+        }
         let documented = documented();
         assert!(served.len() >= 10, "the source scan found too little: {served:?}");
         let undocumented: Vec<_> = served.difference(&documented).collect();

@@ -6,13 +6,44 @@ pub mod seats;
 use std::time::Duration;
 
 use bb8_redis::RedisConnectionManager;
+use redis::aio::MultiplexedConnection;
 
 use crate::config::RedisConfig;
+
+/// A pooled connection and whether it is to be discarded instead of reused.
+struct Pooled {
+    conn: MultiplexedConnection,
+    /// Set while a command is in flight and left set if it failed: a connection whose command failed or was
+    /// abandoned at the timeout (a hung server) is closed on return rather than handed out again.
+    broken: bool,
+}
+
+/// bb8-redis's manager checks every checkout with a `PING`, a second round trip for every command (half of the
+/// Redis traffic of a warm seat map). This one checks nothing on checkout and instead discards connections whose
+/// last command did not succeed, so a Redis restart costs one failed command per pooled connection.
+struct Manager(RedisConnectionManager);
+
+impl bb8::ManageConnection for Manager {
+    type Connection = Pooled;
+    type Error = redis::RedisError;
+
+    async fn connect(&self) -> Result<Pooled, redis::RedisError> {
+        Ok(Pooled { conn: self.0.connect().await?, broken: false })
+    }
+
+    async fn is_valid(&self, _: &mut Pooled) -> Result<(), redis::RedisError> {
+        Ok(())
+    }
+
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.broken
+    }
+}
 
 /// A pooled Redis connection handle with this deployment's key prefix.
 #[derive(Clone)]
 pub struct Redis {
-    pool: bb8::Pool<RedisConnectionManager>,
+    pool: bb8::Pool<Manager>,
     prefix: String,
     timeout: Duration,
 }
@@ -43,8 +74,12 @@ impl Redis {
     /// # Errors
     /// The URL is invalid (already checked by configuration).
     pub fn new(config: &RedisConfig) -> Result<Self, CacheError> {
-        let manager = RedisConnectionManager::new(config.url.expose())?;
-        let pool = bb8::Pool::builder().max_size(32).connection_timeout(config.timeout).build_unchecked(manager);
+        let manager = Manager(RedisConnectionManager::new(config.url.expose())?);
+        let pool = bb8::Pool::builder()
+            .max_size(32)
+            .connection_timeout(config.timeout)
+            .test_on_check_out(false)
+            .build_unchecked(manager);
         Ok(Self { pool, prefix: config.key_prefix.clone(), timeout: config.timeout })
     }
 
@@ -53,17 +88,21 @@ impl Redis {
         format!("{}{name}", self.prefix)
     }
 
-    /// Runs `f` on a pooled connection under the timeout.
+    /// Runs `f` on a pooled connection under the timeout. A connection on which `f` fails or times out is not
+    /// reused.
     ///
     /// # Errors
     /// See [`CacheError`].
     pub async fn run<T, F>(&self, f: F) -> Result<T, CacheError>
     where
-        F: AsyncFnOnce(&mut redis::aio::MultiplexedConnection) -> redis::RedisResult<T>,
+        F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
     {
         let work = async {
-            let mut conn = self.pool.get().await.map_err(|e| CacheError::Unavailable(e.to_string()))?;
-            Ok(f(&mut conn).await?)
+            let mut pooled = self.pool.get().await.map_err(|e| CacheError::Unavailable(e.to_string()))?;
+            pooled.broken = true;
+            let result = f(&mut pooled.conn).await;
+            pooled.broken = result.is_err();
+            Ok(result?)
         };
         tokio::time::timeout(self.timeout, work).await.unwrap_or(Err(CacheError::Timeout))
     }

@@ -5,22 +5,405 @@
 //! any commit that adds, takes over or releases a claim of a showtime, call `invalidate(redis, showtime)`. It is
 //! best effort: a Redis failure is logged and counted, and the entry's short TTL bounds the staleness (I6: the cache
 //! may lag and cause a 409, never a double sale).
+//!
+//! # Layout in Redis
+//! * `seats:{<showtime>}`: the availability bitmap over the screen layout's seat order
+//!   ([`TakenSeats::encode`]: a format byte, the seat count, one bit per seat, set = taken), with a TTL of
+//!   `BOXOFFICE_SEATMAP_TTL_MS` (default 2 s), shortened to the earliest expiry of a live hold so that a lapsing
+//!   hold frees its seat on time.
+//! * `seats:{<showtime>}:gen`: a generation counter, incremented by every [`invalidate`] (kept a day).
+//!
+//! The braces are a Redis Cluster hash tag: both keys of a showtime live in one slot, as the store script needs.
+//!
+//! # Rebuilds cannot resurrect stale data
+//! A miss is rebuilt from the primary (never the read pool: availability is not decided from a follower read) and
+//! written back only if the generation is still the one read with the miss, checked and set atomically by a script.
+//! A rebuild that read the database before a booking committed cannot overwrite the invalidation that followed the
+//! commit: its generation is outdated and its result is served once, to its own requests, but not cached.
+//!
+//! # Cost
+//! A hit is one `MGET` of the two keys. Concurrent misses of one showtime (a popular showtime right after a hold
+//! invalidated it) are coalesced within the process: one rebuild per (showtime, generation), whose result every
+//! waiting request shares. Many showtimes at once (`seatsAvailable` in lists) are one `MGET`, one query for the
+//! misses and one script call.
+//!
+//! # Redis down
+//! Every Redis call has the client's timeout; on a failure the cache is bypassed for a second (so a hung Redis
+//! costs one timeout per second, not one per request) and availability comes from the primary. Results are counted
+//! in `boxoffice_cache_requests_total{cache="seats",result="hit|miss|error"}` (`error`: Redis failed or is being
+//! bypassed).
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
 use uuid::Uuid;
 
-use super::Redis;
+use super::{CacheError, Redis};
+use crate::catalog::model::ShowtimeId;
+use crate::catalog::model::seatmap::{SeatLayout, ShowtimeKey, TakenSeats};
+use crate::catalog::store;
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// How long the generation counter of a showtime outlives its last invalidation: far longer than any rebuild.
+const GENERATION_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// How long the cache is bypassed after a Redis failure.
+const BYPASS: Duration = Duration::from_secs(1);
 
 /// The Redis key of a showtime's availability entry.
 pub fn availability_key(redis: &Redis, showtime: Uuid) -> String {
-    redis.key(&format!("seats:{showtime}"))
+    redis.key(&format!("seats:{{{showtime}}}"))
 }
 
-/// Forgets a showtime's cached availability (see the module docs).
+/// The Redis key of a showtime's generation counter.
+pub fn generation_key(redis: &Redis, showtime: Uuid) -> String {
+    redis.key(&format!("seats:{{{showtime}}}:gen"))
+}
+
+fn count(result: &'static str, n: usize) {
+    metrics::counter!("boxoffice_cache_requests_total", "cache" => "seats", "result" => result).increment(n as u64);
+}
+
+/// Forgets a showtime's cached availability (see the module docs): bumps its generation, so that no rebuild that
+/// started before can store its result, and deletes the entry, so that the next read rebuilds.
 pub async fn invalidate(redis: &Redis, showtime: Uuid) {
     let key = availability_key(redis, showtime);
-    let result = redis.run(async |conn| redis::cmd("DEL").arg(&key).query_async::<i64>(conn).await).await;
+    let generation = generation_key(redis, showtime);
+    let result = redis
+        .run(async |conn| {
+            redis::pipe()
+                .atomic()
+                .cmd("INCR")
+                .arg(&generation)
+                .ignore()
+                .cmd("PEXPIRE")
+                .arg(&generation)
+                .arg(GENERATION_TTL_MS)
+                .ignore()
+                .cmd("DEL")
+                .arg(&key)
+                .ignore()
+                .query_async::<()>(conn)
+                .await
+        })
+        .await;
     if let Err(err) = result {
-        metrics::counter!("boxoffice_cache_requests_total", "cache" => "seats", "result" => "error").increment(1);
+        count("error", 1);
         tracing::warn!(%showtime, error = %err, "seat cache invalidation failed; the TTL will expire it");
+    }
+}
+
+/// Stores entries whose generation is unchanged. KEYS: value and generation key of each showtime, in pairs. ARGV:
+/// TTL in ms, the generation read with the miss (empty: none) and the encoded bitmap of each, in triples. Returns
+/// the number stored.
+static STORE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local stored = 0
+        for i = 1, #KEYS, 2 do
+            local j = (i - 1) / 2 * 3
+            local generation = redis.call('GET', KEYS[i + 1]) or ''
+            if generation == ARGV[j + 2] then
+                redis.call('SET', KEYS[i], ARGV[j + 3], 'PX', ARGV[j + 1])
+                stored = stored + 1
+            end
+        end
+        return stored
+        ",
+    )
+});
+
+/// Why availability could not be rebuilt from the database.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// No connection to the primary.
+    #[error("no database connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// The query failed.
+    #[error("live claims query failed: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    /// The coalesced rebuild task died.
+    #[error("seat cache rebuild task failed: {0}")]
+    Task(String),
+}
+
+impl From<&RebuildError> for ApiError {
+    fn from(err: &RebuildError) -> Self {
+        match err {
+            RebuildError::Pool(_) => ApiError::unavailable("the database is unavailable; retry shortly", 2),
+            RebuildError::Db(_) | RebuildError::Task(_) => {
+                ApiError::new(crate::error::Problem::Internal, "an internal error occurred; it has been logged")
+            }
+        }
+        .caused_by(anyhow::anyhow!(err.to_string()))
+    }
+}
+
+/// What a read found for one showtime.
+struct Cached {
+    /// The entry, if present.
+    value: Option<Vec<u8>>,
+    /// The generation counter's bytes (empty when it does not exist).
+    generation: Vec<u8>,
+}
+
+type Flight = Shared<BoxFuture<'static, Result<TakenSeats, Arc<RebuildError>>>>;
+type FlightKey = (ShowtimeId, Option<Vec<u8>>);
+
+struct Inner {
+    redis: Redis,
+    ttl: Duration,
+    /// Origin of the millisecond clock below.
+    epoch: Instant,
+    /// Milliseconds since `epoch` before which Redis is not tried (after a failure).
+    bypass_until_ms: AtomicU64,
+    /// Rebuilds in flight, by showtime and the generation they will write under (`None`: Redis unavailable, no
+    /// write-back). A plain mutex: held for a map lookup or insert, never across an await.
+    flights: Mutex<HashMap<FlightKey, Flight>>,
+    /// Database rebuilds run (for tests and diagnostics).
+    rebuilds: AtomicU64,
+    /// Requests that shared a rebuild already in flight instead of starting one.
+    joined: AtomicU64,
+}
+
+/// The availability cache (cheap to clone).
+#[derive(Clone)]
+pub struct SeatCache {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SeatCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeatCache").field("ttl", &self.inner.ttl).finish_non_exhaustive()
+    }
+}
+
+impl SeatCache {
+    /// A cache over `redis` whose entries live `ttl` at most.
+    pub fn new(redis: Redis, ttl: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                redis,
+                ttl,
+                epoch: Instant::now(),
+                bypass_until_ms: AtomicU64::new(0),
+                flights: Mutex::new(HashMap::new()),
+                rebuilds: AtomicU64::new(0),
+                joined: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// How many times availability was rebuilt from the database by this process.
+    pub fn rebuilds(&self) -> u64 {
+        self.inner.rebuilds.load(Ordering::Relaxed)
+    }
+
+    /// How many requests shared a rebuild already in flight (for tests and diagnostics).
+    pub fn joined(&self) -> u64 {
+        self.inner.joined.load(Ordering::Relaxed)
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn bypassed(&self) -> bool {
+        self.now_ms() < self.inner.bypass_until_ms.load(Ordering::Relaxed)
+    }
+
+    fn trip(&self, err: &CacheError) {
+        let until = self.now_ms() + BYPASS.as_millis() as u64;
+        let previous = self.inner.bypass_until_ms.swap(until, Ordering::Relaxed);
+        // One line per outage second, not one per request.
+        if previous <= self.now_ms() {
+            tracing::warn!(error = %err, "seat cache: Redis failed; serving availability from the database");
+        }
+    }
+
+    /// Reads the entries and generations of `keys`; `None` when Redis is unavailable.
+    async fn read(&self, keys: &[&ShowtimeKey]) -> Option<Vec<Cached>> {
+        if self.bypassed() {
+            return None;
+        }
+        let redis = &self.inner.redis;
+        let names: Vec<String> =
+            keys.iter().flat_map(|k| [availability_key(redis, k.id.0), generation_key(redis, k.id.0)]).collect();
+        let result = redis
+            .run(async |conn| redis::cmd("MGET").arg(&names).query_async::<Vec<Option<Vec<u8>>>>(conn).await)
+            .await;
+        match result {
+            Ok(values) if values.len() == names.len() => {
+                let mut values = values.into_iter();
+                let mut out = Vec::with_capacity(keys.len());
+                while let (Some(value), Some(generation)) = (values.next(), values.next()) {
+                    out.push(Cached { value, generation: generation.unwrap_or_default() });
+                }
+                Some(out)
+            }
+            Ok(_) => None,
+            Err(err) => {
+                self.trip(&err);
+                None
+            }
+        }
+    }
+
+    /// The taken seats of a showtime (see the module docs for the layers).
+    ///
+    /// # Errors
+    /// The database is needed and fails (503 when no connection is to be had).
+    pub async fn taken(&self, db: &Db, key: &ShowtimeKey, layout: &Arc<SeatLayout>) -> Result<TakenSeats, ApiError> {
+        let generation = match self.read(&[key]).await {
+            Some(mut found) => {
+                let cached = found.pop();
+                let Some(Cached { value, generation }) = cached else {
+                    return Err(ApiError::internal(anyhow::anyhow!("empty MGET")));
+                };
+                if let Some(taken) = value.and_then(|v| TakenSeats::decode(&v, layout.len())) {
+                    count("hit", 1);
+                    return Ok(taken);
+                }
+                count("miss", 1);
+                Some(generation)
+            }
+            None => {
+                count("error", 1);
+                None
+            }
+        };
+        self.coalesced(db, key, layout, generation).await.map_err(|e| ApiError::from(&*e))
+    }
+
+    /// Rebuilds one showtime, sharing the work with concurrent requests for the same (showtime, generation). The
+    /// rebuild runs as its own task, so a client that goes away does not cancel it for the others.
+    async fn coalesced(
+        &self,
+        db: &Db,
+        key: &ShowtimeKey,
+        layout: &Arc<SeatLayout>,
+        generation: Option<Vec<u8>>,
+    ) -> Result<TakenSeats, Arc<RebuildError>> {
+        let flight_key: FlightKey = (key.id, generation.clone());
+        let flight = {
+            let mut flights = self.inner.flights.lock().unwrap_or_else(PoisonError::into_inner);
+            match flights.get(&flight_key) {
+                Some(flight) => {
+                    self.inner.joined.fetch_add(1, Ordering::Relaxed);
+                    flight.clone()
+                }
+                None => {
+                    let (this, db, key, layout) = (self.clone(), db.clone(), key.clone(), layout.clone());
+                    let done_key = flight_key.clone();
+                    let task = tokio::spawn(async move {
+                        let items = [(key, layout)];
+                        let result = this.rebuild(&db, &items, generation.map(|g| vec![g])).await;
+                        // The entry is removed after the work and before the waiters resume: a request arriving now
+                        // starts a fresh rebuild rather than sharing a finished one.
+                        this.inner.flights.lock().unwrap_or_else(PoisonError::into_inner).remove(&done_key);
+                        result.map(|mut all| all.swap_remove(0)).map_err(Arc::new)
+                    });
+                    let flight: Flight =
+                        async move { task.await.unwrap_or_else(|e| Err(Arc::new(RebuildError::Task(e.to_string())))) }
+                            .boxed()
+                            .shared();
+                    flights.insert(flight_key, flight.clone());
+                    flight
+                }
+            }
+        };
+        flight.await
+    }
+
+    /// The taken seats of several showtimes at once (`seatsAvailable` of lists), in the order of `items`.
+    ///
+    /// # Errors
+    /// The database is needed and fails.
+    pub async fn taken_many(
+        &self,
+        db: &Db,
+        items: &[(ShowtimeKey, Arc<SeatLayout>)],
+    ) -> Result<Vec<TakenSeats>, ApiError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<&ShowtimeKey> = items.iter().map(|(k, _)| k).collect();
+        let Some(found) = self.read(&keys).await else {
+            count("error", items.len());
+            return self.rebuild(db, items, None).await.map_err(|e| ApiError::from(&e));
+        };
+        let mut out: Vec<Option<TakenSeats>> = Vec::with_capacity(items.len());
+        let mut missing = Vec::new();
+        let mut generations = Vec::new();
+        for (i, (cached, (_, layout))) in found.into_iter().zip(items).enumerate() {
+            let hit = cached.value.and_then(|v| TakenSeats::decode(&v, layout.len()));
+            if hit.is_none() {
+                missing.push(items[i].clone());
+                generations.push(cached.generation);
+            }
+            out.push(hit);
+        }
+        count("hit", items.len() - missing.len());
+        if !missing.is_empty() {
+            count("miss", missing.len());
+            let mut rebuilt =
+                self.rebuild(db, &missing, Some(generations)).await.map_err(|e| ApiError::from(&e))?.into_iter();
+            for slot in out.iter_mut().filter(|s| s.is_none()) {
+                *slot = rebuilt.next();
+            }
+        }
+        Ok(out.into_iter().zip(items).map(|(t, (_, l))| t.unwrap_or_else(|| TakenSeats::none(l.len()))).collect())
+    }
+
+    /// Reads the live claims of `items` from the primary and, with `generations`, writes the bitmaps back under
+    /// them (best effort).
+    async fn rebuild(
+        &self,
+        db: &Db,
+        items: &[(ShowtimeKey, Arc<SeatLayout>)],
+        generations: Option<Vec<Vec<u8>>>,
+    ) -> Result<Vec<TakenSeats>, RebuildError> {
+        self.inner.rebuilds.fetch_add(1, Ordering::Relaxed);
+        let keys: Vec<ShowtimeKey> = items.iter().map(|(k, _)| k.clone()).collect();
+        let claims = {
+            let client = db.write.get().await?;
+            crate::metrics::timed("catalog.live_claims", store::live_claims(&client, &keys)).await?
+        };
+        let position: HashMap<ShowtimeId, usize> = keys.iter().enumerate().map(|(i, k)| (k.id, i)).collect();
+        let mut taken: Vec<TakenSeats> = items.iter().map(|(_, l)| TakenSeats::none(l.len())).collect();
+        let ttl_ms = u64::try_from(self.inner.ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut ttls = vec![ttl_ms; items.len()];
+        for (showtime, label, expires_in_ms) in claims {
+            let Some(&i) = position.get(&showtime) else { continue };
+            // A claim on a label the layout lacks cannot be made by the booking side (it validates labels).
+            if let Some(seat) = items[i].1.position(&label) {
+                taken[i].set(seat);
+            }
+            if let Some(ms) = expires_in_ms {
+                ttls[i] = ttls[i].min(u64::try_from(ms).unwrap_or(0).max(1));
+            }
+        }
+        if let Some(generations) = generations {
+            self.store(&keys, &taken, &ttls, &generations).await;
+        }
+        Ok(taken)
+    }
+
+    async fn store(&self, keys: &[ShowtimeKey], taken: &[TakenSeats], ttls: &[u64], generations: &[Vec<u8>]) {
+        let redis = &self.inner.redis;
+        let mut invocation = STORE.prepare_invoke();
+        for (((key, taken), ttl), generation) in keys.iter().zip(taken).zip(ttls).zip(generations) {
+            invocation.key(availability_key(redis, key.id.0)).key(generation_key(redis, key.id.0));
+            invocation.arg(*ttl).arg(generation.as_slice()).arg(taken.encode());
+        }
+        let result = redis.run(async |conn| invocation.invoke_async::<i64>(conn).await).await;
+        if let Err(err) = result {
+            self.trip(&err);
+        }
     }
 }

@@ -1,7 +1,28 @@
 //! Pure types and rules of the catalog: no I/O.
+//!
+//! * this file: typed ids, seat kinds, prices, the search key of names;
+//! * [`geo`]: positions, radii, bounding boxes and the haversine distance;
+//! * [`page`]: `limit` and the opaque keyset cursors of every list;
+//! * [`params`]: the query parameters of each search route, parsed with their bounds;
+//! * [`seatmap`]: seat layouts, the availability bitmap and the pre-rendered seat-map JSON;
+//! * [`input`]: the admin bodies (theaters with screens and seat layouts, movies, showtimes), validated;
+//! * [`views`]: what the routes answer.
 
+pub mod geo;
+pub mod input;
+pub mod page;
+pub mod params;
+pub mod seatmap;
+pub mod views;
+
+use std::fmt;
+use std::str::FromStr;
+
+use postgres_types::{FromSql, ToSql};
+use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+use uuid::Uuid;
 
 /// The form under which names are stored for search and compared: Unicode-decomposed, combining marks (accents)
 /// dropped, lower-cased, runs of white space folded to one space and trimmed.
@@ -14,6 +35,154 @@ pub fn search_key(text: &str) -> String {
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// Serialized as the bare UUID; binds as `UUID` in SQL.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSql, FromSql,
+            utoipa::ToSchema,
+        )]
+        #[serde(transparent)]
+        #[postgres(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::try_parse(s).map(Self)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A theater's id (unique across regions; its primary key is `(region, id)`).
+    TheaterId
+);
+typed_id!(
+    /// A movie's id (reference data, global).
+    MovieId
+);
+typed_id!(
+    /// A showtime's id (unique across regions; it resolves to its region through the cached showtime lookup).
+    ShowtimeId
+);
+typed_id!(
+    /// A city's id (reference data, global; each city belongs to one region).
+    CityId
+);
+
+/// What a seat is sold as (`seats.kind`). The order of the variants is the order of prices in responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SeatKind {
+    /// An ordinary seat.
+    Standard,
+    /// A better seat (the back rows in the demo layouts), sold at the premium price.
+    Premium,
+    /// A wheelchair space.
+    Accessible,
+    /// The seat beside a wheelchair space, for a companion.
+    Companion,
+}
+
+impl SeatKind {
+    /// Every kind, in the order of the `seats_kind_check` constraint.
+    pub const ALL: [Self; 4] = [Self::Standard, Self::Premium, Self::Accessible, Self::Companion];
+
+    /// The stored (and serialized) form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Premium => "premium",
+            Self::Accessible => "accessible",
+            Self::Companion => "companion",
+        }
+    }
+}
+
+impl FromStr for SeatKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown seat kind {s:?}: expected standard, premium, accessible or companion"))
+    }
+}
+
+impl fmt::Display for SeatKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The price of each seat kind of a showtime, in minor units of its currency. A hold copies them into the booking
+/// (invariant I5: prices are locked at hold time); nothing a client sends sets a price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Prices {
+    /// Price of a `standard` seat.
+    pub standard: i64,
+    /// Price of a `premium` seat.
+    pub premium: i64,
+    /// Price of an `accessible` space.
+    pub accessible: i64,
+    /// Price of a `companion` seat.
+    pub companion: i64,
+}
+
+impl Prices {
+    /// The price of a seat of `kind`.
+    pub fn of(&self, kind: SeatKind) -> i64 {
+        match kind {
+            SeatKind::Standard => self.standard,
+            SeatKind::Premium => self.premium,
+            SeatKind::Accessible => self.accessible,
+            SeatKind::Companion => self.companion,
+        }
+    }
+}
+
+/// Whether a showtime still sells seats (`showtimes.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ShowtimeStatus {
+    /// On sale (until it starts).
+    Scheduled,
+    /// Canceled by an admin: no new holds; its seat map shows every seat unavailable.
+    Canceled,
+}
+
+impl ShowtimeStatus {
+    /// The stored (and serialized) form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Canceled => "canceled",
+        }
+    }
+}
+
+impl FromStr for ShowtimeStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "scheduled" => Ok(Self::Scheduled),
+            "canceled" => Ok(Self::Canceled),
+            other => Err(format!("unknown showtime status {other:?}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -24,11 +193,37 @@ mod tests {
             ("New York", "new york"),
             ("  NEW   york ", "new york"),
             ("Montréal", "montreal"),
+            ("MONTRÉAL", "montreal"),
             ("São Paulo", "sao paulo"),
             ("Zürich", "zurich"),
             ("", ""),
         ] {
             assert_eq!(search_key(input), expected, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn seat_kinds_round_trip_their_stored_form() {
+        for kind in SeatKind::ALL {
+            assert_eq!(kind.as_str().parse::<SeatKind>(), Ok(kind));
+            assert_eq!(serde_json::to_value(kind).expect("serializes"), kind.as_str());
+        }
+        assert!("vip".parse::<SeatKind>().is_err());
+        assert!("Standard".parse::<SeatKind>().is_err());
+    }
+
+    #[test]
+    fn typed_ids_parse_uuids_only_and_serialize_bare() {
+        let id: ShowtimeId = "6f9619ff-8b86-d011-b42d-00cf4fc964ff".parse().expect("a uuid");
+        assert_eq!(serde_json::to_value(id).expect("serializes"), "6f9619ff-8b86-d011-b42d-00cf4fc964ff");
+        assert!("not-a-uuid".parse::<TheaterId>().is_err());
+        assert!("".parse::<MovieId>().is_err());
+    }
+
+    #[test]
+    fn prices_are_looked_up_by_kind() {
+        let p = Prices { standard: 1, premium: 2, accessible: 3, companion: 4 };
+        let got: Vec<i64> = SeatKind::ALL.iter().map(|k| p.of(*k)).collect();
+        assert_eq!(got, [1, 2, 3, 4]);
     }
 }

@@ -8,15 +8,27 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::catalog_admin::{new_showtime, new_theater};
+use crate::catalog_support::layout;
+use crate::helpers::{TestApp, expect_status};
 
 /// The callers, in the order of each row's expectations.
 const CALLERS: [&str; 4] = ["anonymous", "owner", "other customer", "admin"];
 
-/// What a row needs to build its request: the resources of the owner.
+/// What a row needs to build its request: the owner's resources, catalog entries, and bodies for the writes.
 struct Fixture {
     owner_id: Uuid,
     owner_email: String,
+    theater_id: String,
+    movie_id: String,
+    showtime_id: String,
+    /// A showtime the admin's call cancels.
+    doomed_showtime_id: String,
+    new_theater: Value,
+    theater_update: Value,
+    movie: Value,
+    new_showtime: Value,
+    showtime_update: Value,
 }
 
 /// One operation: method, path template (as in the document), the request for a fixture, and the expected status
@@ -103,7 +115,137 @@ fn rows() -> Vec<Row> {
             request: |f| (format!("/users/{}", f.owner_id), None),
             expected: [401, 403, 403, 200],
         },
+        // Catalog reads: public.
+        Row {
+            method: Method::GET,
+            template: "/theaters",
+            request: |_| ("/theaters?city=boston".into(), None),
+            expected: [200; 4],
+        },
+        Row {
+            method: Method::GET,
+            template: "/theaters/{theaterId}",
+            request: |f| (format!("/theaters/{}", f.theater_id), None),
+            expected: [200; 4],
+        },
+        Row {
+            method: Method::GET,
+            template: "/theaters/{theaterId}/movies",
+            request: |f| (format!("/theaters/{}/movies", f.theater_id), None),
+            expected: [200; 4],
+        },
+        Row { method: Method::GET, template: "/movies", request: |_| ("/movies".into(), None), expected: [200; 4] },
+        Row {
+            method: Method::GET,
+            template: "/movies/{movieId}",
+            request: |f| (format!("/movies/{}", f.movie_id), None),
+            expected: [200; 4],
+        },
+        Row {
+            method: Method::GET,
+            template: "/movies/{movieId}/showtimes",
+            request: |f| (format!("/movies/{}/showtimes?city=boston", f.movie_id), None),
+            expected: [200; 4],
+        },
+        Row {
+            method: Method::GET,
+            template: "/showtimes/{showtimeId}",
+            request: |f| (format!("/showtimes/{}", f.showtime_id), None),
+            expected: [200; 4],
+        },
+        Row {
+            method: Method::GET,
+            template: "/showtimes/{showtimeId}/seats",
+            request: |f| (format!("/showtimes/{}/seats", f.showtime_id), None),
+            expected: [200; 4],
+        },
+        // Catalog writes: admins only.
+        Row {
+            method: Method::POST,
+            template: "/theaters",
+            request: |f| ("/theaters".into(), Some(f.new_theater.clone())),
+            expected: [401, 403, 403, 201],
+        },
+        Row {
+            method: Method::PUT,
+            template: "/theaters/{theaterId}",
+            request: |f| (format!("/theaters/{}", f.theater_id), Some(f.theater_update.clone())),
+            expected: [401, 403, 403, 200],
+        },
+        Row {
+            method: Method::POST,
+            template: "/movies",
+            request: |f| ("/movies".into(), Some(f.movie.clone())),
+            expected: [401, 403, 403, 201],
+        },
+        Row {
+            method: Method::PUT,
+            template: "/movies/{movieId}",
+            request: |f| (format!("/movies/{}", f.movie_id), Some(f.movie.clone())),
+            expected: [401, 403, 403, 200],
+        },
+        Row {
+            method: Method::POST,
+            template: "/showtimes",
+            request: |f| ("/showtimes".into(), Some(f.new_showtime.clone())),
+            expected: [401, 403, 403, 201],
+        },
+        Row {
+            method: Method::PUT,
+            template: "/showtimes/{showtimeId}",
+            request: |f| (format!("/showtimes/{}", f.showtime_id), Some(f.showtime_update.clone())),
+            expected: [401, 403, 403, 200],
+        },
+        Row {
+            method: Method::POST,
+            template: "/showtimes/{showtimeId}/cancel",
+            request: |f| (format!("/showtimes/{}/cancel", f.doomed_showtime_id), Some(json!({}))),
+            expected: [401, 403, 403, 200],
+        },
     ]
+}
+
+/// Creates the catalog entries the rows act on (a theater of our own, so that its layout may be rewritten, a movie,
+/// and two showtimes on it) and the bodies of the admin writes.
+async fn fixture(app: &TestApp, admin: &str, owner_id: Uuid, owner_email: String) -> Fixture {
+    let theater_id = new_theater(app, admin, "Matrix Cinema").await;
+    let mut created = Vec::new();
+    for (screen, days) in [(1, 30), (2, 31)] {
+        let body = new_showtime(app, admin, &theater_id, screen, days).await;
+        let response = app.post_json("/showtimes", &body, Some(admin)).await;
+        let showtime: Value = expect_status(response, StatusCode::CREATED).await;
+        created.push((showtime["id"].as_str().expect("id").to_owned(), body));
+    }
+    let (showtime_id, showtime_body) = created.remove(0);
+    let (doomed_showtime_id, _) = created.remove(0);
+    let movie_id = showtime_body["movieId"].as_str().expect("movie id").to_owned();
+    let theater: Value = expect_status(app.get(&format!("/theaters/{theater_id}"), None).await, StatusCode::OK).await;
+    let boston = theater["cityId"].clone();
+    let screens = json!([
+        { "number": 1, "name": "Main", "seats": layout(3, 10) },
+        { "number": 2, "name": "Small", "seats": layout(2, 5) },
+    ]);
+    let place = |name: &str| json!({ "name": name, "address": "1 Tremont St", "zip": "02108", "lat": 42.3570, "lon": -71.0630, "screens": screens });
+    let mut new_theater = place("Matrix Cinema Two");
+    new_theater["cityId"] = boston;
+    let another_showtime = new_showtime(app, admin, &theater_id, 1, 32).await;
+    let mut showtime_update = showtime_body.clone();
+    for field in ["theaterId", "screenNumber"] {
+        showtime_update.as_object_mut().expect("object").remove(field);
+    }
+    Fixture {
+        owner_id,
+        owner_email,
+        theater_id,
+        movie_id,
+        showtime_id,
+        doomed_showtime_id,
+        new_theater,
+        theater_update: place("Matrix Cinema"),
+        movie: json!({ "title": "Matrix Reloaded Again", "durationMin": 100, "genre": "Drama", "rating": "PG" }),
+        new_showtime: another_showtime,
+        showtime_update,
+    }
 }
 
 #[tokio::test]
@@ -116,7 +258,7 @@ async fn every_operation_answers_each_kind_of_caller_as_the_matrix_says() {
     };
     let (_, other_token) = app.customer().await;
     let (_, admin_token) = app.admin().await;
-    let fixture = Fixture { owner_id, owner_email };
+    let fixture = fixture(&app, &admin_token, owner_id, owner_email).await;
     let tokens = [None, Some(owner_token.as_str()), Some(other_token.as_str()), Some(admin_token.as_str())];
 
     let document: Value = app.get("/openapi.json", None).await.json().await.expect("document");

@@ -2,6 +2,10 @@
 //! database per test cloned from a migrated template, the application built exactly as production builds it.
 
 mod authz;
+mod catalog_admin;
+mod catalog_search;
+mod catalog_seats;
+mod catalog_support;
 mod errors;
 mod health;
 mod helpers;

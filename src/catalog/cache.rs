@@ -1,0 +1,243 @@
+//! The catalog's caches, layered so that a hot showtime's seat map costs no database query (DESIGN.md §8):
+//!
+//! | layer | what | where | bound |
+//! |---|---|---|---|
+//! | seat layouts | `(region, theater, screen)` -> layout | in process | none needed: a layout is frozen once a showtime uses it (the admin API refuses to change it), and only such layouts are cached |
+//! | showtimes | id -> region, theater, screen, movie, times, prices, status, and the seat-map template | in process | `BOXOFFICE_CATALOG_TTL_MS` (5 s); an admin change on this pod evicts at once, other pods see it within the TTL |
+//! | search results | `GET /theaters` and `GET /movies` bodies by normalized query | in process | the same TTL; admin changes on this pod clear it |
+//! | availability | showtime -> bitmap of taken seats | Redis ([`crate::cache::seats`]) | `BOXOFFICE_SEATMAP_TTL_MS` (2 s), invalidated after each commit that changes claims |
+//!
+//! The in-process loads of showtimes and layouts are coalesced (moka's `try_get_with`): concurrent requests for a
+//! cold entry make one query. Catalog data comes from the read pool; a by-id lookup that finds nothing there asks the primary before
+//! answering 404, so a showtime created a moment ago (not yet visible to a follower read) is found.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use moka::future::Cache;
+use tokio::sync::OnceCell;
+
+use super::model::ShowtimeId;
+use super::model::seatmap::{ScreenKey, SeatLayout, SeatMapTemplate};
+use super::store::{self, LayoutError, ShowtimeRecord};
+use crate::cache::Redis;
+use crate::cache::seats::SeatCache;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// Most seats kept across cached layouts (about 100 bytes each).
+const LAYOUT_SEATS_CAPACITY: u64 = 2_000_000;
+
+/// Most showtimes kept.
+const SHOWTIMES_CAPACITY: u64 = 200_000;
+
+/// Most search bodies kept, by total size in bytes.
+const SEARCH_BYTES_CAPACITY: u64 = 64 * 1024 * 1024;
+
+/// A cached showtime: its record and, built on first use, its layout and seat-map template.
+#[derive(Debug)]
+pub struct CachedShowtime {
+    /// What the database said.
+    pub record: ShowtimeRecord,
+    seat_map: OnceCell<(Arc<SeatLayout>, Arc<SeatMapTemplate>)>,
+}
+
+/// The catalog's caches (cheap to clone).
+#[derive(Clone)]
+pub struct Catalog {
+    showtimes: Cache<ShowtimeId, Arc<CachedShowtime>>,
+    layouts: Cache<ScreenKey, Arc<SeatLayout>>,
+    searches: Cache<String, Bytes>,
+    /// The availability cache.
+    pub seats: SeatCache,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("seats", &self.seats).finish_non_exhaustive()
+    }
+}
+
+/// Why a cached load failed.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error(transparent)]
+    Db(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+}
+
+fn api_error(err: &LoadError) -> ApiError {
+    match err {
+        LoadError::NotFound => ApiError::internal(anyhow::anyhow!("unexpected not-found")),
+        LoadError::Pool(_) => ApiError::unavailable("the database is unavailable; retry shortly", 2),
+        LoadError::Db(_) | LoadError::Layout(_) => ApiError::internal(anyhow::anyhow!("catalog load failed")),
+    }
+    .caused_by(anyhow::anyhow!(err.to_string()))
+}
+
+impl Catalog {
+    /// Empty caches configured by `config`, availability over `redis`.
+    pub fn new(config: &Config, redis: Redis) -> Self {
+        let ttl = config.catalog_ttl;
+        Self {
+            showtimes: Cache::builder().max_capacity(SHOWTIMES_CAPACITY).time_to_live(ttl).build(),
+            layouts: Cache::builder()
+                .max_capacity(LAYOUT_SEATS_CAPACITY)
+                .weigher(|_, layout: &Arc<SeatLayout>| u32::try_from(layout.len()).unwrap_or(u32::MAX))
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+            searches: Cache::builder()
+                .max_capacity(SEARCH_BYTES_CAPACITY)
+                .weigher(|key: &String, body: &Bytes| u32::try_from(key.len() + body.len()).unwrap_or(u32::MAX))
+                .time_to_live(ttl)
+                .build(),
+            seats: SeatCache::new(redis, config.seatmap_ttl),
+        }
+    }
+
+    /// The showtime `id`, or `None`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn showtime(&self, db: &Db, id: ShowtimeId) -> Result<Option<Arc<CachedShowtime>>, ApiError> {
+        let load = async {
+            let found = {
+                let client = db.read.get().await?;
+                store::showtime_by_id(&client, id).await?
+            };
+            let found = match found {
+                Some(record) => Some(record),
+                None => {
+                    let client = db.write.get().await?;
+                    store::showtime_by_id(&client, id).await?
+                }
+            };
+            let record = found.ok_or(LoadError::NotFound)?;
+            Ok::<_, LoadError>(Arc::new(CachedShowtime { record, seat_map: OnceCell::new() }))
+        };
+        match self.showtimes.try_get_with(id, load).await {
+            Ok(entry) => Ok(Some(entry)),
+            Err(err) if matches!(*err, LoadError::NotFound) => Ok(None),
+            Err(err) => Err(api_error(&err)),
+        }
+    }
+
+    /// Forgets a showtime on this pod (after an admin change).
+    pub async fn forget_showtime(&self, id: ShowtimeId) {
+        self.showtimes.invalidate(&id).await;
+    }
+
+    /// Forgets the layouts of a theater's screens and every cached search on this pod (after an admin change).
+    pub async fn forget_theater(&self, region: &crate::db::Region, theater: super::model::TheaterId) {
+        for screen_number in 1..=99 {
+            self.layouts.invalidate(&ScreenKey { region: region.clone(), theater_id: theater, screen_number }).await;
+        }
+        self.searches.invalidate_all();
+    }
+
+    /// Forgets every cached search on this pod (after an admin change to movies).
+    pub fn forget_searches(&self) {
+        self.searches.invalidate_all();
+    }
+
+    /// The layout and seat-map template of a cached showtime, built once per cache entry.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn seat_map(
+        &self,
+        db: &Db,
+        showtime: &CachedShowtime,
+    ) -> Result<(Arc<SeatLayout>, Arc<SeatMapTemplate>), ApiError> {
+        let pair = showtime
+            .seat_map
+            .get_or_try_init(|| async {
+                let layout = self.layout(db, &showtime.record.screen).await?;
+                let template = Arc::new(SeatMapTemplate::build(&showtime.record.seat_map_head(), &layout));
+                Ok::<_, ApiError>((layout, template))
+            })
+            .await?;
+        Ok(pair.clone())
+    }
+
+    /// The layout of one screen.
+    ///
+    /// # Errors
+    /// Database failures, or a screen without a layout.
+    pub async fn layout(&self, db: &Db, key: &ScreenKey) -> Result<Arc<SeatLayout>, ApiError> {
+        let load =
+            async { Ok::<_, LoadError>(Arc::new(load_layouts(db, std::slice::from_ref(key)).await?.swap_remove(0))) };
+        self.layouts.try_get_with(key.clone(), load).await.map_err(|e| api_error(&e))
+    }
+
+    /// The layouts of several screens; the cold ones are loaded together.
+    ///
+    /// # Errors
+    /// Database failures, or a screen without a layout.
+    pub async fn layouts(&self, db: &Db, keys: &[ScreenKey]) -> Result<HashMap<ScreenKey, Arc<SeatLayout>>, ApiError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing: Vec<ScreenKey> = Vec::new();
+        for key in keys {
+            if found.contains_key(key) || missing.contains(key) {
+                continue;
+            }
+            match self.layouts.get(key).await {
+                Some(layout) => {
+                    found.insert(key.clone(), layout);
+                }
+                None => missing.push(key.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            let loaded = load_layouts(db, &missing).await.map_err(|e| api_error(&e))?;
+            for (key, layout) in missing.into_iter().zip(loaded) {
+                let layout = Arc::new(layout);
+                self.layouts.insert(key.clone(), layout.clone()).await;
+                found.insert(key, layout);
+            }
+        }
+        Ok(found)
+    }
+
+    /// A cached search body, or the one `compute` makes (then cached). Not coalesced: a search is one indexed
+    /// query, and errors (which are not cached) stay plain `ApiError`s.
+    ///
+    /// # Errors
+    /// Those of `compute`.
+    pub async fn search<F>(&self, key: String, compute: F) -> Result<Bytes, ApiError>
+    where
+        F: Future<Output = Result<Bytes, ApiError>>,
+    {
+        if let Some(body) = self.searches.get(&key).await {
+            return Ok(body);
+        }
+        let body = compute.await?;
+        self.searches.insert(key, body.clone()).await;
+        Ok(body)
+    }
+}
+
+/// Layouts from the read pool; a screen whose layout is not (yet) there, as a follower read may lag its creation,
+/// is read from the primary.
+async fn load_layouts(db: &Db, keys: &[ScreenKey]) -> Result<Vec<SeatLayout>, LoadError> {
+    let from_replica = {
+        let client = db.read.get().await?;
+        store::screen_layouts(&client, keys).await
+    };
+    match from_replica {
+        Ok(layouts) => Ok(layouts),
+        Err(LayoutError::Invalid(..)) => {
+            let client = db.write.get().await?;
+            Ok(store::screen_layouts(&client, keys).await?)
+        }
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,273 @@
+//! Seat maps: content, ETag / If-None-Match, the availability cache (TTL, invalidation, coalescing), Redis outages,
+//! and availability read from the primary when the read pool lags.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::catalog_support::{available, claim, future_showtime, get_ok, seats};
+use crate::helpers::{TestApp, database_url, expect_status, fresh_database, redis_url, test_config};
+use crate::proxy::Proxy;
+
+async fn seat_map(app: &TestApp, showtime: Uuid) -> (String, Value) {
+    let response = app.get(&format!("/showtimes/{showtime}/seats"), None).await;
+    let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).expect("an ETag").to_owned();
+    (etag, expect_status(response, StatusCode::OK).await)
+}
+
+#[tokio::test]
+async fn the_seat_map_lists_every_seat_with_kind_position_price_and_availability() {
+    let app = TestApp::spawn().await;
+    let (showtime, region, count) = future_showtime(&app).await;
+    claim(&app, showtime, &region, &["A3", "A4"], Some("10 minutes")).await;
+    claim(&app, showtime, &region, &["B3"], None).await;
+    claim(&app, showtime, &region, &["B4"], Some("-1 minute")).await;
+
+    let response = app.get(&format!("/showtimes/{showtime}/seats"), None).await;
+    let cache_control =
+        response.headers().get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(cache_control.contains("max-age=1"), "{cache_control}");
+    let map = expect_status(response, StatusCode::OK).await;
+
+    let all = seats(&map);
+    assert_eq!(all.len() as i64, count);
+    assert!(!available(&map, "A3") && !available(&map, "A4"), "held seats are taken");
+    assert!(!available(&map, "B3"), "a paid seat is taken");
+    assert!(available(&map, "B4"), "an expired hold blocks nothing");
+    assert_eq!(map["totals"]["seats"], count);
+    assert_eq!(map["totals"]["taken"], 3);
+    assert_eq!(map["totals"]["available"], count - 3);
+
+    let s = get_ok(&app, &format!("/showtimes/{showtime}")).await;
+    let kinds: std::collections::HashSet<&str> = map["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .flat_map(|r| r["seats"].as_array().expect("seats"))
+        .map(|seat| {
+            let kind = seat["kind"].as_str().expect("kind");
+            assert_eq!(seat["price"], s["prices"][kind], "the price of a {kind} seat");
+            assert!(seat["x"].is_i64() && seat["y"].is_i64());
+            kind
+        })
+        .collect();
+    assert!(kinds.contains("premium") && kinds.contains("accessible") && kinds.contains("companion"), "{kinds:?}");
+    let stored: i64 = app
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM seats se JOIN showtimes s ON se.region = s.region AND se.theater_id = s.theater_id
+             AND se.screen_number = s.screen_number WHERE s.id = $1 AND se.kind = 'premium'",
+            &[&showtime],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    let premium = map["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .flat_map(|r| r["seats"].as_array().expect("seats"))
+        .filter(|s| s["kind"] == "premium")
+        .count();
+    assert_eq!(premium as i64, stored);
+}
+
+#[tokio::test]
+async fn if_none_match_gives_304_until_availability_changes() {
+    let app = TestApp::spawn().await;
+    let (showtime, region, _) = future_showtime(&app).await;
+    let path = format!("/showtimes/{showtime}/seats");
+    let (etag, first) = seat_map(&app, showtime).await;
+
+    let not_modified =
+        app.request(reqwest::Method::GET, &path).header("If-None-Match", &etag).send().await.expect("sent");
+    assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(not_modified.headers().get("etag").and_then(|v| v.to_str().ok()), Some(etag.as_str()));
+    assert!(not_modified.bytes().await.expect("body").is_empty());
+    let other =
+        app.request(reqwest::Method::GET, &path).header("If-None-Match", "\"0000\"").send().await.expect("sent");
+    assert_eq!(other.status(), StatusCode::OK);
+
+    // A hold commits and the booking side invalidates, as its contract says: the map and its tag change at once.
+    claim(&app, showtime, &region, &["C5"], Some("10 minutes")).await;
+    boxoffice::cache::seats::invalidate(&app.state.redis, showtime).await;
+    let changed = app.request(reqwest::Method::GET, &path).header("If-None-Match", &etag).send().await.expect("sent");
+    assert_eq!(changed.status(), StatusCode::OK);
+    let new_etag = changed.headers().get("etag").and_then(|v| v.to_str().ok()).expect("etag").to_owned();
+    assert_ne!(new_etag, etag);
+    let map: Value = changed.json().await.expect("json");
+    assert!(!available(&map, "C5") && available(&first, "C5"));
+    // The tag is a function of the content: the same map again, the same tag.
+    assert_eq!(seat_map(&app, showtime).await, (new_etag, map));
+}
+
+#[tokio::test]
+async fn a_claim_made_in_the_database_shows_once_the_cache_entry_expires() {
+    let app = TestApp::spawn_with(&[("BOXOFFICE_SEATMAP_TTL_MS", "300")]).await;
+    let (showtime, region, _) = future_showtime(&app).await;
+    let (etag, map) = seat_map(&app, showtime).await;
+    assert!(available(&map, "D7"));
+    // No invalidation: only the TTL can make the cache see this claim.
+    claim(&app, showtime, &region, &["D7"], None).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (new_etag, map) = seat_map(&app, showtime).await;
+    assert!(!available(&map, "D7"));
+    assert_ne!(new_etag, etag);
+}
+
+#[tokio::test]
+async fn a_lapsing_hold_shortens_the_cache_entry() {
+    // A long TTL, and a hold that lapses well before it: the entry must not keep the seat taken past the hold.
+    let app = TestApp::spawn_with(&[("BOXOFFICE_SEATMAP_TTL_MS", "60000")]).await;
+    let (showtime, region, _) = future_showtime(&app).await;
+    claim(&app, showtime, &region, &["E2"], Some("700 milliseconds")).await;
+    let (_, map) = seat_map(&app, showtime).await;
+    assert!(!available(&map, "E2"));
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let (_, map) = seat_map(&app, showtime).await;
+    assert!(available(&map, "E2"), "the lapsed hold still shows");
+}
+
+#[tokio::test]
+async fn concurrent_misses_of_a_showtime_share_one_rebuild() {
+    let app = TestApp::spawn().await;
+    let (showtime, _, _) = future_showtime(&app).await;
+    // Warm the showtime and layout caches (not the availability) so that every request reaches the seat cache.
+    get_ok(&app, &format!("/showtimes/{showtime}")).await;
+    let cache = app.state.catalog.seats.clone();
+    let (rebuilds, joined) = (cache.rebuilds(), cache.joined());
+
+    // Hold the rebuild inside the database: the live-claims query waits for this lock.
+    let (locker, connection) =
+        tokio_postgres::connect(&database_url(&app.db_name), tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    locker.batch_execute("BEGIN; LOCK TABLE booking_seats IN ACCESS EXCLUSIVE MODE").await.expect("lock");
+
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let client = app.client.clone();
+            let url = format!("{}/showtimes/{showtime}/seats", app.address);
+            tokio::spawn(async move { client.get(url).send().await.expect("sent").text().await.expect("body") })
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while cache.joined() - joined < 19 {
+        assert!(tokio::time::Instant::now() < deadline, "requests did not all join the rebuild");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(cache.rebuilds() - rebuilds, 1, "one rebuild for twenty concurrent misses");
+    let waiting: i64 = app
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+             AND query LIKE '%booking_seats%'",
+            &[],
+        )
+        .await
+        .expect("activity")
+        .get(0);
+    assert_eq!(waiting, 1, "one query waits on the database, not twenty");
+
+    locker.batch_execute("COMMIT").await.expect("unlock");
+    let mut bodies = Vec::new();
+    for r in requests {
+        bodies.push(r.await.expect("joined"));
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "every request got the shared result");
+    assert!(bodies[0].starts_with("{\"showtimeId\""));
+}
+
+fn redis_addr() -> SocketAddr {
+    let url = redis_url();
+    let host_port = url.trim_start_matches("redis://").split('/').next().expect("host:port").to_owned();
+    host_port.parse().expect("a socket address")
+}
+
+#[tokio::test]
+async fn redis_going_away_mid_test_still_serves_seat_maps_from_the_database() {
+    let proxy = Proxy::start(redis_addr()).await;
+    let app = TestApp::spawn_with(&[("BOXOFFICE_REDIS_URL", &format!("redis://{}", proxy.addr()))]).await;
+    let (showtime, region, _) = future_showtime(&app).await;
+    let movie: Uuid = app
+        .db()
+        .await
+        .query_one("SELECT movie_id FROM showtimes WHERE id = $1", &[&showtime])
+        .await
+        .expect("movie")
+        .get(0);
+    let (etag, before) = seat_map(&app, showtime).await;
+
+    proxy.cut();
+    let (same_etag, during) = seat_map(&app, showtime).await;
+    assert_eq!((same_etag.as_str(), &during), (etag.as_str(), &before), "the database gives the same map");
+    claim(&app, showtime, &region, &["F9"], Some("10 minutes")).await;
+    let (_, during) = seat_map(&app, showtime).await;
+    assert!(!available(&during, "F9"), "served from the database, so current");
+    get_ok(&app, &format!("/movies/{movie}/showtimes?city=new%20york")).await;
+
+    // A hung Redis (connections accepted, never answered) is no error either.
+    proxy.restore();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    proxy.blackhole();
+    let (_, hung) = seat_map(&app, showtime).await;
+    assert!(!available(&hung, "F9"));
+
+    // Redis comes back: once the one-second bypass is over, the cache serves again (the connections that failed
+    // or hung were discarded, not reused).
+    proxy.restore();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cache = app.state.catalog.seats.clone();
+    seat_map(&app, showtime).await;
+    let rebuilds = cache.rebuilds();
+    for _ in 0..3 {
+        let (_, again) = seat_map(&app, showtime).await;
+        assert!(!available(&again, "F9"));
+    }
+    assert_eq!(cache.rebuilds(), rebuilds, "served from Redis again");
+}
+
+#[tokio::test]
+async fn availability_comes_from_the_primary_even_when_the_read_pool_lags() {
+    // The read pool points at a copy of the database taken now: a follower that never catches up.
+    let primary = fresh_database().await;
+    let replica = fresh_database().await;
+    let config = test_config(&primary, &[("BOXOFFICE_READ_DATABASE_URL", &database_url(&replica))]);
+    let app = TestApp::spawn_on(&primary, config).await;
+    let (showtime, region, _) = future_showtime(&app).await;
+    claim(&app, showtime, &region, &["G1"], None).await;
+    let (_, map) = seat_map(&app, showtime).await;
+    assert!(!available(&map, "G1"), "the claim exists only on the primary");
+
+    // A showtime the replica does not have yet is still found (by-id lookups fall back to the primary).
+    let (_, token) = app.admin().await;
+    let theater = crate::catalog_admin::new_theater(&app, &token, "Lagging Replica Cinema").await;
+    let created = crate::catalog_admin::new_showtime(&app, &token, &theater, 1, 30).await;
+    let response = app.post_json("/showtimes", &created, Some(&token)).await;
+    let body = expect_status(response, StatusCode::CREATED).await;
+    let id = body["id"].as_str().expect("id");
+    get_ok(&app, &format!("/showtimes/{id}")).await;
+    let (_, map) = seat_map(&app, id.parse().expect("uuid")).await;
+    assert_eq!(map["totals"]["available"], 30);
+}
+
+#[tokio::test]
+async fn cache_results_are_counted() {
+    let app = TestApp::spawn().await;
+    let (showtime, _, _) = future_showtime(&app).await;
+    seat_map(&app, showtime).await;
+    seat_map(&app, showtime).await;
+    let metrics = app.get("/metrics", None).await.text().await.expect("metrics");
+    for result in ["hit", "miss"] {
+        assert!(
+            metrics.lines().any(|l| l.starts_with("boxoffice_cache_requests_total")
+                && l.contains("cache=\"seats\"")
+                && l.contains(&format!("result=\"{result}\""))),
+            "{result} not counted"
+        );
+    }
+}
