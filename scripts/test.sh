@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh — what `make test` (and CI) runs: start the throwaway test stack,
-# then `cargo fmt --check`, `cargo clippy -D warnings` and `cargo test` against
+# then `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test` and
+# scripts/schemathesis.sh (the API against its own OpenAPI document) against
 # it. Every step runs even if an earlier one failed; the stack is always torn
 # down; the exit status is non-zero if anything failed.
 set -euo pipefail
@@ -53,6 +54,7 @@ main() {
   step fmt cargo fmt --all -- --check
   step clippy cargo clippy --all-targets -- -D warnings
   step test cargo test --all-targets
+  step schemathesis "$ROOT_DIR/scripts/schemathesis.sh"
   step k8s "$ROOT_DIR/scripts/k8s-check.sh"
   step prometheus "$ROOT_DIR/scripts/prometheus-check.sh"
 
