@@ -13,7 +13,7 @@ BIN   := target/release/boxoffice
 # Prefix for recipe lines that need the dev profile's BOXOFFICE_* variables.
 DEV_ENV := eval "$$($(STACK) env dev)";
 
-.PHONY: help run stop status test fmt lint build migrate seed bench clean-var dev-stack
+.PHONY: help run stop status test fmt lint build migrate seed bench clean-var dev-stack audit
 
 help: ## List targets
 	@echo "boxoffice make targets:"
@@ -44,6 +44,9 @@ status: ## Show the state of the dev and test stacks
 
 test: ## fmt check + clippy + cargo test against a throwaway test stack (what CI runs)
 	scripts/test.sh
+
+audit: ## cargo deny: licenses, duplicate crates, sources (AUDIT_ADVISORIES=1 adds advisories; needs GitHub)
+	scripts/audit.sh
 
 fmt: ## cargo fmt
 	$(CARGO) fmt --all

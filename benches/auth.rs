@@ -15,6 +15,7 @@ fn keys() -> TokenKeys {
     TokenKeys::from_config(&AuthConfig {
         jwt_secret: Some(Secret::new("bench-secret-bench-secret-bench-secret")),
         jwt_key_id: "k1".into(),
+        jwt_previous_keys: Vec::new(),
         issuer: "boxoffice".into(),
         audience: "boxoffice-api".into(),
         token_ttl: Duration::from_secs(3600),

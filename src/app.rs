@@ -25,6 +25,7 @@ use crate::cache::Redis;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, Problem};
+use crate::gateway::{self, Gateway};
 use crate::{metrics, telemetry};
 
 /// Which routers a process serves (DESIGN.md §2: one binary, deployed and scaled per role).
@@ -51,6 +52,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Rate limiters and the gateway's settings.
+    pub gateway: Arc<Gateway>,
     /// The catalog's caches (in-process and the Redis seat-availability cache).
     pub catalog: crate::catalog::Catalog,
     /// The booking protocol (holds, payments, cancellations) with its payment provider.
@@ -85,9 +88,10 @@ impl Application {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
+        let gateway = Arc::new(Gateway::new(&config.gateway, redis.clone()));
         let catalog = crate::catalog::Catalog::new(&config, redis.clone());
         let bookings = Arc::new(BookingService::new(db.clone(), redis.clone(), &config));
-        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, catalog, bookings };
+        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, gateway, catalog, bookings };
         let router = router(state.clone(), routes);
         Ok(Self { listener, metrics_listener, router, state })
     }
@@ -128,16 +132,10 @@ impl Application {
             tracing::info!(addr = ?listener.local_addr().ok(), "serving /metrics");
             tokio::spawn(metrics::serve_ops(listener, self.state.metrics.clone(), shutdown.clone()))
         });
-        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let deadline = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(drain).await;
-        };
-        tokio::select! {
-            result = server => result?,
-            () = deadline => tracing::warn!(seconds = drain.as_secs(), "drain timeout: closing remaining connections"),
-        }
+        let upkeep = tokio::spawn(self.state.gateway.clone().upkeep(shutdown.clone()));
+        let header_read_timeout = self.state.config.gateway.header_read_timeout;
+        gateway::server::serve(self.listener, self.router, shutdown, drain, header_read_timeout).await;
+        upkeep.await?;
         // Both stop on `shutdown`; a scraper's open connection must not hold the process.
         sampler.abort();
         if let Some(ops) = ops {
@@ -153,7 +151,8 @@ pub fn router(state: AppState, routes: Routes) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/openapi.json", get(crate::openapi::document));
+        .route("/openapi.json", get(crate::openapi::document))
+        .merge(gateway::docs::router());
     // With a separate metrics listener, the public port does not expose /metrics (it would be reachable through
     // the ingress otherwise).
     if config.metrics_addr.is_none() {
@@ -173,7 +172,10 @@ pub fn router(state: AppState, routes: Routes) -> Router {
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
         .layer(CatchPanicLayer::custom(telemetry::panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), gateway::middleware::per_ip))
         .layer(middleware::from_fn(telemetry::observe))
+        .layer(tower::util::option_layer(gateway::middleware::cors(&config.gateway.cors_origins)))
+        .layer(middleware::from_fn_with_state(state.clone(), gateway::middleware::security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)

@@ -31,6 +31,7 @@
 //! | `BOXOFFICE_HOLD_TTL_SECS` | `600` | how long a hold keeps its seats |
 //! | `BOXOFFICE_MAX_SEATS_PER_BOOKING` | `10` | seats one hold may ask for |
 //! | `BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME` | `10` | live seats (held, being paid, paid) one user may have on one showtime |
+//! | `BOXOFFICE_SEAT_GATE` | `true` | refuse at once (409) a hold of a seat another hold of this process is claiming (`booking::gate`) |
 //! | `BOXOFFICE_PAYMENT_PROVIDER` | `sandbox` | payment provider; `sandbox` is the in-process test provider (`tok_visa`, ...) |
 //! | `BOXOFFICE_PAYMENT_TIMEOUT_MS` | `5000` | a provider call unanswered after this is an unknown outcome (504, reconciled later) |
 //! | `BOXOFFICE_PAYMENT_WINDOW_SECS` | `120` | a hold being paid is extended to at least this far ahead |
@@ -48,6 +49,21 @@
 //! | `BOXOFFICE_LOG_FORMAT` | `json` | `json` or `pretty` |
 //! | `BOXOFFICE_ADMIN_EMAIL` | unset | with `BOXOFFICE_ADMIN_PASSWORD`: an admin account ensured at start-up |
 //! | `BOXOFFICE_ADMIN_PASSWORD` | unset | its password (8–128 characters) |
+//! | `BOXOFFICE_JWT_PREVIOUS_KEYS` | unset | verify-only keys while rotating: `kid:secret,kid2:secret2` (each secret 32 bytes or more, no commas) |
+//! | `BOXOFFICE_HEADER_READ_TIMEOUT_MS` | `5000` | a connection that has not sent a complete request head within this is closed (also the keep-alive idle limit) |
+//! | `BOXOFFICE_RATE_LIMITS` | `on` | `on`, `relaxed` (every quota × 100, for load tests) or `off` |
+//! | `BOXOFFICE_RATE_LIMIT_PER_IP` | `50` | per pod: requests per second per client address (every route but `/healthz`, `/readyz`, `/metrics`) |
+//! | `BOXOFFICE_RATE_LIMIT_PER_IP_BURST` | `100` | per pod: requests per client address allowed back to back |
+//! | `BOXOFFICE_RATE_LIMIT_USER_WRITES` | `30` | all pods (Redis): holds and finalizations per user per minute |
+//! | `BOXOFFICE_RATE_LIMIT_USER_WRITES_BURST` | `10` | all pods: holds and finalizations per user back to back |
+//! | `BOXOFFICE_LOGIN_ATTEMPTS` | `10` | all pods: `POST /auth/token` per account and client address per window |
+//! | `BOXOFFICE_LOGIN_WINDOW_SECS` | `300` | that window |
+//! | `BOXOFFICE_SIGNUPS_PER_HOUR` | `20` | all pods: `POST /users` per client address per hour |
+//! | `BOXOFFICE_LOGIN_LOCKOUT_THRESHOLD` | `5` | consecutive failed logins that lock an account |
+//! | `BOXOFFICE_LOGIN_LOCKOUT_SECS` | `30` | the first lock; each further failure doubles it, up to 15 minutes |
+//! | `BOXOFFICE_TRUSTED_PROXIES` | unset | CIDR list of proxies whose `X-Forwarded-For` is believed, e.g. `10.0.0.0/8,fd00::/8` |
+//! | `BOXOFFICE_CORS_ORIGINS` | unset | comma list of origins allowed to call the API from a browser; unset: no CORS headers |
+//! | `BOXOFFICE_HSTS` | `false` | send `Strict-Transport-Security` (set it when clients reach the API over HTTPS) |
 //!
 //! A value that does not parse stops the process at start-up with the variable's name in the message.
 
@@ -57,6 +73,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
+
+use crate::gateway::model::{Quota, RateLimitMode, TrustedProxies};
 
 /// A value that must never be printed: `Debug` shows `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -182,6 +200,8 @@ pub struct AuthConfig {
     pub jwt_secret: Option<Secret>,
     /// Key id put in the token header, so keys can rotate.
     pub jwt_key_id: String,
+    /// Verify-only keys (kid, secret) of earlier secrets, kept while their tokens may still be alive.
+    pub jwt_previous_keys: Vec<(String, Secret)>,
     /// Issuer claim.
     pub issuer: String,
     /// Audience claim.
@@ -216,6 +236,8 @@ pub struct BookingConfig {
     pub max_seats_per_booking: usize,
     /// Live seats one user may have on one showtime (checked inside the hold transaction).
     pub max_seats_per_user_showtime: usize,
+    /// Whether holds go through the in-process seat gate first.
+    pub seat_gate: bool,
 }
 
 /// Payment provider settings.
@@ -280,12 +302,50 @@ pub struct Config {
     pub log_filter: String,
     /// Log format.
     pub log_format: LogFormat,
+    /// Rate limits, client addresses, browser and transport security.
+    pub gateway: GatewayConfig,
     /// Lifetime of a seat-availability entry in Redis.
     pub seatmap_ttl: Duration,
     /// Lifetime of in-process showtime summaries and search results.
     pub catalog_ttl: Duration,
     /// Whether the load-test baseline route is served.
     pub loadtest_routes: bool,
+}
+
+/// The gateway's duties (rate limits, client addresses, security headers, CORS, connection timeouts).
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// `on`, `relaxed` or `off`.
+    pub rate_limits: RateLimitMode,
+    /// Per pod, per client address.
+    pub per_ip: Quota,
+    /// All pods, per user: holds and finalizations.
+    pub user_writes: Quota,
+    /// All pods, per account and client address: logins.
+    pub login: Quota,
+    /// All pods, per client address: registrations.
+    pub signup: Quota,
+    /// Locking an account after consecutive failed logins.
+    pub lockout: LockoutPolicy,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Origins allowed by CORS (exact `scheme://host[:port]`); empty: no CORS.
+    pub cors_origins: Vec<String>,
+    /// Whether to send `Strict-Transport-Security`.
+    pub hsts: bool,
+    /// Time a connection has to send a complete request head.
+    pub header_read_timeout: Duration,
+}
+
+/// Account lockout after repeated failed logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Consecutive failures that lock the account.
+    pub threshold: u32,
+    /// The first lock; doubled by every further failure.
+    pub base: Duration,
+    /// The longest lock.
+    pub max: Duration,
 }
 
 /// A variable that is set but does not parse.
@@ -335,6 +395,109 @@ impl Vars<'_> {
         Ok(value)
     }
 
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "true" | "1" | "on" | "yes") => Ok(true),
+            Some(v) if matches!(v.as_str(), "false" | "0" | "off" | "no") => Ok(false),
+            Some(v) => Err(ConfigError { name, reason: format!("expected true or false, got {v:?}") }),
+        }
+    }
+
+    fn u32(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+        let value = self.positive(name, u64::from(default))?;
+        u32::try_from(value).map_err(|_| ConfigError { name, reason: "is too large".into() })
+    }
+
+    fn previous_keys(&self, name: &'static str) -> Result<Vec<(String, Secret)>, ConfigError> {
+        let Some(raw) = self.raw(name) else { return Ok(Vec::new()) };
+        let mut keys = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            // The reason never quotes the entry: it holds a secret.
+            let Some((kid, secret)) = entry.split_once(':') else {
+                return Err(ConfigError { name, reason: "each entry must be kid:secret".into() });
+            };
+            let kid = kid.trim();
+            if kid.is_empty() || secret.len() < 32 {
+                return Err(ConfigError {
+                    name,
+                    reason: "each entry must be kid:secret with a non-empty kid and a secret of 32 bytes or more"
+                        .into(),
+                });
+            }
+            if keys.iter().any(|(k, _): &(String, Secret)| k == kid) {
+                return Err(ConfigError { name, reason: format!("key id {kid:?} appears twice") });
+            }
+            keys.push((kid.to_owned(), Secret::new(secret)));
+        }
+        Ok(keys)
+    }
+
+    fn cors_origins(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
+        let Some(raw) = self.raw(name) else { return Ok(Vec::new()) };
+        raw.split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|origin| {
+                let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                    && !origin.ends_with('/')
+                    && origin.split_once("://").is_some_and(|(_, host)| !host.is_empty() && !host.contains('/'))
+                    && axum::http::HeaderValue::from_str(origin).is_ok();
+                if valid {
+                    Ok(origin.to_owned())
+                } else {
+                    Err(ConfigError {
+                        name,
+                        reason: format!("{origin:?} is not an origin like https://tickets.example.com"),
+                    })
+                }
+            })
+            .collect()
+    }
+
+    fn gateway(&self) -> Result<GatewayConfig, ConfigError> {
+        let quota = |name: &'static str, q: Result<Quota, String>| q.map_err(|reason| ConfigError { name, reason });
+        let per_ip = quota(
+            "BOXOFFICE_RATE_LIMIT_PER_IP",
+            Quota::per_second(
+                self.u32("BOXOFFICE_RATE_LIMIT_PER_IP", 50)?,
+                self.u32("BOXOFFICE_RATE_LIMIT_PER_IP_BURST", 100)?,
+            ),
+        )?;
+        let writes_per_min = self.u32("BOXOFFICE_RATE_LIMIT_USER_WRITES", 30)?;
+        let user_writes = Quota {
+            burst: self.u32("BOXOFFICE_RATE_LIMIT_USER_WRITES_BURST", 10)?,
+            interval: Duration::from_secs(60) / writes_per_min,
+        };
+        let login = quota(
+            "BOXOFFICE_LOGIN_ATTEMPTS",
+            Quota::per_window(
+                self.u32("BOXOFFICE_LOGIN_ATTEMPTS", 10)?,
+                self.secs("BOXOFFICE_LOGIN_WINDOW_SECS", 300)?,
+            ),
+        )?;
+        let signup = quota(
+            "BOXOFFICE_SIGNUPS_PER_HOUR",
+            Quota::per_window(self.u32("BOXOFFICE_SIGNUPS_PER_HOUR", 20)?, Duration::from_secs(3600)),
+        )?;
+        Ok(GatewayConfig {
+            rate_limits: self.parse("BOXOFFICE_RATE_LIMITS", RateLimitMode::On)?,
+            per_ip,
+            user_writes,
+            login,
+            signup,
+            lockout: LockoutPolicy {
+                threshold: self.u32("BOXOFFICE_LOGIN_LOCKOUT_THRESHOLD", 5)?,
+                base: self.secs("BOXOFFICE_LOGIN_LOCKOUT_SECS", 30)?,
+                max: Duration::from_secs(15 * 60),
+            },
+            trusted_proxies: self.parse("BOXOFFICE_TRUSTED_PROXIES", TrustedProxies::default())?,
+            cors_origins: self.cors_origins("BOXOFFICE_CORS_ORIGINS")?,
+            hsts: self.flag("BOXOFFICE_HSTS", false)?,
+            header_read_timeout: self.millis("BOXOFFICE_HEADER_READ_TIMEOUT_MS", 5000)?,
+        })
+    }
+
     fn database_url(&self, name: &'static str, default: &str) -> Result<tokio_postgres::Config, ConfigError> {
         let url = self.raw(name).unwrap_or_else(|| default.to_owned());
         url.parse().map_err(|e: tokio_postgres::Error| ConfigError { name, reason: e.to_string() })
@@ -382,6 +545,14 @@ impl Config {
         {
             return Err(ConfigError { name: "BOXOFFICE_JWT_SECRET", reason: "must be at least 32 bytes".into() });
         }
+        let jwt_previous_keys = v.previous_keys("BOXOFFICE_JWT_PREVIOUS_KEYS")?;
+        let current_kid = v.raw("BOXOFFICE_JWT_KEY_ID").unwrap_or_else(|| "k1".to_owned());
+        if jwt_previous_keys.iter().any(|(kid, _)| *kid == current_kid) {
+            return Err(ConfigError {
+                name: "BOXOFFICE_JWT_PREVIOUS_KEYS",
+                reason: format!("key id {current_kid:?} is the current BOXOFFICE_JWT_KEY_ID"),
+            });
+        }
         let bootstrap_admin = match (v.raw("BOXOFFICE_ADMIN_EMAIL"), v.raw("BOXOFFICE_ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some((email, Secret::new(password))),
             (None, None) => None,
@@ -424,6 +595,7 @@ impl Config {
         let booking = BookingConfig {
             max_seats_per_booking: v.positive("BOXOFFICE_MAX_SEATS_PER_BOOKING", 10)? as usize,
             max_seats_per_user_showtime: v.positive("BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME", 10)? as usize,
+            seat_gate: v.parse("BOXOFFICE_SEAT_GATE", true)?,
         };
         Ok(Self {
             listen_addr: v.parse("BOXOFFICE_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
@@ -449,6 +621,7 @@ impl Config {
             auth: AuthConfig {
                 jwt_secret,
                 jwt_key_id: v.raw("BOXOFFICE_JWT_KEY_ID").unwrap_or_else(|| "k1".to_owned()),
+                jwt_previous_keys,
                 issuer: v.raw("BOXOFFICE_JWT_ISSUER").unwrap_or_else(|| "boxoffice".to_owned()),
                 audience: v.raw("BOXOFFICE_JWT_AUDIENCE").unwrap_or_else(|| "boxoffice-api".to_owned()),
                 token_ttl: v.secs("BOXOFFICE_TOKEN_TTL_SECS", 3600)?,
@@ -463,6 +636,7 @@ impl Config {
             shutdown_timeout: v.secs("BOXOFFICE_SHUTDOWN_TIMEOUT_SECS", 20)?,
             log_filter: v.raw("BOXOFFICE_LOG").unwrap_or_else(|| "info".to_owned()),
             log_format: v.parse("BOXOFFICE_LOG_FORMAT", LogFormat::Json)?,
+            gateway: v.gateway()?,
             seatmap_ttl: v.millis("BOXOFFICE_SEATMAP_TTL_MS", 2000)?,
             catalog_ttl: v.millis("BOXOFFICE_CATALOG_TTL_MS", 5000)?,
             loadtest_routes: v.parse("BOXOFFICE_LOADTEST_ROUTES", false)?,
@@ -517,7 +691,10 @@ mod tests {
         assert_eq!(c.hold_ttl, Duration::from_secs(600));
         assert_eq!(c.database.dialect, DialectSetting::Auto);
         assert_eq!(c.database.read.get_dbname(), Some("boxoffice"));
-        assert_eq!(c.booking, BookingConfig { max_seats_per_booking: 10, max_seats_per_user_showtime: 10 });
+        assert_eq!(
+            c.booking,
+            BookingConfig { max_seats_per_booking: 10, max_seats_per_user_showtime: 10, seat_gate: true }
+        );
         assert_eq!(c.payment.provider, PaymentProvider::Sandbox);
         assert_eq!(c.payment.timeout, Duration::from_secs(5));
         assert_eq!(c.payment.window, Duration::from_secs(120));
@@ -548,7 +725,29 @@ mod tests {
             ("BOXOFFICE_PAYMENT_CIRCUIT_FAILURES", "0"),
             ("BOXOFFICE_PAYMENT_CIRCUIT_COOLDOWN_MS", "soon"),
             ("BOXOFFICE_SWEEP_BATCH", "0"),
+            ("BOXOFFICE_SEAT_GATE", "maybe"),
             ("BOXOFFICE_RECONCILE_AFTER_SECS", "5"),
+            ("BOXOFFICE_RATE_LIMITS", "sometimes"),
+            ("BOXOFFICE_RATE_LIMIT_PER_IP", "0"),
+            ("BOXOFFICE_RATE_LIMIT_PER_IP_BURST", "many"),
+            ("BOXOFFICE_RATE_LIMIT_USER_WRITES", "0"),
+            ("BOXOFFICE_RATE_LIMIT_USER_WRITES_BURST", "-1"),
+            ("BOXOFFICE_LOGIN_ATTEMPTS", "99999999999"),
+            ("BOXOFFICE_LOGIN_WINDOW_SECS", "0"),
+            ("BOXOFFICE_SIGNUPS_PER_HOUR", "x"),
+            ("BOXOFFICE_LOGIN_LOCKOUT_THRESHOLD", "0"),
+            ("BOXOFFICE_LOGIN_LOCKOUT_SECS", "soon"),
+            ("BOXOFFICE_TRUSTED_PROXIES", "10.0.0.0/8,not-a-cidr"),
+            ("BOXOFFICE_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("BOXOFFICE_CORS_ORIGINS", "https://ok.example.com,tickets.example.com"),
+            ("BOXOFFICE_CORS_ORIGINS", "https://example.com/"),
+            ("BOXOFFICE_CORS_ORIGINS", "*"),
+            ("BOXOFFICE_HSTS", "maybe"),
+            ("BOXOFFICE_HEADER_READ_TIMEOUT_MS", "0"),
+            ("BOXOFFICE_JWT_PREVIOUS_KEYS", "old:short"),
+            ("BOXOFFICE_JWT_PREVIOUS_KEYS", "no-colon-0123456789abcdef0123456789abcdef"),
+            ("BOXOFFICE_JWT_PREVIOUS_KEYS", "k1:0123456789abcdef0123456789abcdef"),
+            ("BOXOFFICE_JWT_PREVIOUS_KEYS", "a:0123456789abcdef0123456789abcdef,a:0123456789abcdef0123456789abcdeX"),
             ("BOXOFFICE_METRICS_ADDR", "9090"),
             ("BOXOFFICE_DB_CLIENT_CERT", "/certs/client.crt"),
         ] {
@@ -575,6 +774,50 @@ mod tests {
         for secret in ["topsecret", "hunter2", "redispass"] {
             assert!(!shown.contains(secret), "{secret} leaked in {shown}");
         }
+    }
+
+    #[test]
+    fn gateway_defaults_are_production_values() {
+        let g = config(&[]).expect("defaults are valid").gateway;
+        assert_eq!(g.rate_limits, RateLimitMode::On);
+        assert_eq!((g.per_ip.burst, g.per_ip.interval), (100, Duration::from_millis(20)));
+        assert_eq!((g.user_writes.burst, g.user_writes.interval), (10, Duration::from_secs(2)));
+        assert_eq!((g.login.burst, g.login.window_secs()), (10, 300));
+        assert_eq!((g.signup.burst, g.signup.window_secs()), (20, 3600));
+        assert_eq!(
+            g.lockout,
+            LockoutPolicy { threshold: 5, base: Duration::from_secs(30), max: Duration::from_secs(900) }
+        );
+        assert!(g.trusted_proxies.0.is_empty() && g.cors_origins.is_empty() && !g.hsts);
+        assert_eq!(g.header_read_timeout, Duration::from_secs(5));
+        let g = config(&[
+            ("BOXOFFICE_RATE_LIMITS", "relaxed"),
+            ("BOXOFFICE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
+            ("BOXOFFICE_CORS_ORIGINS", "https://tickets.example.com, http://localhost:5173"),
+            ("BOXOFFICE_HSTS", "true"),
+        ])
+        .expect("valid")
+        .gateway;
+        assert_eq!(g.rate_limits, RateLimitMode::Relaxed);
+        assert_eq!(g.trusted_proxies.0.len(), 2);
+        assert_eq!(g.cors_origins, ["https://tickets.example.com", "http://localhost:5173"]);
+        assert!(g.hsts);
+    }
+
+    #[test]
+    fn previous_jwt_keys_parse_and_stay_secret() {
+        let c = config(&[(
+            "BOXOFFICE_JWT_PREVIOUS_KEYS",
+            "old:0123456789abcdef0123456789abcdef-old-secret, older:0123456789abcdef0123456789abcdef:with-colon",
+        )])
+        .expect("valid");
+        let kids: Vec<_> = c.auth.jwt_previous_keys.iter().map(|(kid, _)| kid.as_str()).collect();
+        assert_eq!(kids, ["old", "older"]);
+        assert_eq!(c.auth.jwt_previous_keys[1].1.expose(), "0123456789abcdef0123456789abcdef:with-colon");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("old-secret") && !shown.contains("with-colon"), "{shown}");
+        let err = config(&[("BOXOFFICE_JWT_PREVIOUS_KEYS", "old:tooshort-secret-value")]).expect_err("short");
+        assert!(!err.to_string().contains("tooshort"), "the error quotes the secret: {err}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -220,6 +220,56 @@ impl Problem {
     }
 }
 
+/// Lists every variant once: [`Problem::ALL`] for the OpenAPI document, and an exhaustive `match` so that a variant
+/// missing from the list does not compile.
+macro_rules! every_problem {
+    ($($variant:ident),* $(,)?) => {
+        impl Problem {
+            /// Every problem type (the OpenAPI document's `x-problem-types`). A new variant goes in the
+            /// `every_problem!` list below the enum, or the build fails.
+            pub const ALL: &[Problem] = &[$(Problem::$variant),*];
+        }
+        const _: fn(Problem) = |problem| match problem {
+            $(Problem::$variant)|* => {}
+        };
+    };
+}
+
+every_problem!(
+    Validation,
+    MalformedJson,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    EmailTaken,
+    Conflict,
+    ShowtimeOverlap,
+    LayoutInUse,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    InvalidBody,
+    RateLimited,
+    Internal,
+    ServiceUnavailable,
+    Timeout,
+    SeatsUnavailable,
+    UnknownSeats,
+    UnknownShowtime,
+    ShowtimeClosed,
+    TooManySeats,
+    SeatLimitExceeded,
+    HoldExpired,
+    BookingStateConflict,
+    PaymentInProgress,
+    PaymentDeclined,
+    PaymentTimeout,
+    PaymentProviderError,
+    PaymentUnavailable,
+    IdempotencyKeyReused,
+    IdempotencyKeyInFlight,
+);
+
 /// One invalid input, reported in the `errors` extension of a validation problem.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
@@ -238,6 +288,7 @@ pub struct ApiError {
     extensions: Map<String, Value>,
     retry_after_secs: Option<u64>,
     source: Option<anyhow::Error>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Attached to error responses so the request middleware can log the cause once, inside the request span.
@@ -257,6 +308,7 @@ impl ApiError {
             extensions: Map::new(),
             retry_after_secs: None,
             source: None,
+            headers: Vec::new(),
         }
     }
 
@@ -298,6 +350,13 @@ impl ApiError {
     #[must_use]
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// Adds a response header (appended: list-valued fields such as `RateLimit` may carry several members).
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -355,9 +414,20 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
+        // A JSON parser's message can quote the rejected value (a password sent as a number, say): the client may
+        // read its own input back, the logs must not keep it.
+        let logged_detail = match self.problem {
+            Problem::InvalidBody | Problem::MalformedJson => {
+                "the JSON body was refused (detail withheld: it may quote the input)"
+            }
+            _ => self.detail.as_str(),
+        };
         let report = match &self.source {
-            Some(source) => format!("{}: {source:#}", self.detail),
-            None => self.detail.clone(),
+            Some(source) => format!("{logged_detail}: {source:#}"),
+            None => logged_detail.to_owned(),
         };
         response.extensions_mut().insert(ErrorReport(Arc::new(report)));
         response
@@ -368,7 +438,7 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
             JsonRejection::JsonSyntaxError(e) => Self::new(Problem::MalformedJson, e.body_text()),
-            JsonRejection::JsonDataError(e) => Self::new(Problem::InvalidBody, e.body_text()),
+            JsonRejection::JsonDataError(e) => Self::new(Problem::InvalidBody, redact_values(&e.body_text())),
             JsonRejection::MissingJsonContentType(_) => {
                 Self::new(Problem::UnsupportedMediaType, "the body must be JSON with Content-Type: application/json")
             }
@@ -378,6 +448,29 @@ impl From<JsonRejection> for ApiError {
             other => Self::new(Problem::for_status(other.status()), other.body_text()).with_status(other.status()),
         }
     }
+}
+
+/// Drops the offending value from serde's "invalid type: integer `123`, expected ..." and "invalid value: ..."
+/// messages, keeping the field name and what was expected: the message reaches the log, and the value might be a
+/// secret sent with the wrong type (a numeric password, say).
+fn redact_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) =
+        ["invalid type: ", "invalid value: "].iter().filter_map(|p| rest.find(p).map(|i| (i, p.len()))).min()
+    {
+        let (start, len) = at;
+        out.push_str(&rest[..start + len]);
+        rest = &rest[start + len..];
+        let Some(end) = rest.find(", expected") else { break };
+        let unexpected = &rest[..end];
+        // "integer `5`", "string \"abc\"", "char 'c'", "unit value", "map": the kind, then maybe a quoted value.
+        let kind = unexpected.find(['`', '"', '\'']).map_or(unexpected, |q| unexpected[..q].trim_end());
+        out.push_str(kind);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl From<QueryRejection> for ApiError {
@@ -459,6 +552,34 @@ mod tests {
         assert_eq!(slugs.len(), all.len());
         for p in all {
             assert!(p.status().is_client_error() || p.status().is_server_error(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn all_lists_every_problem_once() {
+        let mut slugs: Vec<_> = Problem::ALL.iter().map(|p| p.slug()).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), Problem::ALL.len());
+    }
+
+    #[test]
+    fn json_data_errors_name_the_field_but_not_the_value() {
+        for (message, expected) in [
+            (
+                "Failed to deserialize the JSON body into the target type: password: invalid type: integer `987654321`, expected a string at line 1 column 40",
+                "Failed to deserialize the JSON body into the target type: password: invalid type: integer, expected a string at line 1 column 40",
+            ),
+            ("x: invalid type: string \"s3cret\", expected u32", "x: invalid type: string, expected u32"),
+            ("x: invalid value: character 'q', expected a digit", "x: invalid value: character, expected a digit"),
+            ("x: invalid type: map, expected a string", "x: invalid type: map, expected a string"),
+            (
+                "unknown field `role`, expected one of `name`, `email`",
+                "unknown field `role`, expected one of `name`, `email`",
+            ),
+            ("missing field `email`", "missing field `email`"),
+        ] {
+            assert_eq!(redact_values(message), expected);
         }
     }
 

@@ -11,6 +11,7 @@ pub mod config; //    Config::from_env: every BOXOFFICE_* variable and its defau
 pub mod db; //        pools, the serializable retry helper, migrations, SQL constants, Region
 pub mod error; //     ApiError -> RFC 9457 problem+json: the one place errors become HTTP
 pub mod extract; //   Json/Query/Path extractors with problem+json rejections
+pub mod gateway; //   rate limits, client address, security headers, CORS, server timeouts, /docs
 pub mod metrics; //   Prometheus recorder and metric descriptions
 pub mod openapi; //   the OpenAPI 3.1 document, generated from annotations
 pub mod payment; //   PaymentGateway trait, the sandbox provider, timeout + circuit breaker

@@ -271,6 +271,9 @@ pub async fn serve_ops(
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text exposition format (on `BOXOFFICE_METRICS_ADDR` instead when it is set)", content_type = "text/plain", body = String),
+))]
 pub async fn render(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
 }

@@ -17,6 +17,12 @@ use crate::error::{ApiError, ErrorReport, PROBLEM_JSON, Problem, problem_for_sta
 /// Installs the global subscriber (JSON lines or pretty), once; later calls are ignored.
 pub fn init(config: &Config) {
     let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // tokio-postgres logs every statement's bound parameters at debug: password hashes, emails, phone numbers.
+    // Capped at info whatever the filter says, so that `BOXOFFICE_LOG=debug` never writes credentials or PII.
+    let filter = match "tokio_postgres::query=info".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::NONE);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
@@ -54,6 +60,14 @@ pub async fn observe(request: Request, next: Next) -> Response {
                 elapsed_ms,
                 error = report.as_deref().map(String::as_str),
                 "request failed"
+            );
+        } else if status == axum::http::StatusCode::TOO_MANY_REQUESTS {
+            // Counted in boxoffice_rate_limited_total; a line per refusal would let a flood fill the logs.
+            tracing::debug!(
+                status = status.as_u16(),
+                elapsed_ms,
+                error = report.as_deref().map(String::as_str),
+                "request refused"
             );
         } else if status.is_client_error() {
             tracing::info!(

@@ -7,20 +7,42 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Email, NewUser, Role};
 use super::store::{self, InsertError, User};
-use super::token::TokenKeys;
+use super::token::{IssuedToken, TokenKeys};
 use super::{AdminUser, AuthUser, password};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
+use crate::gateway::model::{Scope, address_key};
+use crate::gateway::{self, ClientIp, RateLimitHeaders};
 
 /// `POST /users` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterBody {
+    /// Display name: 1–100 characters once trimmed, no control characters.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: String,
+    /// Email address (ASCII; stored trimmed and lower-cased): a local part of 1–64 printable characters, a dotted
+    /// domain of letters, digits and hyphens; 254 characters at most.
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[!-?A-~]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+\s*$",
+        example = "ada@example.com"
+    )]
     email: String,
+    /// International phone number: `+` and 7–15 digits; spaces, dots, dashes and parentheses are ignored.
     #[serde(alias = "phone_number")]
+    #[schema(
+        max_length = 32,
+        pattern = r"^\s*[ ().-]*\+?(?:[ ().-]*[0-9]){7,15}[ ().-]*\s*$",
+        example = "+1 212 555 0100"
+    )]
     phone_number: String,
+    /// 8–128 characters, not only white space.
+    #[schema(min_length = 8, max_length = 128, pattern = r"\S", format = Password)]
     password: String,
 }
 
@@ -34,8 +56,15 @@ pub struct RegisterBody {
 ))]
 pub async fn register(
     State(state): State<AppState>,
+    client: ClientIp,
     ApiJson(body): ApiJson<RegisterBody>,
-) -> ApiResult<(StatusCode, [(header::HeaderName, String); 1], Json<User>)> {
+) -> ApiResult<(StatusCode, RateLimitHeaders, [(header::HeaderName, String); 1], Json<User>)> {
+    let limit = state.gateway.enforce(Scope::Signup, &address_key(client.0).to_string()).await?;
+    let user = create_customer(&state, body).await.map_err(|e| limit.attach(e))?;
+    Ok((StatusCode::CREATED, limit, [(header::LOCATION, "/users/me".to_owned())], Json(user)))
+}
+
+async fn create_customer(state: &AppState, body: RegisterBody) -> ApiResult<User> {
     let new = NewUser::parse(&body.name, &body.email, &body.phone_number, &body.password)
         .map_err(ApiError::invalid_fields)?;
     let hash = password::hash(new.password.expose().to_owned()).await.map_err(ApiError::internal)?;
@@ -45,14 +74,18 @@ pub async fn register(
         InsertError::Db(e) => ApiError::internal(e),
     })?;
     metrics::counter!("boxoffice_users_registered_total").increment(1);
-    Ok((StatusCode::CREATED, [(header::LOCATION, "/users/me".to_owned())], Json(user)))
+    Ok(user)
 }
 
 /// `POST /auth/token` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
+    /// The account's email address (any case, surrounding spaces ignored).
+    #[schema(min_length = 1, max_length = 254, example = "ada@example.com")]
     email: String,
+    /// Its password.
+    #[schema(min_length = 1, max_length = 1024, format = Password)]
     password: String,
 }
 
@@ -65,34 +98,64 @@ pub struct TokenResponse {
     expires_in: u64,
 }
 
-/// `POST /auth/token`: email + password -> a signed access token. Every failure is the same 401, in about the
-/// same time (an unknown account verifies against a decoy hash).
+/// `POST /auth/token`: email + password -> a signed access token.
+///
+/// Every refusal is the same 401 with the same body, in about the same time: an unknown account verifies against a
+/// decoy hash, and a locked account (too many consecutive failures) still verifies the password it was given and
+/// then refuses it like a wrong one, so neither the answer nor its timing tells whether an account exists or is
+/// locked. Before any of that, the per account + address limiter (shared by every pod) may answer 429.
 #[utoipa::path(post, path = "/auth/token", tag = "identity", request_body = TokenBody, responses(
     (status = 200, description = "A bearer token", body = TokenResponse),
-    (status = 401, description = "Invalid email or password (the same answer for both)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    (status = 401, description = "Invalid email or password (the same answer for an unknown account, a wrong password and a locked account)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
     (status = 422, description = "Wrong JSON shape", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
 ))]
-pub async fn token(State(state): State<AppState>, ApiJson(body): ApiJson<TokenBody>) -> ApiResult<Json<TokenResponse>> {
+pub async fn token(
+    State(state): State<AppState>,
+    client_ip: ClientIp,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> ApiResult<(RateLimitHeaders, Json<TokenResponse>)> {
+    let limit = state.gateway.enforce(Scope::Login, &gateway::login_subject(&body.email, client_ip.0)).await?;
+    let issued = log_in(&state, body).await.map_err(|e| limit.attach(e))?;
+    Ok((limit, Json(TokenResponse { access_token: issued.token, token_type: "Bearer", expires_in: issued.expires_in })))
+}
+
+async fn log_in(state: &AppState, body: TokenBody) -> ApiResult<IssuedToken> {
     let refused = || ApiError::new(Problem::Unauthorized, "invalid email or password");
-    let credentials = match Email::parse(&body.email) {
+    let (db, credentials) = match Email::parse(&body.email) {
         Ok(email) => {
             let client = state.db.write.get().await?;
-            store::find_credentials(&client, &email).await.map_err(ApiError::internal)?
+            let credentials = store::find_credentials(&client, &email).await.map_err(ApiError::internal)?;
+            (Some((client, email)), credentials)
         }
-        Err(_) => None,
+        Err(_) => (None, None),
     };
     // Bounded before hashing: argon2's cost must not be a lever for oversized inputs.
     let password = if body.password.len() <= 1024 { body.password } else { String::new() };
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let verified = password::verify(password, hash).await;
-    let Some(credentials) = credentials.filter(|_| verified) else {
-        metrics::counter!("boxoffice_logins_total", "outcome" => "refused").increment(1);
-        return Err(refused());
-    };
-    let keys: &TokenKeys = &state.tokens;
-    let issued = keys.issue(credentials.user.id, credentials.user.role).map_err(ApiError::internal)?;
-    metrics::counter!("boxoffice_logins_total", "outcome" => "ok").increment(1);
-    Ok(Json(TokenResponse { access_token: issued.token, token_type: "Bearer", expires_in: issued.expires_in }))
+    match credentials {
+        Some(credentials) if verified && !credentials.locked => {
+            if credentials.failed_logins > 0
+                && let Some((client, _)) = &db
+            {
+                store::reset_login_failures(client, credentials.user.id).await.map_err(ApiError::internal)?;
+            }
+            let keys: &TokenKeys = &state.tokens;
+            let issued = keys.issue(credentials.user.id, credentials.user.role).map_err(ApiError::internal)?;
+            metrics::counter!("boxoffice_logins_total", "outcome" => "ok").increment(1);
+            Ok(issued)
+        }
+        credentials => {
+            if let Some((client, email)) = &db {
+                store::record_login_failure(client, email, &state.config.gateway.lockout)
+                    .await
+                    .map_err(ApiError::internal)?;
+            }
+            let outcome = if credentials.is_some_and(|c| c.locked) { "locked" } else { "refused" };
+            metrics::counter!("boxoffice_logins_total", "outcome" => outcome).increment(1);
+            Err(refused())
+        }
+    }
 }
 
 /// `GET /users/me`: the caller's account.

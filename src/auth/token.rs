@@ -1,9 +1,12 @@
 //! Access tokens: JWTs signed with HMAC-SHA256.
 //!
 //! Verification pins the algorithm (HS256 only: a token claiming `none` or RS256 is refused), requires and checks
-//! `exp`, `iat`, `iss`, `aud` and `sub`, and requires a `kid` naming a known key so keys can rotate (issue with the
-//! new key, keep verifying with the old one until its tokens expire).
+//! `exp`, `iat`, `iss`, `aud` and `sub`, and requires a `kid` naming a known key so keys can rotate: tokens are
+//! signed with the current key (`BOXOFFICE_JWT_SECRET`, `BOXOFFICE_JWT_KEY_ID`); the keys of
+//! `BOXOFFICE_JWT_PREVIOUS_KEYS` only verify, and are dropped from it once their last tokens have expired (one token
+//! lifetime after the rotation).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -59,7 +62,8 @@ pub enum TokenError {
 pub struct TokenKeys {
     kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// Every key that verifies, by `kid`: the current one and the previous ones.
+    decoding: HashMap<String, DecodingKey>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -68,7 +72,13 @@ pub struct TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys").field("kid", &self.kid).field("issuer", &self.issuer).finish_non_exhaustive()
+        let mut verifying: Vec<&str> = self.decoding.keys().map(String::as_str).collect();
+        verifying.sort_unstable();
+        f.debug_struct("TokenKeys")
+            .field("kid", &self.kid)
+            .field("verifying", &verifying)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,10 +102,16 @@ impl TokenKeys {
         validation.set_audience(&[&config.audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = 5;
+        let mut decoding: HashMap<String, DecodingKey> = config
+            .jwt_previous_keys
+            .iter()
+            .map(|(kid, secret)| (kid.clone(), DecodingKey::from_secret(secret.expose().as_bytes())))
+            .collect();
+        decoding.insert(config.jwt_key_id.clone(), DecodingKey::from_secret(&secret));
         Self {
             kid: config.jwt_key_id.clone(),
             encoding: EncodingKey::from_secret(&secret),
-            decoding: DecodingKey::from_secret(&secret),
+            decoding,
             validation,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
@@ -137,10 +153,10 @@ impl TokenKeys {
     /// See [`TokenError`].
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
-        if header.kid.as_deref() != Some(self.kid.as_str()) {
+        let Some(key) = header.kid.as_deref().and_then(|kid| self.decoding.get(kid)) else {
             return Err(TokenError::UnknownKey);
-        }
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| {
+        };
+        jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
             match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid(e.to_string()),
@@ -155,9 +171,14 @@ mod tests {
     use crate::config::Secret;
 
     fn keys(secret: &str, kid: &str, audience: &str) -> TokenKeys {
+        rotated(secret, kid, audience, &[])
+    }
+
+    fn rotated(secret: &str, kid: &str, audience: &str, previous: &[(&str, &str)]) -> TokenKeys {
         TokenKeys::from_config(&AuthConfig {
             jwt_secret: Some(Secret::new(secret)),
             jwt_key_id: kid.into(),
+            jwt_previous_keys: previous.iter().map(|(k, s)| ((*k).to_owned(), Secret::new(*s))).collect(),
             issuer: "boxoffice".into(),
             audience: audience.into(),
             token_ttl: Duration::from_secs(60),
@@ -213,6 +234,24 @@ mod tests {
         let none_header = encode(br#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
         let unsigned = format!("{none_header}.{}.", token.split('.').nth(1).unwrap_or_default());
         assert!(k.verify(&unsigned).is_err());
+    }
+
+    #[test]
+    fn after_a_rotation_old_tokens_verify_and_new_ones_use_the_new_key() {
+        const NEW: &str = "fedcba9876543210fedcba9876543210-new";
+        let before = keys(SECRET, "k1", "api");
+        let old_token = before.issue(UserId(Uuid::new_v4()), Role::Customer).expect("signs").token;
+        let after = rotated(NEW, "k2", "api", &[("k1", SECRET)]);
+        assert!(after.verify(&old_token).is_ok(), "a token of the previous key still verifies");
+        let new_token = after.issue(UserId(Uuid::new_v4()), Role::Customer).expect("signs").token;
+        assert_eq!(jsonwebtoken::decode_header(&new_token).expect("header").kid.as_deref(), Some("k2"));
+        assert_eq!(before.verify(&new_token), Err(TokenError::UnknownKey), "the old deployment does not know k2");
+        // A previous kid with a token signed by some other secret: the kid is known, the signature is not.
+        let forged = keys("another-secret-another-secret-xx", "k1", "api").issue(UserId(Uuid::new_v4()), Role::Admin);
+        assert!(matches!(after.verify(&forged.expect("signs").token), Err(TokenError::Invalid(_))));
+        let unknown = keys(NEW, "k9", "api").issue(UserId(Uuid::new_v4()), Role::Admin).expect("signs").token;
+        assert_eq!(after.verify(&unknown), Err(TokenError::UnknownKey));
+        assert!(!format!("{after:?}").contains("fedcba"), "Debug shows key ids only");
     }
 
     /// Minimal URL-safe base64 without padding, to forge an `alg: none` header in the test above.

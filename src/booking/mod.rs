@@ -7,8 +7,10 @@
 //! `DELETE /bookings/{bookingId}`, `GET /users/me/bookings`.
 //!
 //! Rooms: [`model`] (pure rules), [`store`] (SQL), [`service`] (the protocol: transactions, payments, post-commit
-//! effects; also used by the worker's sweeper and reconciler), [`routes`] (HTTP).
+//! effects; also used by the worker's sweeper and reconciler), [`routes`] (HTTP), [`gate`] (the in-process seat
+//! gate a hold passes before its transaction).
 
+pub mod gate;
 pub mod model;
 pub mod routes;
 pub mod service;

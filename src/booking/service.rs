@@ -2,7 +2,8 @@
 //! runs between transactions, and the effects that must not be repeated by a retry (seat-cache invalidation,
 //! metrics) happen after the commit.
 //!
-//! * Hold: one transaction. Its reads (showtime, prices, seat kinds) come first; then the idempotency key is claimed
+//! * Hold: first through the in-process seat gate ([`super::gate`]: a seat another hold of this process is claiming
+//!   right now is refused at once); then one transaction. Its reads (showtime, prices, seat kinds) come first; then the idempotency key is claimed
 //!   with the response already in it (the response is fully known at that point, and the row only becomes visible
 //!   if the transaction commits: storing it later, as DESIGN.md's step 4 puts it, would be the same but one
 //!   statement longer), the booking inserted, the seats claimed in one statement and the user's live seats counted
@@ -24,6 +25,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::gate::{Refused as GateRefusal, SeatGate};
 use super::model::{
     Action, Booking, BookingId, BookingStatus, CancelStep, FinalizeStep, IdempotencyKey, KeyVerdict, Refusal,
     SeatSelection, authorize, cancel_step, check_showtime_open, check_user_cap, finalize_step, judge_key, quote,
@@ -202,6 +204,8 @@ pub struct BookingService {
     abandon_after: Duration,
     showtime_regions: RegionCache,
     booking_regions: RegionCache,
+    /// Seats being claimed by holds of this process (`None`: disabled by configuration).
+    gate: Option<SeatGate>,
 }
 
 impl std::fmt::Debug for BookingService {
@@ -232,6 +236,7 @@ impl BookingService {
             abandon_after: config.worker.reconcile_after,
             showtime_regions: RegionCache::new(REGION_CACHE_CAPACITY),
             booking_regions: RegionCache::new(REGION_CACHE_CAPACITY),
+            gate: config.booking.seat_gate.then(SeatGate::new),
         }
     }
 
@@ -243,6 +248,11 @@ impl BookingService {
     /// The booking limits.
     pub fn limits(&self) -> BookingConfig {
         self.limits
+    }
+
+    /// The seat gate, when enabled.
+    pub fn gate(&self) -> Option<&SeatGate> {
+        self.gate.as_ref()
     }
 
     async fn showtime_region(&self, showtime: Uuid) -> Result<Option<Region>, BookingError> {
@@ -294,11 +304,22 @@ impl BookingService {
     }
 
     async fn hold_inner(&self, cmd: &HoldCommand) -> Result<Answer<Booking>, BookingError> {
+        let labels = cmd.seats.as_strings();
+        // Held until the hold is over (committed, refused or failed): see booking::gate.
+        let _pass = match &self.gate {
+            Some(gate) => {
+                let key = cmd.idempotency.as_ref().map(|i| i.key.as_str());
+                Some(gate.enter(cmd.showtime, &labels, cmd.user, key).map_err(|refused| match refused {
+                    GateRefusal::Busy(seats) => BookingError::SeatsUnavailable(seats),
+                    GateRefusal::SameKey => BookingError::KeyInFlight,
+                })?)
+            }
+            None => None,
+        };
         let region = self.showtime_region(cmd.showtime).await?.ok_or(BookingError::UnknownShowtime)?;
         // Made once for all attempts: a COMMIT whose outcome was lost, landing late, conflicts with any rerun on
         // this primary key instead of making a second booking.
         let id = BookingId::new();
-        let labels = cmd.seats.as_strings();
         let mut unknown_commits = 0;
         loop {
             let result = db::retry(&self.db, "hold", |tx| self.hold_body(tx, &region, id, cmd, &labels)).await;

@@ -19,7 +19,8 @@ use crate::proxy::Proxy;
 
 #[tokio::test]
 async fn a_hundred_concurrent_holds_of_the_same_two_seats_make_exactly_one_booking() {
-    let app = Arc::new(TestApp::spawn().await);
+    // Without the in-process seat gate: all hundred race in the database, whose primary key decides.
+    let app = Arc::new(TestApp::spawn_with(&[("BOXOFFICE_SEAT_GATE", "false")]).await);
     let show = show(&app, 0).await;
     let seats = show.standard(0, 2);
     let users = customers(&app, 100).await;
@@ -58,6 +59,48 @@ async fn a_hundred_concurrent_holds_of_the_same_two_seats_make_exactly_one_booki
     let claims = live_claims(&app, show.id).await;
     assert_eq!(claims.len(), 2, "exactly one claim per seat");
     assert!(claims.iter().all(|(_, b)| b.to_string() == winner));
+}
+
+#[tokio::test]
+async fn two_pods_with_seat_gates_sell_contested_seats_once() {
+    // Two service instances on one database, as two pods: each pod's gate lets one of its requests through per seat,
+    // and the database decides between the pods.
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_on(&first.db_name, test_config(&first.db_name, &[])).await;
+    let pods = [Arc::new(first), Arc::new(second)];
+    let show = show(&pods[0], 0).await;
+    let seats = show.standard(0, 2);
+    let users = customers(&pods[0], 60).await;
+    let start = Arc::new(Barrier::new(users.len()));
+
+    let tasks: Vec<_> = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, token))| {
+            let (app, start, seats) = (pods[i % 2].clone(), start.clone(), seats.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let response = hold(&app, &token, show.id, &seats, None).await;
+                let status = response.status();
+                (status, response.json::<Value>().await.unwrap_or(Value::Null))
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        let (status, body) = task.await.expect("task");
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => assert_eq!(body["type"], "https://boxoffice.dev/problems/seats-unavailable"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+
+    assert_eq!(created, 1);
+    assert_eq!(live_claims(&pods[0], show.id).await.len(), 2);
+    for pod in &pods {
+        assert_eq!(pod.state.bookings.gate().expect("gate on").showtimes(), 0, "every pass left the gate");
+    }
 }
 
 #[tokio::test]
@@ -119,6 +162,8 @@ async fn a_storm_of_overlapping_holds_keeps_every_invariant() {
     let app = Arc::new(
         TestApp::spawn_with(&[
             ("BOXOFFICE_HOLD_TTL_SECS", "2"),
+            // Every overlapping request reaches the database: the invariants are the database's.
+            ("BOXOFFICE_SEAT_GATE", "false"),
             ("BOXOFFICE_DB_POOL_SIZE", "16"),
             ("BOXOFFICE_DB_TIMEOUT_MS", "10000"),
         ])

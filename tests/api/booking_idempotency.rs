@@ -171,3 +171,50 @@ async fn a_malformed_key_is_a_400() {
     }
     assert_eq!(bookings(&app, show.id).await, 0);
 }
+
+/// Leaves in the database the key a finalize request would have claimed before its process died: in flight (no
+/// response), `age` old.
+async fn abandoned_finalize_key(app: &TestApp, user: Uuid, booking: &str, key: &str, age: &str) {
+    let canonical = serde_json::json!({ "bookingId": booking.parse::<Uuid>().expect("uuid"), "token": "tok_visa" });
+    let hash = boxoffice::booking::model::request_hash(
+        "PUT",
+        "/bookings/{bookingId}/finalize",
+        boxoffice::auth::model::UserId(user),
+        &canonical.to_string(),
+    );
+    app.db()
+        .await
+        .execute(
+            &format!(
+                "INSERT INTO idempotency_keys (region, user_id, key, request_hash, created_at, expires_at)
+                 SELECT region, $1, $2, $3, now() - INTERVAL '{age}', now() + INTERVAL '1 hour'
+                 FROM bookings WHERE id = $4::text::uuid"
+            ),
+            &[&user, &key, &hash, &booking],
+        )
+        .await
+        .expect("key");
+}
+
+#[tokio::test]
+async fn a_key_left_in_flight_by_a_dead_process_is_taken_over_after_a_while() {
+    let app = TestApp::spawn_with(&[("BOXOFFICE_RECONCILE_AFTER_SECS", "60")]).await;
+    let show = show(&app, 0).await;
+    let (user, token) = app.customer().await;
+    let fresh = id_of(&held(&app, &token, show.id, &show.standard(0, 1)).await);
+    let stale = id_of(&held(&app, &token, show.id, &show.standard(1, 1)).await);
+    abandoned_finalize_key(&app, user, &fresh, "fresh-key", "1 second").await;
+    abandoned_finalize_key(&app, user, &stale, "stale-key", "2 minutes").await;
+
+    // Still young: it may be running somewhere.
+    expect_problem(
+        finalize(&app, Some(&token), &fresh, "tok_visa", Some("fresh-key")).await,
+        StatusCode::CONFLICT,
+        "idempotency-key-in-flight",
+    )
+    .await;
+    // Older than the reconciler's horizon: abandoned, so the retry runs.
+    let paid =
+        expect_status(finalize(&app, Some(&token), &stale, "tok_visa", Some("stale-key")).await, StatusCode::OK).await;
+    assert_eq!(paid["status"], "paid");
+}

@@ -1,6 +1,7 @@
 //! The integration suite: one binary, a real PostgreSQL and a real Redis (started by `make test`), a fresh
 //! database per test cloned from a migrated template, the application built exactly as production builds it.
 
+mod authz;
 mod booking;
 mod booking_concurrency;
 mod booking_idempotency;
@@ -14,9 +15,12 @@ mod health;
 mod helpers;
 mod identity;
 mod journey;
+mod limits;
+mod logscan;
 mod migrations;
 mod operations;
 mod portability;
 mod proxy;
 mod retry;
+mod security;
 mod tls;

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# schemathesis.sh — property-based API tests: schemathesis (from PyPI) generates requests from the service's own
+# /openapi.json and checks every response against it (no 5xx, documented statuses, content types, headers and
+# schemas). Called by scripts/test.sh after `cargo test`; runs against the test stack.
+#
+# What it does: builds the debug binary; creates a throwaway database on the test PostgreSQL; migrates and seeds it
+# with the demo data; starts `boxoffice serve` on a free loopback port (rate limits relaxed, so the generated
+# traffic measures conformance rather than the limiters); registers a customer and logs in it and the configured
+# admin; runs schemathesis twice (customer token over every operation, admin token over the admin-only ones); then
+# stops the server and drops the database. Exits non-zero on any failure.
+#
+# Needs BOXOFFICE_TEST_DATABASE_URL and BOXOFFICE_TEST_REDIS_URL (eval "$(scripts/stack.sh env test)").
+# Tunables: SCHEMATHESIS_MAX_EXAMPLES (default 30 per operation and phase), SCHEMATHESIS_SEED (default fixed, so a
+# CI failure reproduces), SCHEMATHESIS_TIMEOUT (seconds per run, default 600).
+# The virtualenv is cached in ./var/schemathesis-<version>; reports go to ./var/schemathesis-report.
+set -euo pipefail
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT_DIR"
+
+VERSION=4.32.5
+VENV="$ROOT_DIR/var/schemathesis-$VERSION"
+REPORT_DIR="$ROOT_DIR/var/schemathesis-report"
+MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-30}"
+SEED="${SCHEMATHESIS_SEED:-20261124}"
+RUN_TIMEOUT="${SCHEMATHESIS_TIMEOUT:-600}"
+ADMIN_EMAIL="schemathesis-admin@example.com"
+ADMIN_PASSWORD="schemathesis admin password"
+
+log() { printf 'schemathesis.sh: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+: "${BOXOFFICE_TEST_DATABASE_URL:?run through make test, or eval \"\$(scripts/stack.sh env test)\" first}"
+: "${BOXOFFICE_TEST_REDIS_URL:?run through make test, or eval \"\$(scripts/stack.sh env test)\" first}"
+
+ensure_venv() {
+  if [[ -x $VENV/bin/st ]] && "$VENV/bin/st" --version 2>/dev/null | grep -q "$VERSION"; then
+    return
+  fi
+  log "installing schemathesis $VERSION into $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$VERSION"
+}
+
+psql_bin() {
+  if command -v psql >/dev/null; then
+    command -v psql
+    return
+  fi
+  compgen -G '/usr/lib/postgresql/*/bin/psql' | sort -V | tail -n 1
+}
+
+json_field() { "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+DB_NAME="st_$(date +%s)_$$"
+DB_URL="${BOXOFFICE_TEST_DATABASE_URL%/*}/$DB_NAME"
+SERVER_PID=""
+LOG_FILE=""
+
+cleanup() {
+  local rc=$?
+  if [[ -n $SERVER_PID ]]; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  "$(psql_bin)" -X -q "$BOXOFFICE_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 ||
+    log "warning: could not drop database $DB_NAME"
+  [[ -z $LOG_FILE ]] || rm -f "$LOG_FILE"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+main() {
+  ensure_venv
+  log "building the debug binary"
+  cargo build --quiet --bin boxoffice
+  local bin="${CARGO_TARGET_DIR:-$ROOT_DIR/target}/debug/boxoffice"
+  [[ -x $bin ]] || die "no binary at $bin"
+
+  "$(psql_bin)" -X -q -v ON_ERROR_STOP=1 "$BOXOFFICE_TEST_DATABASE_URL" -c "CREATE DATABASE $DB_NAME" >/dev/null
+  export BOXOFFICE_DATABASE_URL="$DB_URL" BOXOFFICE_DB_DIALECT=postgres BOXOFFICE_REDIS_URL="$BOXOFFICE_TEST_REDIS_URL"
+  export BOXOFFICE_REDIS_KEY_PREFIX="schemathesis:$DB_NAME:" BOXOFFICE_LOG=warn BOXOFFICE_LOG_FORMAT=json
+  export BOXOFFICE_LISTEN_ADDR=127.0.0.1:0 BOXOFFICE_RATE_LIMITS=relaxed
+  export BOXOFFICE_JWT_SECRET="schemathesis-secret-$(date +%s%N)-0123456789"
+  export BOXOFFICE_ADMIN_EMAIL="$ADMIN_EMAIL" BOXOFFICE_ADMIN_PASSWORD="$ADMIN_PASSWORD"
+  "$bin" migrate >/dev/null
+  "$bin" seed --demo >/dev/null
+
+  LOG_FILE="$(mktemp)"
+  BOXOFFICE_LOG=info "$bin" serve --routes all >"$LOG_FILE" 2>&1 &
+  SERVER_PID=$!
+  local addr="" _
+  for _ in $(seq 1 100); do
+    addr="$(grep -m1 '"message":"serving"' "$LOG_FILE" | json_field addr 2>/dev/null || true)"
+    [[ -z $addr ]] || break
+    kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited: $(cat "$LOG_FILE")"
+    sleep 0.1
+  done
+  [[ -n $addr ]] || die "the server did not start: $(cat "$LOG_FILE")"
+  local base="http://$addr"
+  log "serving on $base (database $DB_NAME)"
+
+  local email="schemathesis-$$@example.com" password="schemathesis password"
+  curl -fsS -o /dev/null -X POST "$base/users" -H 'content-type: application/json' \
+    -d "{\"name\":\"Schemathesis\",\"email\":\"$email\",\"phoneNumber\":\"+12125550100\",\"password\":\"$password\"}"
+  local customer admin
+  customer="$(curl -fsS -X POST "$base/auth/token" -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"$password\"}" | json_field accessToken)"
+  admin="$(curl -fsS -X POST "$base/auth/token" -H 'content-type: application/json' \
+    -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PASSWORD\"}" | json_field accessToken)"
+
+  rm -rf "$REPORT_DIR"
+  mkdir -p "$REPORT_DIR"
+  local common=(
+    "$base/openapi.json"
+    --checks all
+    --max-examples "$MAX_EXAMPLES"
+    --seed "$SEED"
+    --workers 2
+    --request-timeout 15
+    --suppress-health-check too_slow,filter_too_much
+    --report junit
+  )
+  local failed=0 started=$SECONDS
+  log "run 1/2: a customer's token, every operation"
+  timeout "$RUN_TIMEOUT" "$VENV/bin/st" run "${common[@]}" -H "Authorization: Bearer $customer" \
+    --report-junit-path "$REPORT_DIR/customer.xml" | tee "$REPORT_DIR/customer.txt" || failed=1
+  log "run 2/2: an admin's token, the admin-only operations"
+  timeout "$RUN_TIMEOUT" "$VENV/bin/st" run "${common[@]}" -H "Authorization: Bearer $admin" \
+    --include-tag 'catalog admin' --include-path '/users/{userId}' \
+    --report-junit-path "$REPORT_DIR/admin.xml" | tee "$REPORT_DIR/admin.txt" || failed=1
+  local run
+  for run in customer admin; do
+    log "summary ($run): $(grep -m1 -E '^  Selected:' "$REPORT_DIR/$run.txt" | xargs) operations;" \
+      "$(grep -A1 -m1 '^Test cases:' "$REPORT_DIR/$run.txt" | tail -n 1 | xargs)"
+  done
+  log "both runs took $((SECONDS - started)) s"
+  if grep -q '"level":"ERROR"' "$LOG_FILE"; then
+    log "the server logged errors:"
+    grep '"level":"ERROR"' "$LOG_FILE" | head -n 20 >&2
+    failed=1
+  fi
+  ((failed == 0)) || die "schemathesis found failures (reports in $REPORT_DIR)"
+  log "no failures"
+}
+
+main "$@"

@@ -1,0 +1,100 @@
+//! `GET /docs`: Swagger UI on `/openapi.json`, served from the binary. The UI (npm `swagger-ui-dist`, see
+//! `web/vendor/swagger-ui/README.md`) is vendored and embedded with `include_bytes!`, so the page needs no CDN and
+//! the build needs no network.
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+
+/// The page's `Content-Security-Policy`: its own scripts and styles only (Swagger UI sets some inline styles, and
+/// its CSS embeds icons as `data:` URLs), requests to this origin only, no framing.
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                            img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
+                            frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The files under `/docs/`: (name, media type, content).
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/vendor/swagger-ui/swagger-ui-bundle.js"),
+    ),
+    ("swagger-ui.css", "text/css; charset=utf-8", include_bytes!("../../web/vendor/swagger-ui/swagger-ui.css")),
+    ("init.js", "text/javascript; charset=utf-8", include_bytes!("../../web/docs/init.js")),
+    ("LICENSE", "text/plain; charset=utf-8", include_bytes!("../../web/vendor/swagger-ui/LICENSE")),
+    ("NOTICE", "text/plain; charset=utf-8", include_bytes!("../../web/vendor/swagger-ui/NOTICE")),
+];
+
+/// The names served under `/docs/`, for the OpenAPI document.
+pub const ASSET_NAMES: [&str; 5] = ["swagger-ui-bundle.js", "swagger-ui.css", "init.js", "LICENSE", "NOTICE"];
+
+const PAGE: &[u8] = include_bytes!("../../web/docs/index.html");
+
+/// The documentation routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/docs", get(page)).route("/docs/{asset}", get(asset))
+}
+
+/// `GET /docs`: the documentation page.
+#[utoipa::path(get, path = "/docs", tag = "operations", responses(
+    (status = 200, description = "Swagger UI on `/openapi.json` (HTML)", content_type = "text/html", body = String),
+))]
+pub async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        PAGE,
+    )
+        .into_response()
+}
+
+/// `GET /docs/{asset}`: a script, style sheet or license file of the documentation page.
+#[utoipa::path(get, path = "/docs/{asset}", tag = "operations",
+    params(("asset" = String, Path, description = "A file of the page", example = "swagger-ui.css")),
+    responses(
+        (status = 200, description = "The file (JavaScript, CSS or text)", content(
+            (String = "text/javascript"), (String = "text/css"), (String = "text/plain"),
+        )),
+        (status = 404, description = "No such file", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
+pub async fn asset(ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {
+    let Some((_, media_type, body)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
+        return Err(ApiError::not_found(format_args!("documentation file {name:?}")));
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        *body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_loads_only_files_this_module_serves() {
+        let page = std::str::from_utf8(PAGE).expect("utf-8");
+        for reference in page.split(['"', '\'']).filter(|s| s.starts_with('/') || s.starts_with("http")) {
+            let name = reference.strip_prefix("/docs/").expect("every reference is under /docs/ (no CDN)");
+            assert!(ASSET_NAMES.contains(&name), "{reference} is not served");
+        }
+        assert_eq!(ASSET_NAMES.len(), ASSETS.len());
+        for (name, _, body) in ASSETS {
+            assert!(ASSET_NAMES.contains(name) && !body.is_empty(), "{name}");
+        }
+        let init = std::str::from_utf8(ASSETS[2].2).expect("utf-8");
+        assert!(init.contains("\"/openapi.json\""), "the UI reads the API's own document");
+    }
+}

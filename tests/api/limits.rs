@@ -1,0 +1,273 @@
+//! Rate limits: the per-pod limiter, the Redis-backed ones, their 429 and headers, and Redis going away.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::routing::post;
+use axum::{Router, middleware};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::helpers::{TestApp, expect_problem, expect_status, fresh_database, redis_url, test_config};
+use crate::proxy::Proxy;
+
+fn header(response: &Response, name: &str) -> String {
+    response.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(", ")
+}
+
+/// The member of policy `policy` in a `RateLimit-Policy` or `RateLimit` list (several policies may apply).
+fn member(response: &Response, name: &str, policy: &str) -> String {
+    let list = header(response, name);
+    let prefix = format!("\"{policy}\";");
+    list.split(", ")
+        .find(|m| m.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no {policy} in {name}: {list}"))
+        .to_owned()
+}
+
+/// Sends `send` until it is refused (at most `max` times); returns how many were allowed first and the refusal.
+async fn until_refused<F, Fut>(max: usize, mut send: F) -> (usize, Response)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    for allowed in 0..max {
+        let response = send().await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            return (allowed, response);
+        }
+        assert!(!response.status().is_server_error(), "{}", response.status());
+    }
+    panic!("still not refused after {max} requests");
+}
+
+/// Parses `name value` from the Prometheus text (0 when absent).
+async fn counter(app: &TestApp, name_and_labels: &str) -> f64 {
+    let text = app.get("/metrics", None).await.text().await.expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn an_address_over_its_quota_gets_a_429_problem_with_retry_after_and_ratelimit_headers() {
+    let app = TestApp::spawn_with(&[
+        ("BOXOFFICE_RATE_LIMITS", "on"),
+        ("BOXOFFICE_RATE_LIMIT_PER_IP", "1"),
+        ("BOXOFFICE_RATE_LIMIT_PER_IP_BURST", "3"),
+    ])
+    .await;
+    let first = app.get("/openapi.json", None).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(header(&first, "ratelimit-policy"), r#""per-ip";q=3;w=3"#);
+    assert_eq!(header(&first, "ratelimit"), r#""per-ip";r=2;t=1"#);
+
+    let (allowed, refused) = until_refused(10, || app.get("/users/me", None)).await;
+    assert!(allowed >= 2, "the burst of 3 was cut short after {allowed} more");
+    let retry_after: u64 = header(&refused, "retry-after").parse().expect("Retry-After in seconds");
+    assert!((1..=1).contains(&retry_after), "{retry_after}");
+    assert_eq!(header(&refused, "ratelimit-policy"), r#""per-ip";q=3;w=3"#);
+    assert_eq!(header(&refused, "ratelimit"), format!(r#""per-ip";r=0;t={retry_after}"#));
+    let problem = expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    assert_eq!(problem["violatedPolicies"], json!(["per-ip"]));
+
+    // Probes and scrapes are never limited, even for an address that has spent its quota.
+    for path in ["/healthz", "/readyz", "/metrics", "/healthz"] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(response.headers().get("ratelimit").is_none(), "{path}");
+    }
+    let refused = counter(&app, r#"boxoffice_rate_limited_total{scope="per-ip"}"#).await;
+    assert!(refused >= 1.0, "{refused}");
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_believed_only_from_trusted_proxies() {
+    let limits = [
+        ("BOXOFFICE_RATE_LIMITS", "on"),
+        ("BOXOFFICE_RATE_LIMIT_PER_IP", "1"),
+        ("BOXOFFICE_RATE_LIMIT_PER_IP_BURST", "2"),
+    ];
+    let as_client = |app: &TestApp, forwarded: &'static str| {
+        app.request(Method::GET, "/openapi.json").header("x-forwarded-for", forwarded).send()
+    };
+
+    // The test client is the trusted proxy: each forwarded address has its own bucket.
+    let mut trusted = limits.to_vec();
+    trusted.push(("BOXOFFICE_TRUSTED_PROXIES", "127.0.0.1/32"));
+    let app = TestApp::spawn_with(&trusted).await;
+    let (allowed, _) =
+        until_refused(10, || async { as_client(&app, "203.0.113.5, 198.51.100.1").await.expect("sent") }).await;
+    assert!(allowed >= 1);
+    let other = as_client(&app, "203.0.113.5, 198.51.100.2").await.expect("sent");
+    assert_eq!(other.status(), StatusCode::OK, "another client behind the same proxy has its own quota");
+    let spoofed = as_client(&app, "198.51.100.2, 198.51.100.1").await.expect("sent");
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS, "a made-up left part does not change the client");
+
+    // Not a trusted proxy: the header is ignored and every request is the peer's.
+    let app = TestApp::spawn_with(&limits).await;
+    let (allowed, _) = until_refused(10, || async { as_client(&app, "198.51.100.1").await.expect("sent") }).await;
+    assert!(allowed >= 1);
+    let other = as_client(&app, "198.51.100.2").await.expect("sent");
+    assert_eq!(other.status(), StatusCode::TOO_MANY_REQUESTS, "a forged X-Forwarded-For escaped the limit");
+}
+
+#[tokio::test]
+async fn logins_are_limited_per_account_and_address_before_the_password_is_checked() {
+    let app = TestApp::spawn_with(&[
+        ("BOXOFFICE_RATE_LIMITS", "on"),
+        ("BOXOFFICE_LOGIN_ATTEMPTS", "3"),
+        ("BOXOFFICE_LOGIN_WINDOW_SECS", "600"),
+    ])
+    .await;
+    expect_status(app.register("gus@example.com", "correct horse battery").await, StatusCode::CREATED).await;
+    let first = app.login("gus@example.com", "wrong password 1").await;
+    assert_eq!(member(&first, "ratelimit-policy", "login"), r#""login";q=3;w=600"#);
+    assert_eq!(member(&first, "ratelimit", "login"), r#""login";r=2;t=200"#);
+    expect_problem(first, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    for attempt in 2..=3 {
+        let response = app.login(" GUS@example.com", &format!("wrong password {attempt}")).await;
+        expect_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    // The right password now gets the 429: the limiter answers before anything is verified.
+    let refused = app.login("gus@example.com", "correct horse battery").await;
+    let retry_after: u64 = header(&refused, "retry-after").parse().expect("Retry-After");
+    assert!((190..=200).contains(&retry_after), "{retry_after}");
+    assert_eq!(member(&refused, "ratelimit", "login"), format!(r#""login";r=0;t={retry_after}"#));
+    let problem = expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    assert_eq!(problem["violatedPolicies"], json!(["login"]));
+
+    // Another account from the same address is not affected.
+    expect_status(app.register("hal@example.com", "correct horse battery").await, StatusCode::CREATED).await;
+    expect_status(app.login("hal@example.com", "correct horse battery").await, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_address() {
+    let app = TestApp::spawn_with(&[("BOXOFFICE_RATE_LIMITS", "on"), ("BOXOFFICE_SIGNUPS_PER_HOUR", "2")]).await;
+    let mut n = 0;
+    let (allowed, refused) = until_refused(5, || {
+        n += 1;
+        let email = format!("signup{n}@example.com");
+        let app = &app;
+        async move { app.register(&email, "correct horse battery").await }
+    })
+    .await;
+    assert_eq!(allowed, 2);
+    assert_eq!(member(&refused, "ratelimit-policy", "signup"), r#""signup";q=2;w=3600"#);
+    expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+}
+
+#[tokio::test]
+async fn the_user_write_limiter_counts_per_user_across_pods() {
+    // Two "pods" on one database and one Redis prefix: the quota is shared.
+    let db = fresh_database().await;
+    let overrides = [
+        ("BOXOFFICE_RATE_LIMITS", "on"),
+        ("BOXOFFICE_RATE_LIMIT_USER_WRITES", "1"),
+        ("BOXOFFICE_RATE_LIMIT_USER_WRITES_BURST", "3"),
+    ];
+    let pod_a = TestApp::spawn_on(&db, test_config(&db, &overrides)).await;
+    let pod_b = TestApp::spawn_on(&db, test_config(&db, &overrides)).await;
+    let (_, alice) = pod_a.customer().await;
+    let (_, bob) = pod_a.customer().await;
+    // A stand-in write route with the middleware, as the booking routes use it.
+    let write_route = |app: &TestApp| {
+        Router::new()
+            .route("/write", post(|| async { "written" }))
+            .route_layer(middleware::from_fn_with_state(app.state.clone(), boxoffice::gateway::middleware::user_writes))
+            .with_state(app.state.clone())
+    };
+    let (a, b) = (write_route(&pod_a), write_route(&pod_b));
+    let write = |router: &Router, token: Option<&str>| {
+        let mut request = Request::post("/write");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        router.clone().oneshot(request.body(Body::empty()).expect("request"))
+    };
+    let statuses = [
+        write(&a, Some(&alice)).await.expect("served").status(),
+        write(&b, Some(&alice)).await.expect("served").status(),
+        write(&a, Some(&alice)).await.expect("served").status(),
+    ];
+    assert_eq!(statuses.map(|s| s.as_u16()), [200, 200, 200]);
+    let refused = write(&b, Some(&alice)).await.expect("served");
+    assert_eq!(refused.status().as_u16(), 429, "the other pod must see the same count");
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.headers()["ratelimit-policy"], r#""user-writes";q=3;w=180"#);
+    assert_eq!(write(&a, Some(&bob)).await.expect("served").status().as_u16(), 200, "each user has a quota");
+    assert_eq!(write(&a, None).await.expect("served").status().as_u16(), 200, "anonymous requests pass to the handler");
+    assert_eq!(write(&a, Some("not-a-token")).await.expect("served").status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn with_redis_stopped_the_local_limiter_takes_over_and_the_service_keeps_serving() {
+    let redis_addr = redis_url().trim_start_matches("redis://").trim_end_matches('/').to_owned();
+    let proxy = Proxy::start(redis_addr.parse().expect("the test Redis URL is host:port")).await;
+    let db = fresh_database().await;
+    let config = test_config(
+        &db,
+        &[
+            ("BOXOFFICE_REDIS_URL", &format!("redis://{}", proxy.addr())),
+            ("BOXOFFICE_RATE_LIMITS", "on"),
+            ("BOXOFFICE_LOGIN_ATTEMPTS", "2"),
+            ("BOXOFFICE_LOGIN_WINDOW_SECS", "600"),
+        ],
+    );
+    let app = TestApp::spawn_on(&db, config).await;
+    let login = |email: &'static str| app.login(email, "wrong password");
+    let (allowed, _) = until_refused(5, || login("ivy@example.com")).await;
+    assert_eq!(allowed, 2);
+    assert!(!app.state.gateway.is_degraded());
+    let fallbacks_before = counter(&app, r#"boxoffice_rate_limit_fallback_total{scope="login"}"#).await;
+
+    proxy.cut();
+    let started = Instant::now();
+    let (allowed, refused) = until_refused(5, || login("jay@example.com")).await;
+    assert_eq!(allowed, 2, "the local limiter applies the same quota");
+    // Not a speed test: it only catches a fallback that hangs on the dead Redis instead of giving up.
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    assert_eq!(member(&refused, "ratelimit-policy", "login"), r#""login";q=2;w=600"#);
+    expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    assert!(app.state.gateway.is_degraded());
+    let fallbacks = counter(&app, r#"boxoffice_rate_limit_fallback_total{scope="login"}"#).await;
+    assert!(fallbacks >= fallbacks_before + 3.0, "{fallbacks_before} -> {fallbacks}");
+    expect_status(app.register("kim@example.com", "correct horse battery").await, StatusCode::CREATED).await;
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.state.gateway.is_degraded() {
+        assert!(Instant::now() < deadline, "still degraded after Redis came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = login("lee@example.com").await;
+    }
+    // Back on Redis: the account limited there before the outage still is.
+    let response = login("ivy@example.com").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn relaxed_limits_multiply_the_quota_and_off_removes_the_limiter() {
+    let tight = [("BOXOFFICE_RATE_LIMIT_PER_IP", "1"), ("BOXOFFICE_RATE_LIMIT_PER_IP_BURST", "2")];
+    let mut relaxed = tight.to_vec();
+    relaxed.push(("BOXOFFICE_RATE_LIMITS", "relaxed"));
+    let app = TestApp::spawn_with(&relaxed).await;
+    let response = app.get("/openapi.json", None).await;
+    assert_eq!(header(&response, "ratelimit-policy"), r#""per-ip";q=200;w=2"#);
+    for _ in 0..10 {
+        assert_eq!(app.get("/users/me", None).await.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    let mut off = tight.to_vec();
+    off.push(("BOXOFFICE_RATE_LIMITS", "off"));
+    let app = TestApp::spawn_with(&off).await;
+    for _ in 0..10 {
+        let response = app.get("/users/me", None).await;
+        assert!(response.headers().get("ratelimit").is_none());
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert!(app.state.gateway.per_ip().is_none());
+}

@@ -1,0 +1,301 @@
+//! Security headers, CORS, the docs page, connection timeouts, account lockout and signing-key rotation.
+
+use std::time::{Duration, Instant};
+
+use boxoffice::auth::model::Role;
+use boxoffice::auth::token::TokenKeys;
+use boxoffice::config::AuthConfig;
+use boxoffice::gateway::docs::DOCS_CSP;
+use boxoffice::gateway::middleware::API_CSP;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{JWT_SECRET, TestApp, expect_problem, expect_status};
+
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn assert_security_headers(response: &Response, what: &str) {
+    assert_eq!(header(response, "x-content-type-options"), Some("nosniff"), "{what}");
+    assert_eq!(header(response, "referrer-policy"), Some("no-referrer"), "{what}");
+    assert_eq!(header(response, "x-frame-options"), Some("DENY"), "{what}");
+    assert!(
+        header(response, "content-security-policy").is_some_and(|csp| csp.contains("frame-ancestors 'none'")),
+        "{what}"
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_errors_and_429s_included() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.customer().await;
+    let cases = [
+        (app.get("/healthz", None).await, StatusCode::OK, "healthz"),
+        (app.get("/users/me", Some(&token)).await, StatusCode::OK, "me"),
+        (app.get("/users/me", None).await, StatusCode::UNAUTHORIZED, "401"),
+        (app.get("/no/such/route", None).await, StatusCode::NOT_FOUND, "404"),
+        (app.request(Method::DELETE, "/healthz").send().await.expect("sent"), StatusCode::METHOD_NOT_ALLOWED, "405"),
+    ];
+    for (response, status, what) in &cases {
+        assert_eq!(response.status(), *status, "{what}");
+        assert_security_headers(response, what);
+        assert_eq!(header(response, "content-security-policy"), Some(API_CSP), "{what}");
+        assert!(header(response, "strict-transport-security").is_none(), "HSTS is off unless configured");
+    }
+    // Identity answers are never stored by caches; others are left to their handlers.
+    assert_eq!(header(&cases[1].0, "cache-control"), Some("no-store"));
+    assert_eq!(header(&cases[2].0, "cache-control"), Some("no-store"));
+    let app = TestApp::spawn_with(&[
+        ("BOXOFFICE_RATE_LIMITS", "on"),
+        ("BOXOFFICE_RATE_LIMIT_PER_IP", "1"),
+        ("BOXOFFICE_RATE_LIMIT_PER_IP_BURST", "2"),
+    ])
+    .await;
+    let mut refused = None;
+    for _ in 0..20 {
+        let response = app.get("/openapi.json", None).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(response);
+            break;
+        }
+    }
+    assert_security_headers(&refused.expect("the per-ip limit was reached"), "429");
+
+    let app = TestApp::spawn_with(&[("BOXOFFICE_HSTS", "true")]).await;
+    let response = app.get("/healthz", None).await;
+    assert_eq!(header(&response, "strict-transport-security"), Some("max-age=31536000; includeSubDomains"));
+}
+
+#[tokio::test]
+async fn the_docs_page_is_served_from_the_binary_with_its_own_csp() {
+    let app = TestApp::spawn().await;
+    let page = app.get("/docs", None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(header(&page, "content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(header(&page, "content-security-policy"), Some(DOCS_CSP));
+    assert_security_headers(&page, "docs");
+    let html = page.text().await.expect("html");
+    assert!(html.contains("/docs/swagger-ui-bundle.js") && !html.contains("https://"), "{html}");
+    for (path, media_type) in [
+        ("/docs/swagger-ui-bundle.js", "text/javascript"),
+        ("/docs/swagger-ui.css", "text/css"),
+        ("/docs/init.js", "text/javascript"),
+        ("/docs/LICENSE", "text/plain"),
+    ] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(header(&response, "content-type").is_some_and(|ct| ct.starts_with(media_type)), "{path}");
+        assert!(!response.bytes().await.expect("body").is_empty(), "{path}");
+    }
+    expect_problem(app.get("/docs/../Cargo.toml", None).await, StatusCode::NOT_FOUND, "not-found").await;
+    expect_problem(app.get("/docs/nothing.js", None).await, StatusCode::NOT_FOUND, "not-found").await;
+}
+
+async fn preflight(app: &TestApp, origin: &str) -> Response {
+    app.request(Method::OPTIONS, "/auth/token")
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type, idempotency-key")
+        .send()
+        .await
+        .expect("sent")
+}
+
+#[tokio::test]
+async fn cors_answers_configured_origins_only() {
+    let app =
+        TestApp::spawn_with(&[("BOXOFFICE_CORS_ORIGINS", "https://tickets.example.com,http://localhost:5173")]).await;
+    let allowed = preflight(&app, "https://tickets.example.com").await;
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(header(&allowed, "access-control-allow-origin"), Some("https://tickets.example.com"));
+    assert!(header(&allowed, "access-control-allow-methods").is_some_and(|m| m.contains("POST")));
+    let allow_headers = header(&allowed, "access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
+    assert!(allow_headers.contains("content-type") && allow_headers.contains("idempotency-key"), "{allow_headers}");
+    assert!(header(&allowed, "access-control-allow-credentials").is_none());
+    assert_security_headers(&allowed, "preflight");
+
+    let foreign = preflight(&app, "https://evil.example.com").await;
+    assert!(header(&foreign, "access-control-allow-origin").is_none(), "a foreign origin got CORS headers");
+
+    let simple =
+        app.request(Method::GET, "/healthz").header("origin", "http://localhost:5173").send().await.expect("sent");
+    assert_eq!(header(&simple, "access-control-allow-origin"), Some("http://localhost:5173"));
+    assert!(
+        header(&simple, "access-control-expose-headers")
+            .is_some_and(|h| h.to_ascii_lowercase().contains("retry-after"))
+    );
+    let simple =
+        app.request(Method::GET, "/healthz").header("origin", "https://evil.example.com").send().await.expect("sent");
+    assert!(header(&simple, "access-control-allow-origin").is_none());
+
+    // Without configured origins there is no CORS at all.
+    let app = TestApp::spawn().await;
+    let response = preflight(&app, "https://tickets.example.com").await;
+    assert!(header(&response, "access-control-allow-origin").is_none());
+}
+
+/// Reads until the server closes the connection; returns what it sent and how long it took.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let outcome = tokio::time::timeout(limit, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(outcome.is_ok(), "the connection was still open after {limit:?}");
+    (String::from_utf8_lossy(&received).into_owned(), started.elapsed())
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_in_its_request_head_is_disconnected() {
+    let app = TestApp::spawn_with(&[("BOXOFFICE_HEADER_READ_TIMEOUT_MS", "300")]).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+
+    // Half a request head, then nothing.
+    let mut stalled = TcpStream::connect(&addr).await.expect("connect");
+    stalled.write_all(b"GET /healthz HTTP/1.1\r\nHost: boxoffice\r\nX-Slow: ").await.expect("write");
+    let (received, took) = read_until_closed(&mut stalled, Duration::from_secs(5)).await;
+    assert!(!received.contains("200 OK"), "{received}");
+    assert!(took >= Duration::from_millis(250), "closed before the timeout: {took:?}");
+
+    // Nothing at all.
+    let mut silent = TcpStream::connect(&addr).await.expect("connect");
+    read_until_closed(&mut silent, Duration::from_secs(5)).await;
+
+    // A complete request on a fresh connection is served, and the idle keep-alive connection is then closed.
+    let mut prompt = TcpStream::connect(&addr).await.expect("connect");
+    prompt.write_all(b"GET /healthz HTTP/1.1\r\nHost: boxoffice\r\n\r\n").await.expect("write");
+    let (received, _) = read_until_closed(&mut prompt, Duration::from_secs(5)).await;
+    assert!(received.starts_with("HTTP/1.1 200 OK"), "{received}");
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_and_a_locked_account_answers_like_a_wrong_password() {
+    let app =
+        TestApp::spawn_with(&[("BOXOFFICE_LOGIN_LOCKOUT_THRESHOLD", "3"), ("BOXOFFICE_LOGIN_LOCKOUT_SECS", "60")])
+            .await;
+    expect_status(app.register("max@example.com", "correct horse battery").await, StatusCode::CREATED).await;
+    let wrong =
+        expect_problem(app.login("max@example.com", "wrong password").await, StatusCode::UNAUTHORIZED, "unauthorized")
+            .await;
+    for _ in 0..2 {
+        expect_problem(app.login("max@example.com", "wrong password").await, StatusCode::UNAUTHORIZED, "unauthorized")
+            .await;
+    }
+    let lock_secs = |db: deadpool_postgres::Object| async move {
+        let row = db
+            .query_one(
+                "SELECT failed_logins, EXTRACT(EPOCH FROM locked_until - now())::FLOAT8 AS secs FROM users WHERE email = $1",
+                &[&"max@example.com"],
+            )
+            .await
+            .expect("user row");
+        (row.get::<_, i32>("failed_logins"), row.get::<_, Option<f64>>("secs"))
+    };
+    let (failures, secs) = lock_secs(app.db().await).await;
+    assert_eq!(failures, 3);
+    assert!(secs.is_some_and(|s| (55.0..=60.0).contains(&s)), "{secs:?}");
+
+    // Locked: the right password gets exactly the wrong-password answer, after the same argon2 work.
+    let response = app.login("max@example.com", "correct horse battery").await;
+    let locked = expect_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(locked, wrong);
+    let unknown = expect_problem(
+        app.login("nobody@example.com", "wrong password").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(unknown, wrong);
+    // Attempts during the lock do not extend it.
+    assert_eq!(lock_secs(app.db().await).await.0, 3);
+
+    // The lock ends; the next failure locks again for twice as long.
+    app.db()
+        .await
+        .execute("UPDATE users SET locked_until = now() - INTERVAL '1 second' WHERE email = 'max@example.com'", &[])
+        .await
+        .expect("expire");
+    expect_problem(app.login("max@example.com", "wrong password").await, StatusCode::UNAUTHORIZED, "unauthorized")
+        .await;
+    let (failures, secs) = lock_secs(app.db().await).await;
+    assert_eq!(failures, 4);
+    assert!(secs.is_some_and(|s| (115.0..=120.0).contains(&s)), "{secs:?}");
+
+    // Once it ends, the right password works and clears the count.
+    app.db()
+        .await
+        .execute("UPDATE users SET locked_until = now() - INTERVAL '1 second' WHERE email = 'max@example.com'", &[])
+        .await
+        .expect("expire");
+    expect_status(app.login("max@example.com", "correct horse battery").await, StatusCode::OK).await;
+    assert_eq!(lock_secs(app.db().await).await, (0, None));
+}
+
+#[tokio::test]
+async fn concurrent_failed_logins_are_all_counted() {
+    let app = TestApp::spawn_with(&[("BOXOFFICE_LOGIN_LOCKOUT_THRESHOLD", "100")]).await;
+    expect_status(app.register("ned@example.com", "correct horse battery").await, StatusCode::CREATED).await;
+    let attempts = (0..8).map(|i| {
+        let request = app.request(Method::POST, "/auth/token").json(&serde_json::json!({
+            "email": "ned@example.com", "password": format!("wrong {i}")
+        }));
+        async move { request.send().await.expect("sent").status() }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    let row = app
+        .db()
+        .await
+        .query_one("SELECT failed_logins FROM users WHERE email = 'ned@example.com'", &[])
+        .await
+        .expect("row");
+    assert_eq!(row.get::<_, i32>(0), 8, "a concurrent failure was lost");
+}
+
+fn auth_config(secret: &str, kid: &str) -> AuthConfig {
+    AuthConfig {
+        jwt_secret: Some(boxoffice::config::Secret::new(secret)),
+        jwt_key_id: kid.into(),
+        jwt_previous_keys: Vec::new(),
+        issuer: "boxoffice".into(),
+        audience: "boxoffice-api".into(),
+        token_ttl: Duration::from_secs(600),
+        bootstrap_admin: None,
+    }
+}
+
+#[tokio::test]
+async fn after_a_key_rotation_tokens_of_the_previous_key_still_work_and_unknown_kids_do_not() {
+    const NEW_SECRET: &str = "rotated-secret-rotated-secret-0002";
+    let app = TestApp::spawn_with(&[
+        ("BOXOFFICE_JWT_SECRET", NEW_SECRET),
+        ("BOXOFFICE_JWT_KEY_ID", "k2"),
+        ("BOXOFFICE_JWT_PREVIOUS_KEYS", &format!("k1:{JWT_SECRET}")),
+    ])
+    .await;
+    let (id, fresh) = app.customer().await;
+    let header = jsonwebtoken::decode_header(&fresh).expect("header");
+    assert_eq!(header.kid.as_deref(), Some("k2"), "new tokens use the current key");
+
+    let before_rotation = TokenKeys::from_config(&auth_config(JWT_SECRET, "k1"));
+    let old = before_rotation.issue(boxoffice::auth::model::UserId(id), Role::Customer).expect("signed").token;
+    let me: Value = expect_status(app.get("/users/me", Some(&old)).await, StatusCode::OK).await;
+    assert_eq!(me["id"], id.to_string());
+
+    let unknown_kid = TokenKeys::from_config(&auth_config(JWT_SECRET, "k9"));
+    let token = unknown_kid.issue(boxoffice::auth::model::UserId(id), Role::Customer).expect("signed").token;
+    expect_problem(app.get("/users/me", Some(&token)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let wrong_secret = TokenKeys::from_config(&auth_config("some-other-secret-some-other-secret", "k1"));
+    let token = wrong_secret.issue(boxoffice::auth::model::UserId(id), Role::Admin).expect("signed").token;
+    expect_problem(app.get("/users/me", Some(&token)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
