@@ -1,7 +1,7 @@
 //! Catalog SQL: every statement of `sql/queries/catalog/`, bound with typed values, rows turned into views.
 //!
 //! Read functions take any client (the read pool for catalog reads; the primary for availability and for the
-//! fall-back of by-id lookups). The admin writes are whole transactions run through [`db::retry`]: they return a
+//! fall-back of by-id lookups). The admin writes are whole transactions run through [`db::retry()`]: they return a
 //! [`AdminError`] for business answers, which the routes turn into problems.
 
 use deadpool_postgres::ClientWrapper;
