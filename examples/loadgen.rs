@@ -151,7 +151,13 @@ async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
     std::fs::write(out.join("blocks.txt"), lines.join("\n") + "\n")?;
     println!(
         "{}",
-        json!({"users": ids.len(), "blocks": blocks, "holdsPerBlock": PAIRS_PER_BLOCK, "stampedeShowtimes": stampede_ids})
+        json!({
+            "build": boxoffice::metrics::GIT_SHA,
+            "users": ids.len(),
+            "blocks": blocks,
+            "holdsPerBlock": PAIRS_PER_BLOCK,
+            "stampedeShowtimes": stampede_ids,
+        })
     );
     Ok(())
 }

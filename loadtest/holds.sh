@@ -57,10 +57,22 @@ export BOXOFFICE_DB_DIALECT=postgres BOXOFFICE_DB_POOL_SIZE="$POOL" BOXOFFICE_LO
 export BOXOFFICE_LISTEN_ADDR="127.0.0.1:$PORT" BOXOFFICE_TOKEN_TTL_SECS=86400
 export BOXOFFICE_JWT_SECRET="load-run-secret-load-run-secret-0123456789"
 
-log "building (release)"
-cargo build --release --bin boxoffice --example loadgen
-BIN="$TARGET/release/boxoffice"
-LOADGEN="$TARGET/release/examples/loadgen"
+# The target directory may be shared with other checkouts (CARGO_TARGET_DIR): target/release/boxoffice is whatever
+# was linked last, from any of them. The binaries are built with this checkout's commit in them (BOXOFFICE_GIT_SHA,
+# exported as boxoffice_build_info), copied into the run's directory at once, and checked.
+SHA="$(git rev-parse --short=12 HEAD)$(git diff --quiet HEAD -- src sql examples Cargo.toml || echo -dirty)"
+mkdir -p "$OUT/bin"
+for attempt in 1 2 3; do
+  log "building (release, $SHA)"
+  BOXOFFICE_GIT_SHA="$SHA" cargo build --release --bin boxoffice --example loadgen
+  cp "$TARGET/release/boxoffice" "$TARGET/release/examples/loadgen" "$OUT/bin/"
+  if grep -qaF -- "$SHA" "$OUT/bin/boxoffice" && grep -qaF -- "$SHA" "$OUT/bin/loadgen"; then break; fi
+  log "attempt $attempt: another checkout's build replaced the binaries; building again"
+done
+grep -qaF -- "$SHA" "$OUT/bin/boxoffice" && grep -qaF -- "$SHA" "$OUT/bin/loadgen" ||
+  die "could not get binaries of this checkout ($SHA)"
+BIN="$OUT/bin/boxoffice"
+LOADGEN="$OUT/bin/loadgen"
 
 log "fresh database $DBNAME: migrate, seed --scale $SCALE"
 psql -q "$ADMIN_DB" -c "DROP DATABASE IF EXISTS \"$DBNAME\" WITH (FORCE)" -c "CREATE DATABASE \"$DBNAME\""
@@ -105,7 +117,11 @@ stop_service() {
   fi
   SERVICE_PID=""
 }
-trap stop_service EXIT
+cleanup() {
+  stop_service
+  rm -rf "$OUT/bin"
+}
+trap cleanup EXIT
 
 log "starting the service on :$PORT (write pool $POOL)"
 "$BIN" serve --routes booking >"$OUT/service.log" 2>&1 &
@@ -116,6 +132,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null || die "the service is not ready"
+curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -qF "git_sha=\"$SHA\"" ||
+  die "the service on :$PORT is not this checkout's build ($SHA)"
 
 wrk_run() { # <name> <seconds> <first block>
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${2}s" --latency -s loadtest/holds.lua "http://127.0.0.1:$PORT" \
