@@ -1,9 +1,11 @@
 //! `loadgen`: the Rust half of `loadtest/holds.sh` (see loadtest/README.md).
 //!
 //! * `prepare --users N --out DIR` (database from `BOXOFFICE_DATABASE_URL`, token key from `BOXOFFICE_JWT_SECRET`):
-//!   makes N customers `load-<n>@example.com` and signs a token for each (`tokens.txt`); cuts the upcoming showtimes
-//!   into work blocks of 96 two-seat holds (`blocks.txt` for wrk, tables `load_blocks` and `load_users` for
-//!   pgbench); picks three 200-seat showtimes for stampedes (`stampede-<n>.txt`), kept out of the blocks.
+//!   makes N customers `load-<n>@example.com` whose ids are `md5('load-user-<n>')` (so that pgbench can compute them)
+//!   and signs a token for each (`tokens.txt`); cuts the upcoming showtimes into work blocks of 70 two-seat holds,
+//!   the seats of rows A-J, numbers 1-14, which every synthetic layout has (`blocks.txt` for wrk, table
+//!   `load_blocks` for pgbench); picks three 200-seat showtimes for stampedes (`stampede-<n>.txt`), kept out of the
+//!   blocks.
 //! * `stampede --url URL --dir DIR --buyers 1000`: the on-sale stampede. Every buyer holds an open connection and
 //!   waits at a barrier; then each wants one seat: it picks a random seat it believes free and asks for it; a 409
 //!   teaches it which seats are taken and it picks again, until it has a seat or believes none is left. Buyers
@@ -25,8 +27,8 @@ use tokio::sync::Barrier;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-/// Two-seat holds per work block (a block is one showtime; its screen has 196 seats or more).
-const PAIRS_PER_BLOCK: i64 = 96;
+/// Two-seat holds per work block: the seat pairs of rows A-J, numbers 1-14 (every synthetic layout has them).
+const PAIRS_PER_BLOCK: i64 = 70;
 
 /// Stampede showtimes prepared (`stampede-<n>.txt`), one per stampede run.
 const STAMPEDES: i64 = 3;
@@ -82,18 +84,16 @@ async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
 
     client
         .execute(
-            "INSERT INTO users (name, email, phone_number, password_hash, role)
-             SELECT 'Load ' || g, 'load-' || g || '@example.com', '+12125550100', 'load-test-no-login', 'customer'
-             FROM generate_series(1, $1::INT8) g
+            "INSERT INTO users (id, name, email, phone_number, password_hash, role)
+             SELECT md5('load-user-' || g)::uuid, 'Load ' || g, 'load-' || g || '@example.com', '+12125550100',
+                    'load-test-no-login', 'customer'
+             FROM generate_series(0, $1::INT8 - 1) g
              ON CONFLICT (email) DO NOTHING",
             &[&users],
         )
         .await?;
     let ids: Vec<Uuid> = client
-        .query(
-            "SELECT id FROM users WHERE email LIKE 'load-%@example.com' ORDER BY length(email), email LIMIT $1",
-            &[&users],
-        )
+        .query("SELECT md5('load-user-' || g)::uuid FROM generate_series(0, $1::INT8 - 1) g ORDER BY g", &[&users])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -104,16 +104,10 @@ async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
     std::fs::write(out.join("tokens.txt"), tokens.join("\n") + "\n")?;
     client
         .batch_execute(
-            "CREATE TABLE IF NOT EXISTS load_users (n INT PRIMARY KEY, id UUID NOT NULL);
-             TRUNCATE load_users;
-             CREATE TABLE IF NOT EXISTS load_blocks (n INT PRIMARY KEY, region TEXT NOT NULL, showtime_id UUID NOT NULL,
-                                                     seats TEXT[] NOT NULL);
+            "CREATE TABLE IF NOT EXISTS load_blocks (n INT PRIMARY KEY, region TEXT NOT NULL, showtime_id UUID NOT NULL);
              TRUNCATE load_blocks;",
         )
         .await?;
-    for (n, id) in ids.iter().enumerate() {
-        client.execute("INSERT INTO load_users (n, id) VALUES ($1, $2)", &[&(n as i32), id]).await?;
-    }
 
     let stampedes = client
         .query(
@@ -140,20 +134,16 @@ async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
 
     let blocks = client
         .execute(
-            "INSERT INTO load_blocks (n, region, showtime_id, seats)
-             SELECT (row_number() OVER (ORDER BY md5(s.id::text)) - 1)::INT, s.region, s.id,
-                    ARRAY(SELECT st.seat_label FROM seats st
-                          WHERE st.region = s.region AND st.theater_id = s.theater_id
-                            AND st.screen_number = s.screen_number
-                          ORDER BY st.grid_y, st.grid_x LIMIT $2)
+            "INSERT INTO load_blocks (n, region, showtime_id)
+             SELECT (row_number() OVER (ORDER BY md5(s.id::text)) - 1)::INT, s.region, s.id
              FROM showtimes s
              WHERE s.status = 'scheduled' AND s.start_time > now() + INTERVAL '2 hours' AND s.id <> ALL($1)",
-            &[&stampede_ids, &(PAIRS_PER_BLOCK * 2)],
+            &[&stampede_ids],
         )
         .await?;
-    client.batch_execute("ANALYZE load_blocks; ANALYZE load_users;").await?;
+    client.batch_execute("ANALYZE load_blocks;").await?;
     let lines: Vec<String> = client
-        .query("SELECT showtime_id::text || ' ' || array_to_string(seats, ',') FROM load_blocks ORDER BY n", &[])
+        .query("SELECT showtime_id::text FROM load_blocks ORDER BY n", &[])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -161,7 +151,13 @@ async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
     std::fs::write(out.join("blocks.txt"), lines.join("\n") + "\n")?;
     println!(
         "{}",
-        json!({"users": ids.len(), "blocks": blocks, "holdsPerBlock": PAIRS_PER_BLOCK, "stampedeShowtimes": stampede_ids})
+        json!({
+            "build": boxoffice::metrics::GIT_SHA,
+            "users": ids.len(),
+            "blocks": blocks,
+            "holdsPerBlock": PAIRS_PER_BLOCK,
+            "stampedeShowtimes": stampede_ids,
+        })
     );
     Ok(())
 }

@@ -3,10 +3,10 @@
 --
 -- wrk ... -s holds.lua <url> -- <dir> <first block> <threads>
 --   <dir>/tokens.txt  one access token per line (loadgen prepare)
---   <dir>/blocks.txt  "<showtimeId> <seat>,<seat>,..." per line: 96 two-seat holds per showtime
--- Request n of thread t is the run's request g = t + n * threads; it holds seats 2p+1 and 2p+2 (p = g mod 96) of
--- block <first> + g / 96, for user g mod #tokens: no seat is asked for twice and a user holds two seats of a
--- showtime at most, so every answer should be a 201. Anything else is counted and reported.
+--   <dir>/blocks.txt  one showtime id per line: 70 two-seat holds each, the pairs of rows A-J, numbers 1-14
+-- Request n of thread t is the run's request g = t + n * threads; it holds pair p = g mod 70 (row p / 7, numbers
+-- 2 (p mod 7) + 1 and + 2) of block <first> + g / 70, for user g mod #tokens: no seat is asked for twice and a user
+-- holds two seats of a showtime at most, so every answer should be a 201. Anything else is counted and reported.
 
 local threads = {}
 
@@ -26,15 +26,7 @@ end
 function init(args)
   dir, first, nthreads = args[1], tonumber(args[2]), tonumber(args[3])
   tokens = lines(dir .. "/tokens.txt")
-  blocks = {}
-  for _, line in ipairs(lines(dir .. "/blocks.txt")) do
-    local id, seats = line:match("^(%S+) (%S+)$")
-    local list = {}
-    for s in seats:gmatch("[^,]+") do
-      table.insert(list, s)
-    end
-    table.insert(blocks, { id = id, seats = list })
-  end
+  blocks = lines(dir .. "/blocks.txt")
   n = 0
   statuses = {}
 end
@@ -42,10 +34,11 @@ end
 function request()
   local g = tid + n * nthreads
   n = n + 1
-  local block = blocks[first + math.floor(g / 96) + 1]
-  local p = g % 96
-  local body = string.format('{"showtimeId":"%s","seatIds":["%s","%s"]}', block.id, block.seats[2 * p + 1],
-    block.seats[2 * p + 2])
+  local showtime = blocks[first + math.floor(g / 70) + 1]
+  local p = g % 70
+  local row = string.char(65 + math.floor(p / 7))
+  local s1 = 2 * (p % 7) + 1
+  local body = string.format('{"showtimeId":"%s","seatIds":["%s%d","%s%d"]}', showtime, row, s1, row, s1 + 1)
   local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[(g % #tokens) + 1] }
   return wrk.format("POST", "/bookings", headers, body)
 end

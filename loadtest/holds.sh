@@ -7,7 +7,7 @@
 #   (c) pgbench: the service's own hold SQL (generated from sql/queries/booking/) — pgbench/service_hold.py
 #   (d) the on-sale stampede: 1,000 concurrent buyers for a 200-seat showtime (examples/loadgen.rs), three times
 #
-# The database gets a baseline of ~96,000 paid bookings (192,000 claims) on showtimes the runs do not touch, as a
+# The database gets a baseline of 70,000 paid bookings (140,000 claims) on showtimes the runs do not touch, as a
 # deployment that has been selling for a while has: on near-empty tables PostgreSQL's SERIALIZABLE predicate locks
 # (page-granular) put every concurrent hold on the same one or two index pages and the figures would measure that
 # instead. Each run's rows are deleted (then VACUUM ANALYZE, CHECKPOINT) before the next, so each starts from the
@@ -57,10 +57,22 @@ export BOXOFFICE_DB_DIALECT=postgres BOXOFFICE_DB_POOL_SIZE="$POOL" BOXOFFICE_LO
 export BOXOFFICE_LISTEN_ADDR="127.0.0.1:$PORT" BOXOFFICE_TOKEN_TTL_SECS=86400
 export BOXOFFICE_JWT_SECRET="load-run-secret-load-run-secret-0123456789"
 
-log "building (release)"
-cargo build --release --bin boxoffice --example loadgen
-BIN="$TARGET/release/boxoffice"
-LOADGEN="$TARGET/release/examples/loadgen"
+# The target directory may be shared with other checkouts (CARGO_TARGET_DIR): target/release/boxoffice is whatever
+# was linked last, from any of them. The binaries are built with this checkout's commit in them (BOXOFFICE_GIT_SHA,
+# exported as boxoffice_build_info), copied into the run's directory at once, and checked.
+SHA="$(git rev-parse --short=12 HEAD)$(git diff --quiet HEAD -- src sql examples Cargo.toml || echo -dirty)"
+mkdir -p "$OUT/bin"
+for attempt in 1 2 3; do
+  log "building (release, $SHA)"
+  BOXOFFICE_GIT_SHA="$SHA" cargo build --release --bin boxoffice --example loadgen
+  cp "$TARGET/release/boxoffice" "$TARGET/release/examples/loadgen" "$OUT/bin/"
+  if grep -qaF -- "$SHA" "$OUT/bin/boxoffice" && grep -qaF -- "$SHA" "$OUT/bin/loadgen"; then break; fi
+  log "attempt $attempt: another checkout's build replaced the binaries; building again"
+done
+grep -qaF -- "$SHA" "$OUT/bin/boxoffice" && grep -qaF -- "$SHA" "$OUT/bin/loadgen" ||
+  die "could not get binaries of this checkout ($SHA)"
+BIN="$OUT/bin/boxoffice"
+LOADGEN="$OUT/bin/loadgen"
 
 log "fresh database $DBNAME: migrate, seed --scale $SCALE"
 psql -q "$ADMIN_DB" -c "DROP DATABASE IF EXISTS \"$DBNAME\" WITH (FORCE)" -c "CREATE DATABASE \"$DBNAME\""
@@ -74,15 +86,17 @@ log "baseline: paid bookings on blocks 9000-9999"
 psql -q "$DB" <<'SQL'
 INSERT INTO bookings (region, id, user_id, showtime_id, status, seats, seat_count, total_amount, currency,
                       hold_expires_at, payment_ref, created_at, updated_at)
-SELECT b.region, md5('baseline-' || b.n || '-' || p)::uuid, u.id, b.showtime_id, 'paid',
-       jsonb_build_array(jsonb_build_object('label', b.seats[2 * p + 1], 'kind', 'standard', 'price', 1250),
-                         jsonb_build_object('label', b.seats[2 * p + 2], 'kind', 'standard', 'price', 1250)),
+SELECT b.region, md5('baseline-' || b.n || '-' || p)::uuid, md5('load-user-' || (b.n * 70 + p) % 4000)::uuid,
+       b.showtime_id, 'paid',
+       jsonb_build_array(
+           jsonb_build_object('label', chr(65 + p / 7) || (2 * (p % 7) + 1), 'kind', 'standard', 'price', 1250),
+           jsonb_build_object('label', chr(65 + p / 7) || (2 * (p % 7) + 2), 'kind', 'standard', 'price', 1250)),
        2, 2500, 'USD', NULL, 'ch_baseline', now() - INTERVAL '1 day', now() - INTERVAL '1 day'
-FROM load_blocks b CROSS JOIN generate_series(0, 95) p JOIN load_users u ON u.n = (b.n * 96 + p) % 4000
+FROM load_blocks b CROSS JOIN generate_series(0, 69) p
 WHERE b.n >= 9000 AND b.n < 10000;
 INSERT INTO booking_seats (region, showtime_id, seat_label, booking_id, hold_expires_at)
-SELECT b.region, b.showtime_id, b.seats[2 * p + k], md5('baseline-' || b.n || '-' || p)::uuid, NULL
-FROM load_blocks b CROSS JOIN generate_series(0, 95) p CROSS JOIN generate_series(1, 2) k
+SELECT b.region, b.showtime_id, chr(65 + p / 7) || (2 * (p % 7) + k), md5('baseline-' || b.n || '-' || p)::uuid, NULL
+FROM load_blocks b CROSS JOIN generate_series(0, 69) p CROSS JOIN generate_series(1, 2) k
 WHERE b.n >= 9000 AND b.n < 10000;
 VACUUM ANALYZE;
 SQL
@@ -103,7 +117,11 @@ stop_service() {
   fi
   SERVICE_PID=""
 }
-trap stop_service EXIT
+cleanup() {
+  stop_service
+  rm -rf "$OUT/bin"
+}
+trap cleanup EXIT
 
 log "starting the service on :$PORT (write pool $POOL)"
 "$BIN" serve --routes booking >"$OUT/service.log" 2>&1 &
@@ -114,6 +132,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null || die "the service is not ready"
+curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -qF "git_sha=\"$SHA\"" ||
+  die "the service on :$PORT is not this checkout's build ($SHA)"
 
 wrk_run() { # <name> <seconds> <first block>
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${2}s" --latency -s loadtest/holds.lua "http://127.0.0.1:$PORT" \

@@ -83,7 +83,7 @@ md = f"""# Holds load run
 
 {rounds} rounds of (a), (b), (c), {duration} s each; {pool} database sessions on both sides (the service's write pool,
 pgbench's clients), {connections} wrk connections; one durable PostgreSQL (fsync, synchronous_commit on) with a
-baseline of ~96,000 paid bookings.
+baseline of 70,000 paid bookings.
 
 | round | (a) API holds/s | (b) pgbench minimal tx/s | (c) pgbench service SQL tx/s | load average (a / b / c) |
 |---|---|---|---|---|

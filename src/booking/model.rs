@@ -241,34 +241,8 @@ impl SeatSelection {
     }
 }
 
-/// A showtime's price per seat kind, in minor units of `currency`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Prices {
-    /// Standard seats.
-    pub standard: i64,
-    /// Premium seats.
-    pub premium: i64,
-    /// Accessible spaces.
-    pub accessible: i64,
-    /// Companion seats.
-    pub companion: i64,
-    /// ISO 4217 code.
-    pub currency: String,
-}
-
-impl Prices {
-    /// The price of a seat of `kind`.
-    pub fn of(&self, kind: SeatKind) -> i64 {
-        match kind {
-            SeatKind::Standard => self.standard,
-            SeatKind::Premium => self.premium,
-            SeatKind::Accessible => self.accessible,
-            SeatKind::Companion => self.companion,
-        }
-    }
-}
-
-/// One seat of a booking with the price locked at hold time (I5). Also the element of `bookings.seats`.
+/// One seat of a booking with the price locked at hold time (I5: `hold.sql` takes it from the showtime row, by the
+/// seat's kind). Also the element of `bookings.seats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PricedSeat {
     /// The seat's label.
@@ -279,43 +253,12 @@ pub struct PricedSeat {
     pub price: i64,
 }
 
-/// The seats of a hold with their prices and the total.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quote {
-    /// Seats in label order.
-    pub seats: Vec<PricedSeat>,
-    /// Sum of the seat prices.
-    pub total: i64,
-    /// ISO 4217 code.
-    pub currency: String,
-}
-
-/// Prices `selection` on a showtime whose screen has the seats in `kinds` (label -> kind).
-///
-/// # Errors
-/// The labels of the selection that the screen does not have.
-pub fn quote(
+/// The labels of `selection` that the showtime's screen does not have (`known`: the requested labels it has).
+pub fn unknown_seats<S: std::hash::BuildHasher>(
     selection: &SeatSelection,
-    kinds: &HashMap<String, SeatKind>,
-    prices: &Prices,
-) -> Result<Quote, Vec<String>> {
-    let unknown: Vec<String> =
-        selection.labels().iter().filter(|l| !kinds.contains_key(l.as_str())).map(|l| l.as_str().to_owned()).collect();
-    if !unknown.is_empty() {
-        return Err(unknown);
-    }
-    let seats: Vec<PricedSeat> = selection
-        .labels()
-        .iter()
-        .map(|l| {
-            let kind = kinds[l.as_str()];
-            PricedSeat { label: l.as_str().to_owned(), kind, price: prices.of(kind) }
-        })
-        .collect();
-    // Prices are non-negative (showtimes_prices_check) and at most max-seats of them are added: no overflow in
-    // practice, but saturate rather than wrap if a price were absurd.
-    let total = seats.iter().fold(0i64, |sum, s| sum.saturating_add(s.price));
-    Ok(Quote { seats, total, currency: prices.currency.clone() })
+    known: &HashMap<String, SeatKind, S>,
+) -> Vec<String> {
+    selection.labels().iter().filter(|l| !known.contains_key(l.as_str())).map(|l| l.as_str().to_owned()).collect()
 }
 
 /// A booking as stored and as the API shows it (camelCase JSON; money in minor units with its currency).
@@ -655,28 +598,14 @@ mod tests {
         assert_eq!(BookingStatus::PaymentPending.effective(past, now), BookingStatus::PaymentPending);
     }
 
-    fn prices() -> Prices {
-        Prices { standard: 1250, premium: 1800, accessible: 1000, companion: 1000, currency: "USD".into() }
-    }
-
     #[test]
-    fn a_quote_prices_each_seat_by_kind_and_sums_them() {
-        let kinds: HashMap<String, SeatKind> = [
-            ("A1".to_owned(), SeatKind::Standard),
-            ("H5".to_owned(), SeatKind::Premium),
-            ("B2".into(), SeatKind::Accessible),
-        ]
-        .into_iter()
-        .collect();
+    fn unknown_seats_are_those_the_screen_lacks_in_label_order() {
+        let known: HashMap<String, SeatKind> =
+            [("A1".to_owned(), SeatKind::Standard), ("H5".to_owned(), SeatKind::Premium)].into_iter().collect();
         let selection = SeatSelection::parse(&strings(&["H5", "A1"]), 10).expect("valid");
-        let quote = quote(&selection, &kinds, &prices()).expect("known seats");
-        assert_eq!(quote.total, 3050);
-        assert_eq!(quote.currency, "USD");
-        assert_eq!(quote.seats[0], PricedSeat { label: "A1".into(), kind: SeatKind::Standard, price: 1250 });
-        assert_eq!(quote.seats[1].price, 1800);
-
+        assert!(unknown_seats(&selection, &known).is_empty());
         let selection = SeatSelection::parse(&strings(&["A1", "Z9", "Y1"]), 10).expect("valid");
-        assert_eq!(super::quote(&selection, &kinds, &prices()), Err(strings(&["Y1", "Z9"])));
+        assert_eq!(unknown_seats(&selection, &known), strings(&["Y1", "Z9"]));
     }
 
     #[test]

@@ -3,12 +3,11 @@
 //! metrics) happen after the commit.
 //!
 //! * Hold: first through the in-process seat gate ([`super::gate`]: a seat another hold of this process is claiming
-//!   right now is refused at once); then one transaction. Its reads (showtime, prices, seat kinds) come first; then the idempotency key is claimed
-//!   with the response already in it (the response is fully known at that point, and the row only becomes visible
-//!   if the transaction commits: storing it later, as DESIGN.md's step 4 puts it, would be the same but one
-//!   statement longer), the booking inserted, the seats claimed in one statement and the user's live seats counted
-//!   after the insert: those four statements are pipelined in one round trip. Claims taken over from lapsed holds
-//!   expire their bookings in the same transaction.
+//!   right now is refused at once); then one transaction of three round trips: BEGIN; the idempotency key claimed
+//!   in flight (with a key), the booking inserted with its prices from the showtime row and its seats claimed
+//!   (`hold.sql`, one statement), and the user's live seats counted after the insert, all pipelined; the key
+//!   answered (with a key); COMMIT. A hold that inserted nothing reads the showtime in the same snapshot to say
+//!   why. Claims taken over from lapsed holds expire their bookings in the same transaction.
 //! * Ambiguous COMMIT: the booking id is made by the service, so the outcome is established on a fresh connection by
 //!   looking the booking up (and the key, when there is one); not committed means the transaction runs again, with
 //!   the same booking id, so that a COMMIT that lands late can never make a second booking.
@@ -28,7 +27,8 @@ use uuid::Uuid;
 use super::gate::{Refused as GateRefusal, SeatGate};
 use super::model::{
     Action, Booking, BookingId, BookingStatus, CancelStep, FinalizeStep, IdempotencyKey, KeyVerdict, Refusal,
-    SeatSelection, authorize, cancel_step, check_showtime_open, check_user_cap, finalize_step, judge_key, quote,
+    SeatSelection, authorize, cancel_step, check_showtime_open, check_user_cap, finalize_step, judge_key,
+    unknown_seats,
 };
 use super::store::{self, Claimed, Found, Guarded, KeyClaim, NewHold, StatusChange};
 use super::{BookingError, RegionCache};
@@ -365,59 +365,25 @@ impl BookingService {
         cmd: &HoldCommand,
         labels: &[String],
     ) -> Result<Held, TxError<Stop>> {
-        let Some(ctx) = store::hold_context(&tx, region, cmd.showtime, labels).await? else {
-            return abort(BookingError::UnknownShowtime);
-        };
-        let checked = check_showtime_open(&ctx.status, ctx.start_time, ctx.now)
-            .map_err(BookingError::ShowtimeClosed)
-            .and_then(|()| quote(&cmd.seats, &ctx.kinds, &ctx.prices).map_err(BookingError::UnknownSeats));
-        let quote = match checked {
-            Ok(quote) => quote,
-            Err(refusal) => {
-                // A refusal is final only for a new key: an existing one answers as it did the first time.
-                if let Some(idem) = &cmd.idempotency
-                    && let Some(stop) = existing_key(&tx, region, cmd.user, idem).await?
-                {
-                    return Err(TxError::Abort(stop));
-                }
-                return abort(refusal);
-            }
-        };
-        let booking = Booking {
-            region: region.clone(),
-            id,
-            user_id: cmd.user,
-            showtime_id: cmd.showtime,
-            status: BookingStatus::Reserved,
-            seats: quote.seats,
-            total: quote.total,
-            currency: quote.currency,
-            hold_expires_at: Some(ctx.now + self.hold_ttl),
-            payment_ref: None,
-            created_at: ctx.now,
-            updated_at: ctx.now,
-        };
-        let response = to_json(&booking)?;
-        let key = cmd.idempotency.as_ref().map(|idem| KeyClaim {
+        // The key is claimed in flight and answered just before COMMIT: only visible if the hold commits.
+        let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(region, cmd.user, idem));
+        let hold = NewHold {
             region,
+            id,
             user: cmd.user,
-            key: idem.key.as_str(),
-            request_hash: &idem.request_hash,
-            response: Some((201, &response)),
-            abandon_after_secs: self.abandon_after.as_secs_f64(),
-        });
-        let writes = match store::hold_writes(&tx, key, NewHold { booking: &booking, labels }).await {
+            showtime: cmd.showtime,
+            labels,
+            ttl_secs: self.hold_ttl.as_secs_f64(),
+        };
+        let writes = match store::hold_writes(&tx, key, hold).await {
             Ok(writes) => writes,
             Err(e) if is_booking_pkey_violation(&e) => return abort(Stop::AlreadyCommitted),
             Err(e) => return Err(e.into()),
         };
-        if writes.key_claimed == Some(false)
-            && let Some(idem) = &cmd.idempotency
-        {
-            let stop =
-                existing_key(&tx, region, cmd.user, idem).await?.unwrap_or(Stop::Refused(BookingError::KeyInFlight));
-            return Err(TxError::Abort(stop));
-        }
+        check_claimed(&tx, region, cmd.user, cmd.idempotency.as_ref(), writes.key_claimed).await?;
+        let Some(row) = writes.booking else {
+            return abort(self.why_not_held(&tx, region, cmd, labels).await?);
+        };
         if writes.claimed.len() < labels.len() {
             let claimed: Vec<&str> = writes.claimed.iter().map(|(label, _)| label.as_str()).collect();
             let taken = labels.iter().filter(|l| !claimed.contains(&l.as_str())).cloned().collect();
@@ -429,7 +395,49 @@ impl BookingService {
         if !taken_over.is_empty() {
             store::expire_taken_over(&tx, region, &taken_over).await?;
         }
+        let booking = Booking {
+            region: region.clone(),
+            id,
+            user_id: cmd.user,
+            showtime_id: cmd.showtime,
+            status: BookingStatus::Reserved,
+            seats: row.seats,
+            total: row.total,
+            currency: row.currency,
+            hold_expires_at: Some(row.hold_expires_at),
+            payment_ref: None,
+            created_at: row.created_at,
+            updated_at: row.created_at,
+        };
+        if let Some(idem) = &cmd.idempotency {
+            store::complete_key(&tx, region, cmd.user, idem.key.as_str(), 201, &to_json(&booking)?).await?;
+        }
         Ok(Held { booking, taken_over: taken_over.len() })
+    }
+
+    /// Why `hold.sql` inserted no booking, read in the same transaction (the same snapshot): an unknown showtime,
+    /// a closed one, or seats its screen lacks.
+    async fn why_not_held(
+        &self,
+        tx: &Tx,
+        region: &Region,
+        cmd: &HoldCommand,
+        labels: &[String],
+    ) -> Result<BookingError, TxError<Stop>> {
+        let Some(ctx) = store::hold_context(tx, region, cmd.showtime, labels).await? else {
+            return Ok(BookingError::UnknownShowtime);
+        };
+        if let Err(closed) = check_showtime_open(&ctx.status, ctx.start_time, ctx.now) {
+            return Ok(BookingError::ShowtimeClosed(closed));
+        }
+        let unknown = unknown_seats(&cmd.seats, &ctx.kinds);
+        if unknown.is_empty() {
+            return Ok(BookingError::Internal(anyhow::anyhow!(
+                "hold.sql inserted nothing for a bookable showtime {} and known seats",
+                cmd.showtime
+            )));
+        }
+        Ok(BookingError::UnknownSeats(unknown))
     }
 
     async fn after_hold(&self, booking: &Booking, taken_over: usize) {

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::model::{Booking, BookingId, BookingStatus, PricedSeat, Prices, SeatKind};
+use super::model::{Booking, BookingId, BookingStatus, PricedSeat, SeatKind};
 use crate::auth::model::UserId;
 use crate::db::Region;
 use crate::db::queries::{booking as q, payment as pq};
@@ -93,7 +93,7 @@ pub async fn booking_region(c: &ClientWrapper, booking: BookingId) -> Result<Opt
     c.query_opt(&stmt, &[&booking.0]).await?.map(|r| r.try_get(0)).transpose()
 }
 
-/// What a hold reads about its showtime (see `hold_context.sql`).
+/// What a refused hold reads about its showtime to say why (see `hold_context.sql`).
 #[derive(Debug, Clone)]
 pub struct HoldContext {
     /// The transaction's clock.
@@ -102,8 +102,6 @@ pub struct HoldContext {
     pub status: String,
     /// When it starts.
     pub start_time: OffsetDateTime,
-    /// Its prices.
-    pub prices: Prices,
     /// The kind of each requested seat the screen has.
     pub kinds: HashMap<String, SeatKind>,
 }
@@ -133,13 +131,6 @@ pub async fn hold_context(
         now: first.try_get("now")?,
         status: first.try_get("status")?,
         start_time: first.try_get("start_time")?,
-        prices: Prices {
-            standard: first.try_get("price_standard")?,
-            premium: first.try_get("price_premium")?,
-            accessible: first.try_get("price_accessible")?,
-            companion: first.try_get("price_companion")?,
-            currency: first.try_get("currency")?,
-        },
         kinds,
     }))
 }
@@ -259,13 +250,36 @@ pub async fn claim_seats(
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 
-/// A hold about to be written.
+/// A hold to write (see `hold.sql`).
 #[derive(Debug, Clone, Copy)]
 pub struct NewHold<'a> {
-    /// The booking as it will be stored and answered.
-    pub booking: &'a Booking,
-    /// Its seat labels, sorted.
+    /// The showtime's region.
+    pub region: &'a Region,
+    /// The booking's id (made by the service).
+    pub id: BookingId,
+    /// The caller.
+    pub user: UserId,
+    /// The showtime.
+    pub showtime: Uuid,
+    /// Seat labels, distinct and sorted.
     pub labels: &'a [String],
+    /// Hold TTL in seconds.
+    pub ttl_secs: f64,
+}
+
+/// The booking a hold inserted, as `hold.sql` returns it.
+#[derive(Debug, Clone)]
+pub struct HeldRow {
+    /// Seats with their prices.
+    pub seats: Vec<PricedSeat>,
+    /// Sum of the prices.
+    pub total: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// End of the hold.
+    pub hold_expires_at: OffsetDateTime,
+    /// Creation time (the transaction's clock).
+    pub created_at: OffsetDateTime,
 }
 
 /// What the pipelined writes of a hold report.
@@ -273,13 +287,16 @@ pub struct NewHold<'a> {
 pub struct HoldWrites {
     /// `Some(true)`: the key was claimed; `Some(false)`: it exists; `None`: no key.
     pub key_claimed: Option<bool>,
+    /// The booking, `None` when none was inserted (unknown showtime or seat, closed showtime).
+    pub booking: Option<HeldRow>,
     /// The seats claimed (fewer than asked: some are taken).
     pub claimed: Vec<Claimed>,
     /// The user's live seats on the showtime, this hold included.
     pub user_seats: i64,
 }
 
-/// The writes of a hold (DESIGN.md §6 steps 1–3 and the per-user count after the insert) in one round trip.
+/// The writes of a hold in one round trip: the idempotency key claimed in flight (if any), the booking and its
+/// claims (`hold.sql`), and the user's live seats counted after the insert (`count_user_seats.sql`).
 ///
 /// # Errors
 /// Database errors.
@@ -288,47 +305,43 @@ pub async fn hold_writes(
     key: Option<KeyClaim<'_>>,
     hold: NewHold<'_>,
 ) -> Result<HoldWrites, tokio_postgres::Error> {
-    let b = hold.booking;
-    let seat_count = i32::try_from(b.seats.len()).unwrap_or(i32::MAX);
-    let seats = Json(&b.seats);
-    let insert: [&(dyn ToSql + Sync); 10] = [
-        &b.region,
-        &b.id.0,
-        &b.user_id.0,
-        &b.showtime_id,
-        &seats,
-        &seat_count,
-        &b.total,
-        &b.currency,
-        &b.hold_expires_at,
-        &b.created_at,
-    ];
-    let claim: [&(dyn ToSql + Sync); 5] = [&b.region, &b.showtime_id, &hold.labels, &b.id.0, &b.hold_expires_at];
-    let count: [&(dyn ToSql + Sync); 3] = [&b.region, &b.showtime_id, &b.user_id.0];
-    let key_values = key.map(|k| {
-        let (status, body) = k.response.map_or((None, None), |(s, b)| (Some(s), Some(Json(b))));
-        (k, status, body)
-    });
-    let key_params = key_values.as_ref().map(|(k, status, body)| key_claim_params(k, status, body));
-    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(4);
+    let held: [&(dyn ToSql + Sync); 6] =
+        [hold.region, &hold.id.0, &hold.user.0, &hold.showtime, &hold.labels, &hold.ttl_secs];
+    let count: [&(dyn ToSql + Sync); 3] = [hold.region, &hold.showtime, &hold.user.0];
+    let (status, body): (Option<i32>, Option<Json<&Value>>) = (None, None);
+    let key_params = key.as_ref().map(|k| key_claim_params(k, &status, &body));
+    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(3);
     if let Some(params) = &key_params {
         steps.push((q::IDEMPOTENCY_CLAIM, params));
     }
-    steps.extend([(q::INSERT, &insert[..]), (q::CLAIM_SEATS, &claim[..]), (q::COUNT_USER_SEATS, &count[..])]);
+    steps.extend([(q::HOLD, &held[..]), (q::COUNT_USER_SEATS, &count[..])]);
     let mut results = pipeline(c, &steps).await?.into_iter();
     let key_claimed = key_params.map(|_| results.next().is_some_and(|rows| !rows.is_empty()));
-    let _inserted = results.next();
-    let claimed = results
-        .next()
-        .unwrap_or_default()
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<_, tokio_postgres::Error>>()?;
+    let rows = results.next().unwrap_or_default();
+    let booking = match rows.first() {
+        Some(row) => {
+            let Json(seats): Json<Vec<PricedSeat>> = row.try_get("seats")?;
+            Some(HeldRow {
+                seats,
+                total: row.try_get("total_amount")?,
+                currency: row.try_get("currency")?,
+                hold_expires_at: row.try_get("hold_expires_at")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+        None => None,
+    };
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(label) = row.try_get::<_, Option<String>>("seat_label")? {
+            claimed.push((label, row.try_get("taken_from")?));
+        }
+    }
     let user_seats = match results.next().as_deref() {
         Some([row, ..]) => row.try_get(0)?,
         _ => 0,
     };
-    Ok(HoldWrites { key_claimed, claimed, user_seats })
+    Ok(HoldWrites { key_claimed, booking, claimed, user_seats })
 }
 
 fn key_claim_params<'a>(

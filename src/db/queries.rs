@@ -94,7 +94,7 @@ queries! {
         SHOWTIME_REGION => "showtime_region.sql",
         BOOKING_REGION => "booking_region.sql",
         HOLD_CONTEXT => "hold_context.sql",
-        INSERT => "insert.sql",
+        HOLD => "hold.sql",
         CLAIM_SEATS => "claim_seats.sql",
         COUNT_USER_SEATS => "count_user_seats.sql",
         EXPIRE_TAKEN_OVER => "expire_taken_over.sql",

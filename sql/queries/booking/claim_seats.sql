@@ -1,5 +1,5 @@
--- Claims seats for a booking in ONE statement (DESIGN.md §6 step 3): a new claim, or the takeover of a claim whose
--- hold has lapsed (I4), or the booking's own claim again (a late payment re-claiming its seats). A live claim of
+-- Claims seats for a booking in ONE statement: a late payment re-claiming its seats for good (finalize, reconciler;
+-- a hold claims its seats in hold.sql): its own claims, or lapsed claims of others, taken over (I4). A live claim of
 -- another booking is left alone and its label is missing from the result: fewer rows than asked means taken, and
 -- the caller rolls back. The primary key booking_seats_pkey is the double-booking guard (I1).
 -- A takeover records the previous owner in taken_from (migration 0002 says why it is not read beforehand), so that
