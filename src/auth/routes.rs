@@ -42,7 +42,7 @@ pub struct RegisterBody {
     )]
     phone_number: String,
     /// 8–128 characters, not only white space.
-    #[schema(min_length = 8, max_length = 128, pattern = r"\S", format = Password)]
+    #[schema(min_length = 8, max_length = 128, pattern = r"^[^\u0000]*\S[^\u0000]*$", format = Password)]
     password: String,
 }
 
@@ -82,10 +82,10 @@ async fn create_customer(state: &AppState, body: RegisterBody) -> ApiResult<User
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     /// The account's email address (any case, surrounding spaces ignored).
-    #[schema(min_length = 1, max_length = 254, example = "ada@example.com")]
+    #[schema(min_length = 1, max_length = 254, pattern = r"^[^\u0000]*$", example = "ada@example.com")]
     email: String,
     /// Its password.
-    #[schema(min_length = 1, max_length = 1024, format = Password)]
+    #[schema(min_length = 1, max_length = 1024, pattern = r"^[^\u0000]*$", format = Password)]
     password: String,
 }
 
