@@ -16,14 +16,16 @@
 # target, and writes loadtest/results/seatmap-<time>.md and .json (requests/s, p50/p90/p99, ratios). wrk is
 # installed with apt-get when missing (k6 saturates this 2-core machine near 20k requests/s on its own).
 #
-# Settings (environment): DURATION (default 20s), WARMUP (5s), THREADS (wrk threads, 1), CONNECTIONS (32),
-# PORT (18089), PROFILE=1 to record a `perf` profile of the server during an extra seat-map run (perf must exist).
+# Settings (environment): ROUNDS (default 3) of DURATION (10s) per target, interleaved; WARMUP (5s); THREADS (wrk
+# threads, 1); CONNECTIONS (32); PORT (18089); PROFILE=1 to record a `perf` profile of the server during an extra
+# seat-map run (perf must exist).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-DURATION="${DURATION:-20s}"
+DURATION="${DURATION:-10s}"
+ROUNDS="${ROUNDS:-3}"
 WARMUP="${WARMUP:-5s}"
 THREADS="${THREADS:-1}"
 CONNECTIONS="${CONNECTIONS:-32}"
@@ -67,7 +69,7 @@ SERVER_URL="${BOXOFFICE_DATABASE_URL%/*}"
 ADMIN_DB_URL="$SERVER_URL/postgres"
 DB_URL="$SERVER_URL/$DB_NAME"
 log "database $DB_URL, redis $BOXOFFICE_REDIS_URL"
-psql "$ADMIN_DB_URL" -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB_NAME" -c "CREATE DATABASE $DB_NAME"
+psql "$ADMIN_DB_URL" -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" -c "CREATE DATABASE $DB_NAME"
 
 # --- build -------------------------------------------------------------------------------------------------------
 log "building the release binary"
@@ -133,7 +135,6 @@ declare -A URL=(
 )
 declare -A SCRIPT=([static]=loadtest/report.lua [seatmap]=loadtest/report.lua [city]=loadtest/report.lua [near]=loadtest/near.lua)
 ORDER=(static seatmap city near)
-declare -A RESULT
 
 run() { # name duration -> the WRK_JSON object
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2" --latency -s "${SCRIPT[$1]}" "${URL[$1]}" >"$WORK/$1.out"
@@ -144,54 +145,71 @@ for name in "${ORDER[@]}"; do
   log "warm-up $name ($WARMUP)"
   run "$name" "$WARMUP" >/dev/null
 done
-for name in "${ORDER[@]}"; do
-  log "measuring $name ($DURATION, $THREADS thread(s), $CONNECTIONS connections)"
-  RESULT[$name]="$(run "$name" "$DURATION")"
-  [[ $(jq '.errors.status + .errors.connect + .errors.read + .errors.timeout' <<<"${RESULT[$name]}") == 0 ]] \
-    || log "warning: $name had errors: $(jq -c .errors <<<"${RESULT[$name]}")"
+# Rounds interleave the targets, so that a change in the machine's load (it is shared) affects them alike; each
+# round's ratios compare runs made seconds apart, and the summary takes the median round.
+: >"$WORK/rounds.jsonl"
+for round in $(seq 1 "$ROUNDS"); do
+  for name in "${ORDER[@]}"; do
+    log "round $round/$ROUNDS: $name ($DURATION, $THREADS thread(s), $CONNECTIONS connections)"
+    result="$(run "$name" "$DURATION")"
+    [[ $(jq '.errors.status + .errors.connect + .errors.read + .errors.timeout' <<<"$result") == 0 ]] \
+      || log "warning: $name had errors: $(jq -c .errors <<<"$result")"
+    jq -c --arg name "$name" --argjson round "$round" '. + {target: $name, round: $round}' <<<"$result" \
+      >>"$WORK/rounds.jsonl"
+  done
 done
 
 PROFILE_TOP=""
 if [[ $PROFILE == 1 ]]; then
   command -v perf >/dev/null || die "PROFILE=1 needs perf"
-  log "profiling the seat map ($DURATION)"
+  log "profiling the seat map"
   perf record -e cpu-clock -g -o "$WORK/perf.data" -p "$SERVER_PID" -- sleep 10 >/dev/null 2>&1 &
   PERF_PID=$!
   run seatmap 12s >/dev/null
   wait "$PERF_PID" || true
-  PROFILE_TOP="$(perf report -i "$WORK/perf.data" --stdio --no-children --percent-limit 1.5 --sort symbol 2>/dev/null \
-    | grep -E '^ +[0-9.]+%' | head -25)"
+  PROFILE_TOP="$(perf report -i "$WORK/perf.data" --stdio --no-children --sort dso,symbol -g none --percent-limit 1 \
+    2>/dev/null | grep -E '^ +[0-9.]+%' | sed -E 's/ +- +- *$//' | awk '{$1=$1; print substr($0, 1, 150)}' | head -30)"
 fi
 
 # --- summary -----------------------------------------------------------------------------------------------------
 STAMP="$(date -u +%Y%m%d-%H%M%S)"
 OUT="loadtest/results/seatmap-$STAMP"
-rps() { jq -r .rps <<<"${RESULT[$1]}"; }
-ratio() { jq -n --argjson a "$(rps "$1")" --argjson b "$(rps static)" '($a / $b * 1000 | round) / 10'; }
-jq -n \
+jq -s \
   --arg when "$STAMP" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg cpus "$(nproc)" --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
-  --arg duration "$DURATION" --argjson threads "$THREADS" --argjson connections "$CONNECTIONS" \
-  --argjson size "$SIZE" --arg showtime "$SHOWTIME_ID" \
-  --argjson static "${RESULT[static]}" --argjson seatmap "${RESULT[seatmap]}" \
-  --argjson city "${RESULT[city]}" --argjson near "${RESULT[near]}" \
-  --argjson seatmap_ratio "$(ratio seatmap)" --argjson city_ratio "$(ratio city)" --argjson near_ratio "$(ratio near)" \
-  '{when: $when, commit: $commit, machine: {cpus: ($cpus | tonumber), cpu: $cpu},
-    wrk: {duration: $duration, threads: $threads, connections: $connections}, body_bytes: $size, showtime: $showtime,
-    results: {static: $static, seatmap: $seatmap, city: $city, near_uncached: $near},
-    ratios_percent_of_static: {seatmap: $seatmap_ratio, city: $city_ratio, near_uncached: $near_ratio},
-    goals: {seatmap_ratio_ge_50: ($seatmap_ratio >= 50), seatmap_p99_le_10ms: ($seatmap.p99_ms <= 10),
-            city_ratio_ge_30: ($city_ratio >= 30)}}' >"$OUT.json"
+  --arg duration "$DURATION" --argjson rounds "$ROUNDS" --argjson threads "$THREADS" \
+  --argjson connections "$CONNECTIONS" --argjson size "$SIZE" --arg showtime "$SHOWTIME_ID" '
+  def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+  def r1: . * 10 | round / 10;
+  def r3: . * 1000 | round / 1000;
+  . as $runs
+  | ($runs | map(select(.target == "static")) | map({key: (.round | tostring), value: .rps}) | from_entries) as $base
+  | def summary($t): ($runs | map(select(.target == $t))) as $r
+      | {rps: ($r | map(.rps) | median | r1), p50_ms: ($r | map(.p50_ms) | median | r3),
+         p99_ms: ($r | map(.p99_ms) | median | r3),
+         percent_of_static: ($r | map(.rps / $base[.round | tostring] * 100) | median | r1)};
+  {when: $when, commit: $commit, machine: {cpus: ($cpus | tonumber), cpu: $cpu},
+   wrk: {duration_per_round: $duration, rounds: $rounds, threads: $threads, connections: $connections},
+   body_bytes: $size, showtime: $showtime,
+   median: {static: summary("static"), seatmap: summary("seatmap"), city: summary("city"),
+            near_uncached: summary("near")},
+   runs: $runs}
+  | . + {goals: {seatmap_ge_50_percent: (.median.seatmap.percent_of_static >= 50),
+                 seatmap_p99_le_10_ms: (.median.seatmap.p99_ms <= 10),
+                 city_ge_30_percent: (.median.city.percent_of_static >= 30)}}' \
+  "$WORK/rounds.jsonl" >"$OUT.json"
 
-row() { # label name
-  jq -r --arg what "$1" --arg ratio "$(ratio "$2")" \
-    '"| \($what) | \(.rps | floor) | \(.p50_ms) | \(.p99_ms) | \($ratio)% |"' <<<"${RESULT[$2]}"
+row() { # label target
+  jq -r --arg what "$1" --arg t "$2" \
+    '.median[$t] | "| \($what) | \(.rps | floor) | \(.p50_ms) | \(.p99_ms) | \(.percent_of_static)% |"' "$OUT.json"
 }
 {
   echo "# Seat-map load run $STAMP"
   echo
-  echo "Commit $(jq -r .commit "$OUT.json"), $(nproc) CPUs ($(jq -r .machine.cpu "$OUT.json")); wrk $THREADS thread(s),"
-  echo "$CONNECTIONS connections, $DURATION per target after a $WARMUP warm-up; server and wrk on the same machine."
+  echo "Commit $(jq -r .commit "$OUT.json"), $(nproc) CPUs ($(jq -r .machine.cpu "$OUT.json")), shared with other work."
+  echo "wrk: $THREADS thread(s), $CONNECTIONS connections; $ROUNDS rounds of $DURATION per target, interleaved, after"
+  echo "a $WARMUP warm-up; server, Redis and wrk on the same machine. Medians over the rounds; the ratio is the median"
+  echo "of each round's requests/s over that round's static requests/s."
   echo "Seat map: a warm 200-seat showtime, $SIZE bytes; the static route returns a JSON body of the same size."
   echo
   echo "| target | requests/s | p50 ms | p99 ms | of static |"
@@ -199,13 +217,13 @@ row() { # label name
   row "GET /loadtest/static?bytes=$SIZE" static
   row "GET /showtimes/{id}/seats (200 seats, warm)" seatmap
   row "GET /theaters?city=new%20york" city
-  row "GET /theaters?near=<random>&radiusKm=25 (uncached)" near
+  row "GET /theaters?near=<random>&radiusKm=25 (uncached)" near_uncached
   echo
-  echo "Goals: seat map >= 50% of static: $(jq .goals.seatmap_ratio_ge_50 "$OUT.json"); seat map p99 <= 10 ms:" \
-    "$(jq .goals.seatmap_p99_le_10ms "$OUT.json"); city search >= 30% of static: $(jq .goals.city_ratio_ge_30 "$OUT.json")."
+  echo "Goals: seat map >= 50% of static: $(jq .goals.seatmap_ge_50_percent "$OUT.json"); seat map p99 <= 10 ms:" \
+    "$(jq .goals.seatmap_p99_le_10_ms "$OUT.json"); city search >= 30% of static: $(jq .goals.city_ge_30_percent "$OUT.json")."
   if [[ -n $PROFILE_TOP ]]; then
     echo
-    echo "Profile of the server during a seat-map run (perf, cpu-clock, self time, symbols above 1.5%):"
+    echo "Profile of the server during a seat-map run (perf, cpu-clock, self time by object and symbol, above 1%):"
     echo
     echo '```text'
     echo "$PROFILE_TOP"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # stack.sh — local PostgreSQL + Redis for boxoffice.
 #
-# Usage: scripts/stack.sh {up|down|status|env|purge} [dev|test]   (default: dev)
+# Usage: scripts/stack.sh {up|down|status|env|purge} [dev|test|load]   (default: dev)
 #
 #   dev : PostgreSQL 127.0.0.1:15432 (./var/dev/pg), Redis 127.0.0.1:16379 (./var/dev/redis)
 #   test: PostgreSQL 127.0.0.1:25432 (./var/test/pg), Redis 127.0.0.1:26379 (./var/test/redis)
 #         throwaway: `up` wipes and recreates it, `down` deletes ./var/test.
+#   load: PostgreSQL 127.0.0.1:17432 (./var/load/pg), Redis 127.0.0.1:17379 (./var/load/redis)
+#         durable commits like dev, its own ports: loadtest/holds.sh measures on it.
 #
 #   up     install missing packages (apt), init/start the servers, wait until ready;
 #          idempotent (reuses a server already answering on the port).
@@ -33,7 +35,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '3,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '3,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 is_root() { [[ $(id -u) -eq 0 ]]; }
@@ -58,7 +60,14 @@ load_profile() {
       DB_VAR=BOXOFFICE_TEST_DATABASE_URL
       REDIS_VAR=BOXOFFICE_TEST_REDIS_URL
       ;;
-    *) die "unknown profile '$PROFILE' (expected dev or test)" ;;
+    load)
+      PG_PORT=17432
+      REDIS_PORT=17379
+      PG_DBNAME=boxoffice_load
+      DB_VAR=BOXOFFICE_LOAD_DATABASE_URL
+      REDIS_VAR=BOXOFFICE_LOAD_REDIS_URL
+      ;;
+    *) die "unknown profile '$PROFILE' (expected dev, test or load)" ;;
   esac
   VAR_DIR="$ROOT_DIR/var/$PROFILE"
   REDIS_DIR="$VAR_DIR/redis"
@@ -343,7 +352,7 @@ pg_up() {
     [[ -f $PG_DATA/PG_VERSION ]] || pg_initdb
     pg_start
   fi
-  if [[ $PROFILE == dev ]]; then pg_ensure_db; fi
+  if [[ $PROFILE != test ]]; then pg_ensure_db; fi
   log "postgres: ready at $LOCAL_DB_URL"
 }
 

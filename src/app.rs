@@ -20,6 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{self, token::TokenKeys};
+use crate::booking::{self, BookingService};
 use crate::cache::Redis;
 use crate::config::Config;
 use crate::db::Db;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub gateway: Arc<Gateway>,
     /// The catalog's caches (in-process and the Redis seat-availability cache).
     pub catalog: crate::catalog::Catalog,
+    /// The booking protocol (holds, payments, cancellations) with its payment provider.
+    pub bookings: Arc<BookingService>,
 }
 
 /// A built service: listener bound, state ready, not yet serving.
@@ -87,7 +90,8 @@ impl Application {
         };
         let gateway = Arc::new(Gateway::new(&config.gateway, redis.clone()));
         let catalog = crate::catalog::Catalog::new(&config, redis.clone());
-        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, gateway, catalog };
+        let bookings = Arc::new(BookingService::new(db.clone(), redis.clone(), &config));
+        let state = AppState { config: Arc::new(config), db, redis, tokens, metrics, gateway, catalog, bookings };
         let router = router(state.clone(), routes);
         Ok(Self { listener, metrics_listener, router, state })
     }
@@ -159,6 +163,7 @@ pub fn router(state: AppState, routes: Routes) -> Router {
     }
     if matches!(routes, Routes::All | Routes::Booking) {
         app = app.merge(auth::router());
+        app = app.merge(booking::router(state.clone()));
     }
     app.fallback(not_found)
         // Innermost first: the body limits and the timeout sit inside `observe`, so their refusals are counted,

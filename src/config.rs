@@ -29,6 +29,19 @@
 //! | `BOXOFFICE_JWT_AUDIENCE` | `boxoffice-api` | `aud` of issued tokens, checked on every request |
 //! | `BOXOFFICE_TOKEN_TTL_SECS` | `3600` | lifetime of an access token |
 //! | `BOXOFFICE_HOLD_TTL_SECS` | `600` | how long a hold keeps its seats |
+//! | `BOXOFFICE_MAX_SEATS_PER_BOOKING` | `10` | seats one hold may ask for |
+//! | `BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME` | `10` | live seats (held, being paid, paid) one user may have on one showtime |
+//! | `BOXOFFICE_SEAT_GATE` | `true` | refuse at once (409) a hold of a seat another hold of this process is claiming (`booking::gate`) |
+//! | `BOXOFFICE_PAYMENT_PROVIDER` | `sandbox` | payment provider; `sandbox` is the in-process test provider (`tok_visa`, ...) |
+//! | `BOXOFFICE_PAYMENT_TIMEOUT_MS` | `5000` | a provider call unanswered after this is an unknown outcome (504, reconciled later) |
+//! | `BOXOFFICE_PAYMENT_WINDOW_SECS` | `120` | a hold being paid is extended to at least this far ahead |
+//! | `BOXOFFICE_PAYMENT_SANDBOX_LATENCY_MS` | `0` | the sandbox provider's answer delay |
+//! | `BOXOFFICE_PAYMENT_CIRCUIT_FAILURES` | `5` | consecutive provider failures (timeouts, 5xx) that open the circuit |
+//! | `BOXOFFICE_PAYMENT_CIRCUIT_COOLDOWN_MS` | `30000` | how long an open circuit refuses calls before one trial |
+//! | `BOXOFFICE_SWEEP_INTERVAL_SECS` | `5` | worker: how often lapsed holds are expired |
+//! | `BOXOFFICE_SWEEP_BATCH` | `500` | worker: bookings expired per sweep statement |
+//! | `BOXOFFICE_RECONCILE_INTERVAL_SECS` | `10` | worker: how often unresolved payments are looked up |
+//! | `BOXOFFICE_RECONCILE_AFTER_SECS` | `30` | worker: a payment unresolved for this long is reconciled; must exceed the payment timeout |
 //! | `BOXOFFICE_REQUEST_TIMEOUT_MS` | `10000` | a request still running after this gets a 503 |
 //! | `BOXOFFICE_BODY_LIMIT_BYTES` | `65536` | larger request bodies get a 413 |
 //! | `BOXOFFICE_SHUTDOWN_TIMEOUT_SECS` | `20` | how long SIGTERM waits for in-flight requests |
@@ -199,6 +212,65 @@ pub struct AuthConfig {
     pub bootstrap_admin: Option<(String, Secret)>,
 }
 
+/// Which payment provider the service charges through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentProvider {
+    /// The in-process sandbox (test tokens; see `payment::sandbox`).
+    Sandbox,
+}
+
+impl FromStr for PaymentProvider {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sandbox" => Ok(Self::Sandbox),
+            other => Err(format!("expected sandbox (the only provider built in), got {other:?}")),
+        }
+    }
+}
+
+/// Limits of the booking protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookingConfig {
+    /// Seats one hold may ask for.
+    pub max_seats_per_booking: usize,
+    /// Live seats one user may have on one showtime (checked inside the hold transaction).
+    pub max_seats_per_user_showtime: usize,
+    /// Whether holds go through the in-process seat gate first.
+    pub seat_gate: bool,
+}
+
+/// Payment provider settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentConfig {
+    /// The provider.
+    pub provider: PaymentProvider,
+    /// Timeout of each provider call.
+    pub timeout: Duration,
+    /// How far ahead a hold being paid is extended.
+    pub window: Duration,
+    /// The sandbox provider's answer delay.
+    pub sandbox_latency: Duration,
+    /// Consecutive failures that open the circuit.
+    pub circuit_failures: u32,
+    /// How long an open circuit refuses calls.
+    pub circuit_cooldown: Duration,
+}
+
+/// Background job settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// Period of the hold-expiry sweeper.
+    pub sweep_interval: Duration,
+    /// Bookings expired per sweep statement.
+    pub sweep_batch: i64,
+    /// Period of the payment reconciler.
+    pub reconcile_interval: Duration,
+    /// Age of an unresolved payment before the reconciler looks it up (longer than the payment timeout, so that a
+    /// finalize request still waiting for its answer is not raced).
+    pub reconcile_after: Duration,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -214,6 +286,12 @@ pub struct Config {
     pub auth: AuthConfig,
     /// How long a hold keeps its seats.
     pub hold_ttl: Duration,
+    /// Booking limits.
+    pub booking: BookingConfig,
+    /// Payment provider.
+    pub payment: PaymentConfig,
+    /// Background jobs.
+    pub worker: WorkerConfig,
     /// Server-side request timeout.
     pub request_timeout: Duration,
     /// Largest accepted request body.
@@ -491,6 +569,34 @@ impl Config {
                 });
             }
         };
+        let payment = PaymentConfig {
+            provider: v.parse("BOXOFFICE_PAYMENT_PROVIDER", PaymentProvider::Sandbox)?,
+            timeout: v.millis("BOXOFFICE_PAYMENT_TIMEOUT_MS", 5000)?,
+            window: v.secs("BOXOFFICE_PAYMENT_WINDOW_SECS", 120)?,
+            sandbox_latency: Duration::from_millis(v.parse("BOXOFFICE_PAYMENT_SANDBOX_LATENCY_MS", 0u64)?),
+            circuit_failures: u32::try_from(v.positive("BOXOFFICE_PAYMENT_CIRCUIT_FAILURES", 5)?)
+                .map_err(|_| ConfigError { name: "BOXOFFICE_PAYMENT_CIRCUIT_FAILURES", reason: "too large".into() })?,
+            circuit_cooldown: v.millis("BOXOFFICE_PAYMENT_CIRCUIT_COOLDOWN_MS", 30_000)?,
+        };
+        let worker = WorkerConfig {
+            sweep_interval: v.secs("BOXOFFICE_SWEEP_INTERVAL_SECS", 5)?,
+            sweep_batch: i64::try_from(v.positive("BOXOFFICE_SWEEP_BATCH", 500)?)
+                .map_err(|_| ConfigError { name: "BOXOFFICE_SWEEP_BATCH", reason: "too large".into() })?,
+            reconcile_interval: v.secs("BOXOFFICE_RECONCILE_INTERVAL_SECS", 10)?,
+            reconcile_after: v.secs("BOXOFFICE_RECONCILE_AFTER_SECS", 30)?,
+        };
+        if worker.reconcile_after <= payment.timeout {
+            return Err(ConfigError {
+                name: "BOXOFFICE_RECONCILE_AFTER_SECS",
+                reason: "must be longer than BOXOFFICE_PAYMENT_TIMEOUT_MS, or the reconciler races live payments"
+                    .into(),
+            });
+        }
+        let booking = BookingConfig {
+            max_seats_per_booking: v.positive("BOXOFFICE_MAX_SEATS_PER_BOOKING", 10)? as usize,
+            max_seats_per_user_showtime: v.positive("BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME", 10)? as usize,
+            seat_gate: v.parse("BOXOFFICE_SEAT_GATE", true)?,
+        };
         Ok(Self {
             listen_addr: v.parse("BOXOFFICE_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             metrics_addr: match v.raw("BOXOFFICE_METRICS_ADDR") {
@@ -522,6 +628,9 @@ impl Config {
                 bootstrap_admin,
             },
             hold_ttl: v.secs("BOXOFFICE_HOLD_TTL_SECS", 600)?,
+            booking,
+            payment,
+            worker,
             request_timeout: v.millis("BOXOFFICE_REQUEST_TIMEOUT_MS", 10_000)?,
             body_limit_bytes: v.positive("BOXOFFICE_BODY_LIMIT_BYTES", 65_536)? as usize,
             shutdown_timeout: v.secs("BOXOFFICE_SHUTDOWN_TIMEOUT_SECS", 20)?,
@@ -582,6 +691,15 @@ mod tests {
         assert_eq!(c.hold_ttl, Duration::from_secs(600));
         assert_eq!(c.database.dialect, DialectSetting::Auto);
         assert_eq!(c.database.read.get_dbname(), Some("boxoffice"));
+        assert_eq!(
+            c.booking,
+            BookingConfig { max_seats_per_booking: 10, max_seats_per_user_showtime: 10, seat_gate: true }
+        );
+        assert_eq!(c.payment.provider, PaymentProvider::Sandbox);
+        assert_eq!(c.payment.timeout, Duration::from_secs(5));
+        assert_eq!(c.payment.window, Duration::from_secs(120));
+        assert_eq!(c.payment.sandbox_latency, Duration::ZERO);
+        assert_eq!(c.worker.reconcile_after, Duration::from_secs(30));
     }
 
     #[test]
@@ -620,6 +738,16 @@ mod tests {
             ("BOXOFFICE_JWT_PREVIOUS_KEYS", "no-colon-0123456789abcdef0123456789abcdef"),
             ("BOXOFFICE_JWT_PREVIOUS_KEYS", "k1:0123456789abcdef0123456789abcdef"),
             ("BOXOFFICE_JWT_PREVIOUS_KEYS", "a:0123456789abcdef0123456789abcdef,a:0123456789abcdef0123456789abcdeX"),
+            ("BOXOFFICE_MAX_SEATS_PER_BOOKING", "0"),
+            ("BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME", "many"),
+            ("BOXOFFICE_PAYMENT_PROVIDER", "stripe"),
+            ("BOXOFFICE_PAYMENT_TIMEOUT_MS", "0"),
+            ("BOXOFFICE_PAYMENT_SANDBOX_LATENCY_MS", "-1"),
+            ("BOXOFFICE_PAYMENT_CIRCUIT_FAILURES", "0"),
+            ("BOXOFFICE_PAYMENT_CIRCUIT_COOLDOWN_MS", "soon"),
+            ("BOXOFFICE_SWEEP_BATCH", "0"),
+            ("BOXOFFICE_SEAT_GATE", "maybe"),
+            ("BOXOFFICE_RECONCILE_AFTER_SECS", "5"),
             ("BOXOFFICE_METRICS_ADDR", "9090"),
             ("BOXOFFICE_DB_CLIENT_CERT", "/certs/client.crt"),
         ] {

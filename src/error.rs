@@ -57,6 +57,36 @@ pub enum Problem {
     ServiceUnavailable,
     /// 503: the request took longer than the server allows.
     Timeout,
+    /// 409: some requested seats are held or sold; `unavailableSeats` lists them.
+    SeatsUnavailable,
+    /// 422: the showtime's screen has no such seats; `unknownSeats` lists them.
+    UnknownSeats,
+    /// 422: the body names a showtime that does not exist.
+    UnknownShowtime,
+    /// 409: the showtime takes no bookings (`reason`: `started` or `canceled`).
+    ShowtimeClosed,
+    /// 422: more seats than one booking may hold (`maxSeats`).
+    TooManySeats,
+    /// 409: the hold would give the user more live seats on the showtime than allowed (`limit`, `alreadyHeld`).
+    SeatLimitExceeded,
+    /// 410: the booking's hold lapsed; its seats may be someone else's now.
+    HoldExpired,
+    /// 409: the booking's status does not allow this (`bookingStatus`).
+    BookingStateConflict,
+    /// 409: a payment for this booking is under way or its outcome is not known yet; retry later.
+    PaymentInProgress,
+    /// 402: the payment was declined (`reason`); the hold continues.
+    PaymentDeclined,
+    /// 504: the payment provider did not answer in time; the booking stays `payment_pending` until reconciled.
+    PaymentTimeout,
+    /// 502: the payment provider failed; the booking stays `payment_pending` until reconciled.
+    PaymentProviderError,
+    /// 503: payments are paused after repeated provider failures; retry after `Retry-After`.
+    PaymentUnavailable,
+    /// 422: this Idempotency-Key was used for a different request.
+    IdempotencyKeyReused,
+    /// 409: the first request with this Idempotency-Key is still running; retry after `Retry-After`.
+    IdempotencyKeyInFlight,
 }
 
 impl Problem {
@@ -76,6 +106,20 @@ impl Problem {
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SeatsUnavailable
+            | Self::ShowtimeClosed
+            | Self::SeatLimitExceeded
+            | Self::BookingStateConflict
+            | Self::PaymentInProgress
+            | Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
+            Self::UnknownSeats | Self::UnknownShowtime | Self::TooManySeats | Self::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::HoldExpired => StatusCode::GONE,
+            Self::PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
+            Self::PaymentTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::PaymentProviderError => StatusCode::BAD_GATEWAY,
+            Self::PaymentUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -99,6 +143,21 @@ impl Problem {
             Self::Internal => "internal-error",
             Self::ServiceUnavailable => "service-unavailable",
             Self::Timeout => "timeout",
+            Self::SeatsUnavailable => "seats-unavailable",
+            Self::UnknownSeats => "unknown-seats",
+            Self::UnknownShowtime => "unknown-showtime",
+            Self::ShowtimeClosed => "showtime-closed",
+            Self::TooManySeats => "too-many-seats",
+            Self::SeatLimitExceeded => "seat-limit-exceeded",
+            Self::HoldExpired => "hold-expired",
+            Self::BookingStateConflict => "booking-state-conflict",
+            Self::PaymentInProgress => "payment-in-progress",
+            Self::PaymentDeclined => "payment-declined",
+            Self::PaymentTimeout => "payment-timeout",
+            Self::PaymentProviderError => "payment-provider-error",
+            Self::PaymentUnavailable => "payment-unavailable",
+            Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::IdempotencyKeyInFlight => "idempotency-key-in-flight",
         }
     }
 
@@ -122,6 +181,21 @@ impl Problem {
             Self::Internal => "Internal server error",
             Self::ServiceUnavailable => "Service unavailable",
             Self::Timeout => "Request timed out",
+            Self::SeatsUnavailable => "Seats unavailable",
+            Self::UnknownSeats => "Unknown seats",
+            Self::UnknownShowtime => "Unknown showtime",
+            Self::ShowtimeClosed => "Showtime closed for booking",
+            Self::TooManySeats => "Too many seats",
+            Self::SeatLimitExceeded => "Seat limit exceeded",
+            Self::HoldExpired => "Hold expired",
+            Self::BookingStateConflict => "Booking state conflict",
+            Self::PaymentInProgress => "Payment in progress",
+            Self::PaymentDeclined => "Payment declined",
+            Self::PaymentTimeout => "Payment provider timeout",
+            Self::PaymentProviderError => "Payment provider error",
+            Self::PaymentUnavailable => "Payments unavailable",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::IdempotencyKeyInFlight => "Request with this idempotency key in progress",
         }
     }
 
@@ -179,6 +253,21 @@ every_problem!(
     Internal,
     ServiceUnavailable,
     Timeout,
+    SeatsUnavailable,
+    UnknownSeats,
+    UnknownShowtime,
+    ShowtimeClosed,
+    TooManySeats,
+    SeatLimitExceeded,
+    HoldExpired,
+    BookingStateConflict,
+    PaymentInProgress,
+    PaymentDeclined,
+    PaymentTimeout,
+    PaymentProviderError,
+    PaymentUnavailable,
+    IdempotencyKeyReused,
+    IdempotencyKeyInFlight,
 );
 
 /// One invalid input, reported in the `errors` extension of a validation problem.
@@ -433,6 +522,21 @@ mod tests {
             Problem::Internal,
             Problem::ServiceUnavailable,
             Problem::Timeout,
+            Problem::SeatsUnavailable,
+            Problem::UnknownSeats,
+            Problem::UnknownShowtime,
+            Problem::ShowtimeClosed,
+            Problem::TooManySeats,
+            Problem::SeatLimitExceeded,
+            Problem::HoldExpired,
+            Problem::BookingStateConflict,
+            Problem::PaymentInProgress,
+            Problem::PaymentDeclined,
+            Problem::PaymentTimeout,
+            Problem::PaymentProviderError,
+            Problem::PaymentUnavailable,
+            Problem::IdempotencyKeyReused,
+            Problem::IdempotencyKeyInFlight,
         ];
         let mut slugs: Vec<_> = all.iter().map(|p| p.slug()).collect();
         slugs.sort_unstable();

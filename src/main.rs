@@ -108,7 +108,10 @@ async fn serve(config: Config, routes: Routes, with_worker: bool) -> anyhow::Res
     let app = Application::build(config, routes).await?;
     let token = shutdown::on_signal();
     let upkeep = tokio::spawn(boxoffice::app::metrics_upkeep(app.state().metrics.clone(), token.clone()));
-    let worker = with_worker.then(|| tokio::spawn(worker::run(app.state().db.clone(), token.clone())));
+    let worker = with_worker.then(|| {
+        let state = app.state();
+        tokio::spawn(worker::run(state.db.clone(), state.bookings.clone(), state.config.worker, token.clone()))
+    });
     app.run_until(token.clone()).await?;
     token.cancel();
     if let Some(worker) = worker {
@@ -134,8 +137,11 @@ async fn run_worker(config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let upkeep = tokio::spawn(boxoffice::app::metrics_upkeep(handle, token.clone()));
-    let sampler = tokio::spawn(boxoffice::metrics::sample_pools(db.clone(), Some(redis), token.clone()));
-    worker::run(db, token.clone()).await;
+    let sampler = tokio::spawn(boxoffice::metrics::sample_pools(db.clone(), Some(redis.clone()), token.clone()));
+    // With the sandbox payment provider, this process's reconciler asks a sandbox that never saw the charges made by
+    // the serving processes: run the worker inside `serve --with-worker` then (see payment::sandbox).
+    let bookings = std::sync::Arc::new(boxoffice::booking::BookingService::new(db.clone(), redis, &config));
+    worker::run(db, bookings, config.worker, token.clone()).await;
     token.cancel();
     upkeep.await?;
     sampler.await?;

@@ -90,11 +90,16 @@ pub const CATALOGUE: &[Metric] = &[
     counter(
         "boxoffice_bookings_total",
         &["outcome"],
-        "Booking operations by outcome: held, conflict (409, a seat was taken), rejected (other 4xx), paid, \
-         payment_failed, canceled, error",
+        "Booking operations by outcome: held, replayed (an Idempotency-Key answered again), conflict (409, a seat \
+         was taken), rejected (other 4xx), paid, payment_failed, canceled, error",
     ),
     counter("boxoffice_seats_claimed_total", &[], "Seats claimed by committed holds"),
-    counter("boxoffice_holds_expired_total", &[], "Holds that expired unpaid (worker sweep or takeover by a new hold)"),
+    counter(
+        "boxoffice_holds_expired_total",
+        &["by"],
+        "Holds that expired unpaid, by what expired them: sweeper (worker), takeover (a new hold took a lapsed seat), \
+         payment (a failed payment found the hold lapsed)",
+    ),
     // Database
     counter(
         "boxoffice_db_tx_retries_total",
@@ -135,7 +140,13 @@ pub const CATALOGUE: &[Metric] = &[
     counter(
         "boxoffice_payments_total",
         &["outcome"],
-        "Payment provider calls by outcome: succeeded, declined, failed, timeout, unknown, refunded",
+        "Payment provider calls (charges and refunds) by outcome: succeeded, declined, failed (provider error or \
+         refusal), timeout (outcome unknown), refunded",
+    ),
+    counter(
+        "boxoffice_payments_reconciled_total",
+        &["outcome"],
+        "Charges of unknown outcome settled by the worker's reconciler: paid_or_refunded, declined, not_charged",
     ),
     seconds("boxoffice_payment_duration_seconds", &["outcome"], "Payment provider call latency, by outcome"),
     gauge(

@@ -82,6 +82,11 @@ impl Modify for BearerAuth {
         catalog::routes::create_showtime,
         catalog::routes::update_showtime,
         catalog::routes::cancel_showtime,
+        crate::booking::routes::hold,
+        crate::booking::routes::get_booking,
+        crate::booking::routes::finalize,
+        crate::booking::routes::cancel,
+        crate::booking::routes::my_bookings,
     ),
     components(schemas(
         ProblemDocument,
@@ -122,6 +127,14 @@ impl Modify for BearerAuth {
         catalog::model::input::MovieBody,
         catalog::model::input::NewShowtimeBody,
         catalog::model::input::ShowtimeUpdateBody,
+        crate::booking::model::Booking,
+        crate::booking::model::BookingId,
+        crate::booking::model::BookingStatus,
+        crate::booking::model::PricedSeat,
+        crate::booking::routes::HoldBody,
+        crate::booking::routes::FinalizeBody,
+        crate::booking::routes::PaymentBody,
+        crate::booking::routes::BookingPage,
     )),
     modifiers(&BearerAuth, &Conventions),
     tags(
@@ -129,6 +142,7 @@ impl Modify for BearerAuth {
         (name = "identity", description = "Accounts and access tokens"),
         (name = "catalog", description = "Theaters by city, ZIP or position; movies; showtimes; live seat maps"),
         (name = "catalog admin", description = "Theaters with screens and seat layouts, movies, showtimes (admin role)"),
+        (name = "bookings", description = "Holds, payments, cancellations; Idempotency-Key on every unsafe method"),
     )
 )]
 pub struct ApiDoc;
@@ -170,6 +184,11 @@ mod tests {
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
+        for path in ["/bookings", "/bookings/{bookingId}", "/bookings/{bookingId}/finalize", "/users/me/bookings"] {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+        let booking = &doc["components"]["schemas"]["Booking"]["properties"];
+        assert!(booking["holdExpiresAt"].is_object() && booking.get("region").is_none(), "{booking}");
     }
 
     /// `(METHOD, /path/{})` of every operation in the document (parameter names blanked: axum and OpenAPI spell

@@ -1,16 +1,24 @@
 //! `boxoffice worker`: background jobs, each on its own interval, stopped by the shutdown token.
 //!
 //! Jobs: purging expired idempotency keys; the double-booking audit (invariant I1 checked from the bookings' side,
-//! exported as `boxoffice_audit_double_bookings`, alert `BoxofficeDoubleBooking`). Every run is counted in
-//! `boxoffice_worker_runs_total{task, outcome}` (`task`, not `job`: Prometheus owns the `job` label). (The
-//! hold-expiry sweeper, the outbox dispatcher and the payment reconciler of DESIGN.md §2 join this loop with the
-//! booking service.)
+//! exported as `boxoffice_audit_double_bookings`, alert `BoxofficeDoubleBooking`); the hold-expiry sweeper (lapsed
+//! `reserved` bookings -> `expired`, claims released, seat cache invalidated); the payment reconciler (charge
+//! attempts whose answer was lost are looked up at the provider, by their idempotency key, and completed or
+//! released). The sweeper's and reconciler's runs are functions of [`BookingService`] that tests call directly.
+//! Every run is counted in `boxoffice_worker_runs_total{task, outcome}` (`task`, not `job`: Prometheus owns the
+//! `job` label). (The outbox dispatcher of DESIGN.md §2 joins this loop later.)
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::booking::BookingService;
+use crate::config::WorkerConfig;
 use crate::db::{Db, queries};
+
+/// Unresolved payments looked at per reconciler run.
+const RECONCILE_BATCH: i64 = 100;
 
 /// Rows deleted per purge statement.
 const PURGE_BATCH: i64 = 1000;
@@ -23,15 +31,40 @@ pub const AUDIT_INTERVAL: Duration = Duration::from_secs(60);
 pub const AUDIT_LOOKBACK: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Runs the jobs until `shutdown` is cancelled; a failed run is logged and counted, and retried next tick.
-pub async fn run(db: Db, shutdown: CancellationToken) {
+pub async fn run(db: Db, bookings: Arc<BookingService>, config: WorkerConfig, shutdown: CancellationToken) {
     tracing::info!("worker started");
     let mut purge = tokio::time::interval(Duration::from_secs(60));
     purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut audit = tokio::time::interval(AUDIT_INTERVAL);
     audit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sweep = tokio::time::interval(config.sweep_interval);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reconcile = tokio::time::interval(config.reconcile_interval);
+    reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = sweep.tick() => {
+                let outcome = match bookings.sweep_expired_holds(config.sweep_batch).await {
+                    Ok(report) if report.resolved == 0 => "idle",
+                    Ok(report) => { tracing::info!(expired = report.resolved, "lapsed holds expired"); "ok" }
+                    Err(e) => { tracing::warn!(error = %e, "hold sweep failed"); "error" }
+                };
+                metrics::counter!("boxoffice_worker_runs_total", "task" => "sweep_expired_holds", "outcome" => outcome)
+                    .increment(1);
+            }
+            _ = reconcile.tick() => {
+                let outcome = match bookings.reconcile_payments(config.reconcile_after, RECONCILE_BATCH).await {
+                    Ok(report) if report.resolved == 0 && report.deferred == 0 => "idle",
+                    Ok(report) => {
+                        tracing::info!(resolved = report.resolved, deferred = report.deferred, "payments reconciled");
+                        if report.deferred > 0 { "error" } else { "ok" }
+                    }
+                    Err(e) => { tracing::warn!(error = %e, "payment reconciliation failed"); "error" }
+                };
+                metrics::counter!("boxoffice_worker_runs_total", "task" => "reconcile_payments", "outcome" => outcome)
+                    .increment(1);
+            }
             _ = purge.tick() => {
                 let outcome = match purge_idempotency_keys(&db).await {
                     Ok(0) => "idle",

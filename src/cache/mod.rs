@@ -107,6 +107,27 @@ impl Redis {
         tokio::time::timeout(self.timeout, work).await.unwrap_or(Err(CacheError::Timeout))
     }
 
+    /// A clone of a pooled multiplexed connection, for a caller that keeps it and sends concurrent commands on it
+    /// (the seat cache: many requests in flight on one connection are written and read in batches, far fewer
+    /// system calls and Redis wake-ups than one pooled connection per request). Such a caller bounds each command
+    /// with [`Redis::timeout`] and drops the clone when a command fails. The connection is checked with a `PING`
+    /// first: cloning cannot fail, so without it a dead pooled connection would be handed out again and again.
+    ///
+    /// # Errors
+    /// See [`CacheError`].
+    pub async fn multiplexed(&self) -> Result<MultiplexedConnection, CacheError> {
+        self.run(async |conn| {
+            redis::cmd("PING").query_async::<String>(conn).await?;
+            Ok(conn.clone())
+        })
+        .await
+    }
+
+    /// The bound of every Redis call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Open and idle connections of the pool (for the `boxoffice_redis_pool_connections` gauges).
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();

@@ -22,7 +22,8 @@
 //! commit: its generation is outdated and its result is served once, to its own requests, but not cached.
 //!
 //! # Cost
-//! A hit is one `MGET` of the two keys. Concurrent misses of one showtime (a popular showtime right after a hold
+//! A hit is one `MGET` of the two keys, on one multiplexed connection shared by the whole process, so that
+//! concurrent requests are pipelined (batched writes and reads) rather than one connection each. Concurrent misses of one showtime (a popular showtime right after a hold
 //! invalidated it) are coalesced within the process: one rebuild per (showtime, generation), whose result every
 //! waiting request shares. Many showtimes at once (`seatsAvailable` in lists) are one `MGET`, one query for the
 //! misses and one script call.
@@ -40,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
+use redis::aio::MultiplexedConnection;
 use uuid::Uuid;
 
 use super::{CacheError, Redis};
@@ -169,6 +171,9 @@ struct Inner {
     rebuilds: AtomicU64,
     /// Requests that shared a rebuild already in flight instead of starting one.
     joined: AtomicU64,
+    /// One multiplexed connection shared by every request of this process: concurrent reads of seat maps are
+    /// pipelined on it (see [`Redis::multiplexed`]). A plain mutex: held to clone or replace the handle.
+    shared: Mutex<Option<MultiplexedConnection>>,
 }
 
 /// The availability cache (cheap to clone).
@@ -195,6 +200,7 @@ impl SeatCache {
                 flights: Mutex::new(HashMap::new()),
                 rebuilds: AtomicU64::new(0),
                 joined: AtomicU64::new(0),
+                shared: Mutex::new(None),
             }),
         }
     }
@@ -226,6 +232,32 @@ impl SeatCache {
         }
     }
 
+    /// The shared connection, connected on first use and after a failure.
+    async fn connection(&self) -> Result<MultiplexedConnection, CacheError> {
+        if let Some(conn) = self.inner.shared.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+            return Ok(conn);
+        }
+        let conn = self.inner.redis.multiplexed().await?;
+        *self.inner.shared.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Runs `f` on the shared connection under the Redis timeout; a failure drops the connection, so the next
+    /// command starts on a fresh one.
+    async fn command<T, F>(&self, f: F) -> Result<T, CacheError>
+    where
+        F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
+    {
+        let mut conn = self.connection().await?;
+        let failure = match tokio::time::timeout(self.inner.redis.timeout(), f(&mut conn)).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(err)) => CacheError::Command(err),
+            Err(_) => CacheError::Timeout,
+        };
+        self.inner.shared.lock().unwrap_or_else(PoisonError::into_inner).take();
+        Err(failure)
+    }
+
     /// Reads the entries and generations of `keys`; `None` when Redis is unavailable.
     async fn read(&self, keys: &[&ShowtimeKey]) -> Option<Vec<Cached>> {
         if self.bypassed() {
@@ -234,8 +266,8 @@ impl SeatCache {
         let redis = &self.inner.redis;
         let names: Vec<String> =
             keys.iter().flat_map(|k| [availability_key(redis, k.id.0), generation_key(redis, k.id.0)]).collect();
-        let result = redis
-            .run(async |conn| redis::cmd("MGET").arg(&names).query_async::<Vec<Option<Vec<u8>>>>(conn).await)
+        let result = self
+            .command(async |conn| redis::cmd("MGET").arg(&names).query_async::<Vec<Option<Vec<u8>>>>(conn).await)
             .await;
         match result {
             Ok(values) if values.len() == names.len() => {
@@ -401,7 +433,7 @@ impl SeatCache {
             invocation.key(availability_key(redis, key.id.0)).key(generation_key(redis, key.id.0));
             invocation.arg(*ttl).arg(generation.as_slice()).arg(taken.encode());
         }
-        let result = redis.run(async |conn| invocation.invoke_async::<i64>(conn).await).await;
+        let result = self.command(async |conn| invocation.invoke_async::<i64>(conn).await).await;
         if let Err(err) = result {
             self.trip(&err);
         }

@@ -12,15 +12,16 @@
 //! answering 404, so a showtime created a moment ago (not yet visible to a follower read) is found.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use moka::future::Cache;
 use tokio::sync::OnceCell;
 
 use super::model::ShowtimeId;
-use super::model::seatmap::{ScreenKey, SeatLayout, SeatMapTemplate};
+use super::model::seatmap::{ScreenKey, SeatLayout, SeatMapTemplate, TakenSeats};
 use super::store::{self, LayoutError, ShowtimeRecord};
 use crate::cache::Redis;
 use crate::cache::seats::SeatCache;
@@ -43,6 +44,39 @@ pub struct CachedShowtime {
     /// What the database said.
     pub record: ShowtimeRecord,
     seat_map: OnceCell<(Arc<SeatLayout>, Arc<SeatMapTemplate>)>,
+    /// The last seat map rendered, with the availability it shows: availability changes far less often than a
+    /// popular map is read, so most requests reuse it (no render, no allocation of the body). A plain mutex: held
+    /// to compare a few dozen bytes and clone two reference-counted handles, never across an await.
+    last: Mutex<Option<Rendered>>,
+}
+
+/// A rendered seat map.
+#[derive(Debug, Clone)]
+struct Rendered {
+    taken: TakenSeats,
+    etag: HeaderValue,
+    body: Bytes,
+}
+
+impl CachedShowtime {
+    fn new(record: ShowtimeRecord) -> Self {
+        Self { record, seat_map: OnceCell::new(), last: Mutex::new(None) }
+    }
+
+    /// The ETag and body of the seat map showing `taken`, rendered by `template` unless the last one shows the
+    /// same availability.
+    pub fn render(&self, template: &SeatMapTemplate, taken: &TakenSeats) -> (HeaderValue, Bytes) {
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = last.as_ref().filter(|r| r.taken == *taken) {
+            return (r.etag.clone(), r.body.clone());
+        }
+        drop(last);
+        // The tag is 16 hex digits between quotes: always a valid header value.
+        let etag = HeaderValue::from_str(&template.etag(taken)).unwrap_or(HeaderValue::from_static("\"\""));
+        let rendered = Rendered { taken: taken.clone(), etag, body: template.render(taken) };
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(rendered.clone());
+        (rendered.etag, rendered.body)
+    }
 }
 
 /// The catalog's caches (cheap to clone).
@@ -121,7 +155,7 @@ impl Catalog {
                 }
             };
             let record = found.ok_or(LoadError::NotFound)?;
-            Ok::<_, LoadError>(Arc::new(CachedShowtime { record, seat_map: OnceCell::new() }))
+            Ok::<_, LoadError>(Arc::new(CachedShowtime::new(record)))
         };
         match self.showtimes.try_get_with(id, load).await {
             Ok(entry) => Ok(Some(entry)),

@@ -438,15 +438,13 @@ pub async fn seat_map(
     } else {
         state.catalog.seats.taken(&state.db, &showtime.record.key(), &layout).await?
     };
-    let etag = template.etag(&taken);
-    let etag_header = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
+    let (etag, body) = showtime.render(&template, &taken);
     let cache_control = HeaderValue::from_static(SEAT_MAP_CACHE_CONTROL);
-    if none_match(&headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag_header), (CACHE_CONTROL, cache_control)]).into_response());
+    if none_match(&headers, etag.to_str().unwrap_or_default()) {
+        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag), (CACHE_CONTROL, cache_control)]).into_response());
     }
     let content_type = HeaderValue::from_static("application/json");
-    Ok(([(ETAG, etag_header), (CACHE_CONTROL, cache_control), (CONTENT_TYPE, content_type)], template.render(&taken))
-        .into_response())
+    Ok(([(ETAG, etag), (CACHE_CONTROL, cache_control), (CONTENT_TYPE, content_type)], body).into_response())
 }
 
 // ----------------------------------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ macro_rules! migrations {
 /// PostgreSQL migrations, in order.
 pub const POSTGRES: &[Migration] = migrations!("postgres":
     1 => "0001_schema",
+    2 => "0002_booking_write_path",
 );
 
 /// CockroachDB migrations, in order.

@@ -90,6 +90,36 @@ queries! {
         UPDATE_THEATER => "update_theater.sql",
         ZIP_CENTROID => "zip_centroid.sql",
     }
+    booking {
+        SHOWTIME_REGION => "showtime_region.sql",
+        BOOKING_REGION => "booking_region.sql",
+        HOLD_CONTEXT => "hold_context.sql",
+        INSERT => "insert.sql",
+        CLAIM_SEATS => "claim_seats.sql",
+        COUNT_USER_SEATS => "count_user_seats.sql",
+        EXPIRE_TAKEN_OVER => "expire_taken_over.sql",
+        FIND => "find.sql",
+        FIND_BY_ID => "find_by_id.sql",
+        LIST_BY_USER => "list_by_user.sql",
+        SET_STATUS => "set_status.sql",
+        START_PAYMENT => "start_payment.sql",
+        CANCEL_HOLD => "cancel_hold.sql",
+        REVERT_PAYMENT => "revert_payment.sql",
+        SET_CLAIMS_EXPIRY => "set_claims_expiry.sql",
+        DELETE_CLAIMS => "delete_claims.sql",
+        SWEEP_EXPIRED => "sweep_expired.sql",
+        INSERT_OUTBOX => "insert_outbox.sql",
+        IDEMPOTENCY_CLAIM => "idempotency_claim.sql",
+        IDEMPOTENCY_FIND => "idempotency_find.sql",
+        IDEMPOTENCY_COMPLETE => "idempotency_complete.sql",
+        IDEMPOTENCY_RELEASE => "idempotency_release.sql",
+    }
+    payment {
+        INSERT => "insert.sql",
+        RESOLVE => "resolve.sql",
+        FIND_UNRESOLVED => "find_unresolved.sql",
+        FIND_SUCCEEDED => "find_succeeded.sql",
+    }
     audit {
         DOUBLE_BOOKINGS => "double_bookings.sql",
     }

@@ -176,7 +176,32 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        drop_database(&self.db_name);
     }
+}
+
+/// Drops a test's database once the test is over (set `BOXOFFICE_TEST_KEEP_DATABASES=1` to keep them for a
+/// post-mortem). Without this, every run leaves a demo-sized copy behind: a shared test server filled a disk that
+/// way. Runs on a thread of its own because `Drop` cannot await; `WITH (FORCE)` closes the app's pooled connections.
+pub fn drop_database(name: &str) {
+    if std::env::var_os("BOXOFFICE_TEST_KEEP_DATABASES").is_some() {
+        return;
+    }
+    let name = name.to_owned();
+    let dropper = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        runtime.block_on(async {
+            let Ok((client, connection)) = tokio_postgres::connect(&admin_database_url(), NoTls).await else {
+                return;
+            };
+            tokio::spawn(connection);
+            // PostgreSQL 13+ takes WITH (FORCE); CockroachDB drops with CASCADE and has no open-connection check.
+            if client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.is_err() {
+                let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} CASCADE")).await;
+            }
+        });
+    });
+    let _ = dropper.join();
 }
 
 impl TestApp {

@@ -2,6 +2,10 @@
 //! database per test cloned from a migrated template, the application built exactly as production builds it.
 
 mod authz;
+mod booking;
+mod booking_concurrency;
+mod booking_idempotency;
+mod booking_payments;
 mod catalog_admin;
 mod catalog_search;
 mod catalog_seats;
@@ -10,6 +14,7 @@ mod errors;
 mod health;
 mod helpers;
 mod identity;
+mod journey;
 mod limits;
 mod logscan;
 mod migrations;

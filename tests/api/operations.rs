@@ -173,7 +173,12 @@ async fn the_double_booking_audit_counts_a_seat_sold_twice_and_nothing_else() {
 async fn the_worker_runs_the_audit_and_exports_it() {
     let app = TestApp::spawn().await;
     let shutdown = CancellationToken::new();
-    let job = tokio::spawn(worker::run(app.state.db.clone(), shutdown.clone()));
+    let job = tokio::spawn(worker::run(
+        app.state.db.clone(),
+        app.state.bookings.clone(),
+        app.state.config.worker,
+        shutdown.clone(),
+    ));
     // The audit's first run is at start; its counter and gauges land in the process-wide recorder.
     let mut text = String::new();
     for _ in 0..100 {

@@ -1,11 +1,13 @@
 //! A TCP proxy between the service and a real server, that a test can cut (connections dropped, new ones refused
-//! at once), black-hole (connections accepted, nothing forwarded: a hung server) or restore.
+//! at once), black-hole (connections accepted, nothing forwarded: a hung server) or restore; and a one-shot trap
+//! that drops a connection at its next `COMMIT` (forwarded to the server or not) before any reply comes back: a
+//! COMMIT whose outcome the client cannot know.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use tokio::io::copy_bidirectional;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -13,10 +15,54 @@ const UP: u8 = 0;
 const CUT: u8 = 1;
 const BLACKHOLE: u8 = 2;
 
+const TRAP_OFF: u8 = 0;
+const TRAP_AFTER_FORWARD: u8 = 1;
+const TRAP_BEFORE_FORWARD: u8 = 2;
+
+/// The simple-protocol Query message `COMMIT` as `db::retry` sends it: 'Q', length 11 (big-endian, including
+/// itself), "COMMIT", NUL. Matching the whole message (not the word) ignores SQL text that merely mentions it.
+const COMMIT_MESSAGE: &[u8] = b"Q\0\0\0\x0bCOMMIT\0";
+
+/// Copies both ways; springs the commit trap on a client chunk holding the COMMIT message.
+async fn pump(inbound: TcpStream, outbound: TcpStream, trap: Arc<AtomicU8>) {
+    let (mut client_rx, mut client_tx) = inbound.into_split();
+    let (mut server_rx, mut server_tx) = outbound.into_split();
+    let to_server = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = client_rx.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<_, std::io::Error>(());
+            }
+            let chunk = &buf[..n];
+            let armed = trap.load(Ordering::SeqCst);
+            if armed != TRAP_OFF
+                && chunk.windows(COMMIT_MESSAGE.len()).any(|w| w == COMMIT_MESSAGE)
+                && trap.compare_exchange(armed, TRAP_OFF, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+            {
+                if armed == TRAP_AFTER_FORWARD {
+                    server_tx.write_all(chunk).await?;
+                    server_tx.flush().await?;
+                }
+                // Returning drops both connections before any reply is relayed.
+                return Ok(());
+            }
+            server_tx.write_all(chunk).await?;
+        }
+    };
+    let to_client = tokio::io::copy(&mut server_rx, &mut client_tx);
+    tokio::select! {
+        biased;
+        _ = to_server => {}
+        _ = to_client => {}
+    }
+}
+
 /// A running proxy; stopped when dropped.
 pub struct Proxy {
     addr: SocketAddr,
     mode: Arc<AtomicU8>,
+    trap: Arc<AtomicU8>,
     generation: watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -27,12 +73,14 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
         let mode = Arc::new(AtomicU8::new(UP));
+        let trap = Arc::new(AtomicU8::new(TRAP_OFF));
         let (generation, _) = watch::channel(0u64);
         let task = {
             let mode = mode.clone();
+            let trap = trap.clone();
             let generation = generation.clone();
             tokio::spawn(async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
+                while let Ok((inbound, _)) = listener.accept().await {
                     match mode.load(Ordering::SeqCst) {
                         CUT => drop(inbound),
                         BLACKHOLE => {
@@ -44,10 +92,11 @@ impl Proxy {
                         }
                         _ => {
                             let mut cut = generation.subscribe();
+                            let trap = trap.clone();
                             tokio::spawn(async move {
-                                let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                                let Ok(outbound) = TcpStream::connect(target).await else { return };
                                 tokio::select! {
-                                    _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
+                                    () = pump(inbound, outbound, trap) => {}
                                     _ = cut.changed() => {}
                                 }
                             });
@@ -56,7 +105,7 @@ impl Proxy {
                 }
             })
         };
-        Self { addr, mode, generation, task }
+        Self { addr, mode, trap, generation, task }
     }
 
     /// Where clients connect.
@@ -77,6 +126,18 @@ impl Proxy {
     /// Drops every connection; new ones are accepted but never answered (a hung server or a lost network).
     pub fn blackhole(&self) {
         self.set(BLACKHOLE);
+    }
+
+    /// Arms the one-shot trap: the next connection to send `COMMIT` is dropped before any reply reaches the client;
+    /// the COMMIT itself reaches the server when `forward` (it commits, and the client cannot know) or not (it
+    /// never commits). Other connections, and new ones, work as usual.
+    pub fn drop_at_next_commit(&self, forward: bool) {
+        self.trap.store(if forward { TRAP_AFTER_FORWARD } else { TRAP_BEFORE_FORWARD }, Ordering::SeqCst);
+    }
+
+    /// Whether the armed trap has sprung.
+    pub fn commit_trap_sprung(&self) -> bool {
+        self.trap.load(Ordering::SeqCst) == TRAP_OFF
     }
 
     /// Forwards again (existing connections were dropped by `cut`/`blackhole`; new ones work).

@@ -5,19 +5,20 @@
 -- distance_km is the haversine distance on a sphere of radius 6371.0088 km, the formula of
 -- catalog::model::geo::haversine_km, computed only for the rows inside the box.
 --
--- Plan (PostgreSQL 15, `boxoffice seed --scale 625` = 715 theaters, 25 km around Manhattan):
---   Limit
---     -> Sort  (Sort Key: distance_km, t.id)
---       -> Nested Loop
---         -> Bitmap Heap Scan on theaters t
---              Recheck Cond: (lat >= $3) AND (lat <= $4)
---              Filter: ((lon >= $5) AND (lon <= $6)) OR ((lon >= $7) AND (lon <= $8))
---              -> Bitmap Index Scan on theaters_lat_lon_idx
---                   Index Cond: (lat >= $3) AND (lat <= $4) AND ...
---         -> Index Scan using cities_pkey on cities c (c.id = t.city_id)
--- The index bounds the scan to the latitude band (a 50 km band is ~0.45 degrees: a sliver of the continent);
--- only the rows of that band are read, and only those inside the box get a distance. With the 66 demo theaters the
--- planner rightly prefers a sequential scan of the single-page table.
+-- Plan: EXPLAIN ANALYZE on PostgreSQL 15 with `seed --demo` + `seed --scale 625` (691 theaters, ANALYZEd), 25 km
+-- around Times Square. Custom plan (the first executions of the prepared statement):
+--   Limit -> Sort (distance_km, t.id) -> Hash Join (c.id = t.city_id)
+--     -> Seq Scan on cities c                                   (147 rows: reference data)
+--     -> Hash -> Index Scan using theaters_lat_lon_idx on theaters t   (actual rows=4)
+--          Index Cond: lat >= $3 AND lat <= $4 AND lon >= $5 AND lon <= $6
+--          Filter: distance_km <= $9
+-- Generic plan (plan_cache_mode = force_generic_plan):
+--   ... -> Bitmap Heap Scan on theaters t (Recheck Cond: lat >= $3 AND lat <= $4;
+--            Filter: lon ranges AND distance_km <= $9; Rows Removed by Filter: 76; Heap Blocks: 13)
+--          -> Bitmap Index Scan on theaters_lat_lon_idx (Index Cond: lat >= $3 AND lat <= $4; actual rows=80)
+-- Either way the index bounds the read to the latitude band (0.45 degrees for 25 km: 80 of 691 rows), and only
+-- those rows get a distance; no request scans every theater. On the 66 demo theaters alone (one heap page) the
+-- planner rightly prefers a sequential scan.
 -- Rows: a theater with its city (catalog::store::theater_from_row) and distance_km.
 SELECT *
 FROM (

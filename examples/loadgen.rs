@@ -1,0 +1,288 @@
+//! `loadgen`: the Rust half of `loadtest/holds.sh` (see loadtest/README.md).
+//!
+//! * `prepare --users N --out DIR` (database from `BOXOFFICE_DATABASE_URL`, token key from `BOXOFFICE_JWT_SECRET`):
+//!   makes N customers `load-<n>@example.com` and signs a token for each (`tokens.txt`); cuts the upcoming showtimes
+//!   into work blocks of 96 two-seat holds (`blocks.txt` for wrk, tables `load_blocks` and `load_users` for
+//!   pgbench); picks three 200-seat showtimes for stampedes (`stampede-<n>.txt`), kept out of the blocks.
+//! * `stampede --url URL --dir DIR --buyers 1000`: the on-sale stampede. Every buyer holds an open connection and
+//!   waits at a barrier; then each wants one seat: it picks a random seat it believes free and asks for it; a 409
+//!   teaches it which seats are taken and it picks again, until it has a seat or believes none is left. Buyers
+//!   share what they learn, as they would by watching a live seat map. Prints a JSON summary.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use boxoffice::auth::model::{Role, UserId};
+use boxoffice::auth::token::TokenKeys;
+use boxoffice::config::Config;
+use clap::{Parser, Subcommand};
+use rand::seq::IndexedRandom;
+use serde_json::{Value, json};
+use tokio::sync::Barrier;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+/// Two-seat holds per work block (a block is one showtime; its screen has 196 seats or more).
+const PAIRS_PER_BLOCK: i64 = 96;
+
+/// Stampede showtimes prepared (`stampede-<n>.txt`), one per stampede run.
+const STAMPEDES: i64 = 3;
+
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Users, tokens and work blocks for the load run.
+    Prepare {
+        /// Customers to make.
+        #[arg(long, default_value_t = 2000)]
+        users: i64,
+        /// Where the files go.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The on-sale stampede.
+    Stampede {
+        /// The service's base URL.
+        #[arg(long)]
+        url: String,
+        /// The directory `prepare` wrote.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Which prepared showtime (`stampede-<n>.txt`).
+        #[arg(long, default_value_t = 1)]
+        showtime: usize,
+        /// Concurrent buyers.
+        #[arg(long, default_value_t = 1000)]
+        buyers: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Prepare { users, out } => prepare(users, &out).await,
+        Command::Stampede { url, dir, buyers, showtime } => stampede(&url, &dir, buyers, showtime).await,
+    }
+}
+
+async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let url = std::env::var("BOXOFFICE_DATABASE_URL").context("BOXOFFICE_DATABASE_URL")?;
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+    tokio::spawn(connection);
+    std::fs::create_dir_all(out)?;
+
+    client
+        .execute(
+            "INSERT INTO users (name, email, phone_number, password_hash, role)
+             SELECT 'Load ' || g, 'load-' || g || '@example.com', '+12125550100', 'load-test-no-login', 'customer'
+             FROM generate_series(1, $1::INT8) g
+             ON CONFLICT (email) DO NOTHING",
+            &[&users],
+        )
+        .await?;
+    let ids: Vec<Uuid> = client
+        .query(
+            "SELECT id FROM users WHERE email LIKE 'load-%@example.com' ORDER BY length(email), email LIMIT $1",
+            &[&users],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let keys = TokenKeys::from_config(&config.auth);
+    let tokens: Vec<String> =
+        ids.iter().map(|id| keys.issue(UserId(*id), Role::Customer).map(|t| t.token)).collect::<Result<_, _>>()?;
+    std::fs::write(out.join("tokens.txt"), tokens.join("\n") + "\n")?;
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS load_users (n INT PRIMARY KEY, id UUID NOT NULL);
+             TRUNCATE load_users;
+             CREATE TABLE IF NOT EXISTS load_blocks (n INT PRIMARY KEY, region TEXT NOT NULL, showtime_id UUID NOT NULL,
+                                                     seats TEXT[] NOT NULL);
+             TRUNCATE load_blocks;",
+        )
+        .await?;
+    for (n, id) in ids.iter().enumerate() {
+        client.execute("INSERT INTO load_users (n, id) VALUES ($1, $2)", &[&(n as i32), id]).await?;
+    }
+
+    let stampedes = client
+        .query(
+            "SELECT s.id, ARRAY(SELECT st.seat_label FROM seats st
+                                WHERE st.region = s.region AND st.theater_id = s.theater_id
+                                  AND st.screen_number = s.screen_number ORDER BY st.grid_y, st.grid_x) AS seats
+             FROM showtimes s
+             WHERE s.status = 'scheduled' AND s.start_time > now() + INTERVAL '2 hours'
+               AND (SELECT count(*) FROM seats st WHERE st.region = s.region AND st.theater_id = s.theater_id
+                                                    AND st.screen_number = s.screen_number) = 200
+             ORDER BY s.id LIMIT $1",
+            &[&STAMPEDES],
+        )
+        .await?;
+    anyhow::ensure!(stampedes.len() as i64 == STAMPEDES, "200-seat showtimes: seed the scale data (seed --scale N)");
+    let stampede_ids: Vec<Uuid> = stampedes.iter().map(|r| r.get(0)).collect();
+    for (n, row) in stampedes.iter().enumerate() {
+        let seats: Vec<String> = row.get(1);
+        std::fs::write(
+            out.join(format!("stampede-{}.txt", n + 1)),
+            format!("{}\n{}\n", stampede_ids[n], seats.join(",")),
+        )?;
+    }
+
+    let blocks = client
+        .execute(
+            "INSERT INTO load_blocks (n, region, showtime_id, seats)
+             SELECT (row_number() OVER (ORDER BY md5(s.id::text)) - 1)::INT, s.region, s.id,
+                    ARRAY(SELECT st.seat_label FROM seats st
+                          WHERE st.region = s.region AND st.theater_id = s.theater_id
+                            AND st.screen_number = s.screen_number
+                          ORDER BY st.grid_y, st.grid_x LIMIT $2)
+             FROM showtimes s
+             WHERE s.status = 'scheduled' AND s.start_time > now() + INTERVAL '2 hours' AND s.id <> ALL($1)",
+            &[&stampede_ids, &(PAIRS_PER_BLOCK * 2)],
+        )
+        .await?;
+    client.batch_execute("ANALYZE load_blocks; ANALYZE load_users;").await?;
+    let lines: Vec<String> = client
+        .query("SELECT showtime_id::text || ' ' || array_to_string(seats, ',') FROM load_blocks ORDER BY n", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    std::fs::write(out.join("blocks.txt"), lines.join("\n") + "\n")?;
+    println!(
+        "{}",
+        json!({"users": ids.len(), "blocks": blocks, "holdsPerBlock": PAIRS_PER_BLOCK, "stampedeShowtimes": stampede_ids})
+    );
+    Ok(())
+}
+
+/// What the buyers saw.
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    statuses: std::collections::BTreeMap<u16, usize>,
+    sold: Vec<(String, String)>,
+    last_sale: Option<Duration>,
+}
+
+async fn stampede(url: &str, dir: &std::path::Path, buyers: usize, which: usize) -> anyhow::Result<()> {
+    let tokens: Vec<String> =
+        std::fs::read_to_string(dir.join("tokens.txt"))?.lines().map(str::to_owned).take(buyers).collect();
+    anyhow::ensure!(tokens.len() == buyers, "prepare more users than buyers");
+    let spec = std::fs::read_to_string(dir.join(format!("stampede-{which}.txt")))?;
+    let mut spec_lines = spec.lines();
+    let showtime: Uuid = spec_lines.next().context("showtime")?.parse()?;
+    let seats: Arc<Vec<String>> = Arc::new(spec_lines.next().context("seats")?.split(',').map(str::to_owned).collect());
+    let client = reqwest::Client::builder().pool_max_idle_per_host(buyers).build()?;
+    // The shared seat-map view: seats known held or sold.
+    let taken = Arc::new(Mutex::new(HashSet::<String>::new()));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let ready = Arc::new(Barrier::new(buyers + 1));
+    let go = Arc::new(Barrier::new(buyers + 1));
+    let started = Arc::new(Mutex::new(Instant::now()));
+
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let (client, url, seats, taken, tally) =
+                (client.clone(), url.to_owned(), seats.clone(), taken.clone(), tally.clone());
+            let (ready, go, started) = (ready.clone(), go.clone(), started.clone());
+            tokio::spawn(async move {
+                // Open this buyer's connection before the sale starts.
+                let _ = client.get(format!("{url}/healthz")).send().await;
+                ready.wait().await;
+                go.wait().await;
+                loop {
+                    let pick = {
+                        let taken = taken.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let free: Vec<&String> = seats.iter().filter(|s| !taken.contains(*s)).collect();
+                        free.choose(&mut rand::rng()).map(|s| (*s).clone())
+                    };
+                    let Some(seat) = pick else { return };
+                    let t0 = Instant::now();
+                    let response = client
+                        .post(format!("{url}/bookings"))
+                        .bearer_auth(&token)
+                        .json(&json!({"showtimeId": showtime, "seatIds": [seat]}))
+                        .send()
+                        .await;
+                    let latency = t0.elapsed();
+                    let (status, body) = match response {
+                        Ok(r) => (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null)),
+                        Err(_) => (0, Value::Null),
+                    };
+                    let since_start = started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed();
+                    {
+                        let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        tally.latencies.push(latency);
+                        *tally.statuses.entry(status).or_default() += 1;
+                        if status == 201 {
+                            let id = body["id"].as_str().unwrap_or_default().to_owned();
+                            tally.sold.push((seat.clone(), id));
+                            tally.last_sale = Some(tally.last_sale.map_or(since_start, |l| l.max(since_start)));
+                        }
+                    }
+                    let mut taken = taken.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match status {
+                        201 => {
+                            taken.insert(seat);
+                            return;
+                        }
+                        409 => {
+                            for s in body["unavailableSeats"].as_array().into_iter().flatten() {
+                                if let Some(s) = s.as_str() {
+                                    taken.insert(s.to_owned());
+                                }
+                            }
+                        }
+                        // Anything else is counted and ends this buyer's attempt.
+                        _ => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    ready.wait().await;
+    *started.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+    go.wait().await;
+    for task in tasks {
+        task.await?;
+    }
+    let wall = started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed();
+
+    let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    tally.latencies.sort_unstable();
+    let quantile = |q: f64| {
+        let i = ((tally.latencies.len() as f64 * q).ceil() as usize).saturating_sub(1);
+        tally.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let distinct: HashSet<&String> = tally.sold.iter().map(|(s, _)| s).collect();
+    let server_errors: usize = tally.statuses.iter().filter(|(s, _)| **s >= 500 || **s == 0).map(|(_, n)| n).sum();
+    println!(
+        "{}",
+        json!({
+            "showtime": showtime,
+            "buyers": buyers,
+            "seats": seats.len(),
+            "sold": tally.sold.len(),
+            "distinctSeatsSold": distinct.len(),
+            "requests": tally.latencies.len(),
+            "statuses": tally.statuses,
+            "serverErrors": server_errors,
+            "soldOutAfterMs": tally.last_sale.map(|d| d.as_secs_f64() * 1000.0),
+            "wallMs": wall.as_secs_f64() * 1000.0,
+            "latencyMs": {"p50": quantile(0.5), "p95": quantile(0.95), "p99": quantile(0.99), "max": quantile(1.0)},
+        })
+    );
+    Ok(())
+}

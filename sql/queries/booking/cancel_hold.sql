@@ -1,0 +1,9 @@
+-- Cancels a reserved, unexpired booking for its owner or an admin. Sent in the same round trip as the find.sql that
+-- explains a refusal (see start_payment.sql for why). Matching no row: the caller decides from what find.sql read.
+-- $1 region, $2 booking id, $3 caller id, $4 caller is an admin (BOOL).
+-- Returns the booking row (the columns of find_by_id.sql).
+UPDATE bookings
+SET status = 'canceled', updated_at = now()
+WHERE region = $1 AND id = $2 AND status = 'reserved' AND hold_expires_at > now() AND (user_id = $3 OR $4)
+RETURNING region, id, user_id, showtime_id, status, seats, total_amount, currency, hold_expires_at, payment_ref,
+          created_at, updated_at, now() AS now

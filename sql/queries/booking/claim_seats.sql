@@ -1,0 +1,18 @@
+-- Claims seats for a booking in ONE statement (DESIGN.md §6 step 3): a new claim, or the takeover of a claim whose
+-- hold has lapsed (I4), or the booking's own claim again (a late payment re-claiming its seats). A live claim of
+-- another booking is left alone and its label is missing from the result: fewer rows than asked means taken, and
+-- the caller rolls back. The primary key booking_seats_pkey is the double-booking guard (I1).
+-- A takeover records the previous owner in taken_from (migration 0002 says why it is not read beforehand), so that
+-- the caller can expire that booking in the same transaction.
+-- $1 region, $2 showtime id, $3 seat labels (TEXT[], sorted: claims lock rows in one order), $4 booking id,
+-- $5 hold_expires_at (NULL: the seats are held for good, a paid booking).
+-- Returns one row per claimed seat: seat_label, taken_from (the booking whose lapsed claim was taken over by this
+-- statement, else NULL).
+INSERT INTO booking_seats (region, showtime_id, seat_label, booking_id, hold_expires_at)
+SELECT $1, $2, label, $4::UUID, $5::TIMESTAMPTZ FROM unnest($3::TEXT[]) AS label
+ON CONFLICT (region, showtime_id, seat_label) DO UPDATE
+    SET booking_id = excluded.booking_id,
+        hold_expires_at = excluded.hold_expires_at,
+        taken_from = CASE WHEN booking_seats.booking_id = excluded.booking_id THEN NULL ELSE booking_seats.booking_id END
+    WHERE booking_seats.hold_expires_at < now() OR booking_seats.booking_id = excluded.booking_id
+RETURNING seat_label, taken_from

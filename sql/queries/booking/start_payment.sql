@@ -1,0 +1,13 @@
+-- Finalize tx1: a reserved, unexpired booking of the caller enters payment_pending and its hold is extended to at
+-- least the payment window from now (never shortened). Sent in the same round trip as the find.sql that explains a
+-- refusal, so that the row is read and written with no gap in between (a gap is where SERIALIZABLE conflicts with
+-- concurrent holds on the same showtime come from). Matching no row: the caller decides from what find.sql read.
+-- $1 region, $2 booking id, $3 caller (owner) id, $4 payment window in seconds (FLOAT8).
+-- Returns the booking row (the columns of find_by_id.sql).
+UPDATE bookings
+SET status = 'payment_pending',
+    hold_expires_at = GREATEST(hold_expires_at, now() + $4::FLOAT8 * INTERVAL '1 second'),
+    updated_at = now()
+WHERE region = $1 AND id = $2 AND user_id = $3 AND status = 'reserved' AND hold_expires_at > now()
+RETURNING region, id, user_id, showtime_id, status, seats, total_amount, currency, hold_expires_at, payment_ref,
+          created_at, updated_at, now() AS now

@@ -1,0 +1,323 @@
+//! The booking side (the write path): holds, purchases, cancellations, expiry, and the idempotency of each
+//! (DESIGN.md §6–7). It must never sell a seat twice: the claim's primary key is the guard (I1), every
+//! multi-statement write is one SERIALIZABLE transaction through [`crate::db::retry`], and the payment call happens
+//! between transactions, never inside one.
+//!
+//! Routes: `POST /bookings`, `GET /bookings/{bookingId}`, `PUT /bookings/{bookingId}/finalize`,
+//! `DELETE /bookings/{bookingId}`, `GET /users/me/bookings`.
+//!
+//! Rooms: [`model`] (pure rules), [`store`] (SQL), [`service`] (the protocol: transactions, payments, post-commit
+//! effects; also used by the worker's sweeper and reconciler), [`routes`] (HTTP), [`gate`] (the in-process seat
+//! gate a hold passes before its transaction).
+
+pub mod gate;
+pub mod model;
+pub mod routes;
+pub mod service;
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::db::{Region, RetryError};
+use crate::error::{ApiError, Problem};
+use model::{Refusal, ShowtimeClosed};
+
+pub use service::BookingService;
+
+/// The booking routes. Holds and finalizations count against the caller's write quota, shared by every pod
+/// ([`crate::gateway::middleware::user_writes`]).
+pub fn router(state: AppState) -> Router<AppState> {
+    let writes = axum::middleware::from_fn_with_state(state, crate::gateway::middleware::user_writes);
+    Router::new()
+        .route("/bookings", post(routes::hold).route_layer(writes.clone()))
+        .route("/bookings/{booking_id}", get(routes::get_booking).delete(routes::cancel))
+        .route("/bookings/{booking_id}/finalize", put(routes::finalize).route_layer(writes))
+        .route("/users/me/bookings", get(routes::my_bookings))
+}
+
+/// Why the booking protocol did not do what was asked; each becomes one problem type (see the `From` impl).
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    /// The showtime does not exist.
+    #[error("no such showtime")]
+    UnknownShowtime,
+    /// The showtime takes no holds.
+    #[error("the showtime takes no bookings: {0:?}")]
+    ShowtimeClosed(ShowtimeClosed),
+    /// The screen has no such seats.
+    #[error("unknown seats: {0:?}")]
+    UnknownSeats(Vec<String>),
+    /// Seats held or sold by someone else.
+    #[error("seats unavailable: {0:?}")]
+    SeatsUnavailable(Vec<String>),
+    /// The per-user cap on the showtime.
+    #[error("seat limit {limit} exceeded ({already_held} already held)")]
+    SeatLimit {
+        /// The cap.
+        limit: usize,
+        /// The user's live seats on the showtime before this hold.
+        already_held: usize,
+    },
+    /// A refusal of the state machine or of authorization.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    /// The Idempotency-Key was used for another request.
+    #[error("idempotency key reused for another request")]
+    KeyReused,
+    /// The first request with this Idempotency-Key is still running.
+    #[error("idempotency key in flight")]
+    KeyInFlight,
+    /// The issuer declined the charge.
+    #[error("payment declined: {reason}")]
+    Declined {
+        /// The provider's code.
+        reason: String,
+    },
+    /// The provider did not answer in time (outcome unknown; the reconciler resolves it).
+    #[error("payment provider timeout")]
+    PaymentTimeout,
+    /// The provider failed.
+    #[error("payment provider error: {0}")]
+    PaymentProvider(String),
+    /// The circuit breaker is open; nothing was attempted.
+    #[error("payments paused for {retry_after:?}")]
+    PaymentPaused {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// The payment succeeded after the hold lapsed and the seats could not be re-claimed.
+    #[error("hold lapsed during payment (refunded: {refunded})")]
+    LapsedDuringPayment {
+        /// Whether the refund went through already (otherwise the reconciler retries it).
+        refunded: bool,
+    },
+    /// Transaction retries exhausted.
+    #[error("contention: {0:#}")]
+    Contended(anyhow::Error),
+    /// The database is unreachable, or a COMMIT's outcome could not be established.
+    #[error("database unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    /// A fault on our side.
+    #[error("internal: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl From<tokio_postgres::Error> for BookingError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for BookingError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::Unavailable(err.into())
+    }
+}
+
+impl From<Refusal> for BookingError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+impl BookingError {
+    /// The failure of a [`crate::db::retry`] call that did not abort with a business answer (the callers match
+    /// `Aborted` themselves; here it can only be a logic error).
+    pub fn from_retry<E: std::fmt::Debug>(err: RetryError<E>) -> Self {
+        match err {
+            RetryError::Exhausted { tx, attempts, last } => {
+                Self::Contended(anyhow::Error::new(last).context(format!("{tx}: {attempts} attempts")))
+            }
+            RetryError::AmbiguousCommit { tx, source } => {
+                Self::Unavailable(anyhow::Error::new(source).context(format!("{tx}: outcome of COMMIT unknown")))
+            }
+            RetryError::Pool(e) => Self::Unavailable(e.into()),
+            RetryError::Db(e) => Self::Internal(e.into()),
+            RetryError::Aborted(answer) => Self::Internal(anyhow::anyhow!("unexpected transaction abort: {answer:?}")),
+        }
+    }
+}
+
+fn secs_ceil(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl From<BookingError> for ApiError {
+    fn from(err: BookingError) -> Self {
+        use BookingError as E;
+        match err {
+            E::UnknownShowtime => ApiError::new(Problem::UnknownShowtime, "the showtime does not exist"),
+            E::ShowtimeClosed(reason) => ApiError::new(
+                Problem::ShowtimeClosed,
+                match reason {
+                    ShowtimeClosed::Canceled => "the showtime was canceled",
+                    ShowtimeClosed::Started => "the showtime has started; it takes no more bookings",
+                },
+            )
+            .with("reason", reason),
+            E::UnknownSeats(seats) => {
+                ApiError::new(Problem::UnknownSeats, format!("the screen has no seats {}", seats.join(", ")))
+                    .with("unknownSeats", seats)
+            }
+            E::SeatsUnavailable(seats) => ApiError::new(
+                Problem::SeatsUnavailable,
+                format!("seats {} are held or sold; pick others", seats.join(", ")),
+            )
+            .with("unavailableSeats", seats),
+            E::SeatLimit { limit, already_held } => ApiError::new(
+                Problem::SeatLimitExceeded,
+                format!("at most {limit} seats per person on a showtime; you already hold {already_held}"),
+            )
+            .with("limit", limit)
+            .with("alreadyHeld", already_held),
+            E::Refused(Refusal::NotFound) => ApiError::new(Problem::NotFound, "no such booking"),
+            E::Refused(Refusal::NotAllowed(why)) => ApiError::new(Problem::Forbidden, why),
+            E::Refused(Refusal::HoldExpired) => {
+                ApiError::new(Problem::HoldExpired, "the hold has expired; its seats may be someone else's now")
+            }
+            E::Refused(Refusal::PaymentInProgress) => ApiError::new(
+                Problem::PaymentInProgress,
+                "a payment for this booking is under way or its outcome is being established; retry shortly",
+            )
+            .retry_after(5),
+            E::Refused(Refusal::WrongState(status)) => {
+                ApiError::new(Problem::BookingStateConflict, format!("the booking is {status}"))
+                    .with("bookingStatus", status)
+            }
+            E::KeyReused => ApiError::new(
+                Problem::IdempotencyKeyReused,
+                "this Idempotency-Key was used for a different request; use a new key for a new request",
+            ),
+            E::KeyInFlight => ApiError::new(
+                Problem::IdempotencyKeyInFlight,
+                "the first request with this Idempotency-Key is still running; retry shortly",
+            )
+            .retry_after(1),
+            E::Declined { reason } => {
+                ApiError::new(Problem::PaymentDeclined, "the payment was declined; the seats stay held until the hold expires")
+                    .with("reason", reason)
+            }
+            E::PaymentTimeout => ApiError::new(
+                Problem::PaymentTimeout,
+                "the payment provider did not answer in time; the booking stays payment_pending until the outcome \
+                 is known (GET the booking)",
+            ),
+            E::PaymentProvider(cause) => ApiError::new(
+                Problem::PaymentProviderError,
+                "the payment provider failed; the booking's payment is being reconciled (GET the booking)",
+            )
+            .caused_by(anyhow::anyhow!(cause)),
+            E::PaymentPaused { retry_after } => ApiError::new(
+                Problem::PaymentUnavailable,
+                "payments are paused after repeated provider failures; nothing was charged",
+            )
+            .retry_after(secs_ceil(retry_after).max(1)),
+            E::LapsedDuringPayment { refunded } => ApiError::new(
+                Problem::HoldExpired,
+                if refunded {
+                    "the hold lapsed before the payment completed and its seats were taken; the payment was refunded"
+                } else {
+                    "the hold lapsed before the payment completed and its seats were taken; the payment will be refunded"
+                },
+            )
+            .with("refunded", refunded),
+            E::Contended(cause) => {
+                ApiError::unavailable("too much contention on this showtime right now; retry shortly", 1).caused_by(cause)
+            }
+            E::Unavailable(cause) => ApiError::unavailable(
+                "the database is unavailable; retry shortly (with the same Idempotency-Key)",
+                2,
+            )
+            .caused_by(cause),
+            E::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// An in-process cache of immutable id -> region mappings (showtimes, bookings: DESIGN.md §4 "a showtime id resolves
+/// to its region through an immutable, cached lookup"). Bounded: when full it is cleared (misses only cost one
+/// indexed lookup). A `RwLock` because reads dominate and no await happens while it is held.
+#[derive(Debug)]
+pub struct RegionCache {
+    map: RwLock<HashMap<Uuid, Region>>,
+    capacity: usize,
+}
+
+impl RegionCache {
+    /// An empty cache of at most `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        Self { map: RwLock::new(HashMap::new()), capacity }
+    }
+
+    /// The cached region of `id`.
+    pub fn get(&self, id: Uuid) -> Option<Region> {
+        self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
+    }
+
+    /// Remembers the region of `id`.
+    pub fn insert(&self, id: Uuid, region: Region) {
+        let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert(id, region);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_region_cache_is_bounded() {
+        let cache = RegionCache::new(2);
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        cache.insert(a, Region::new("us-east"));
+        cache.insert(b, Region::new("us-west"));
+        assert_eq!(cache.get(a), Some(Region::new("us-east")));
+        cache.insert(c, Region::new("us-central"));
+        assert_eq!(cache.get(c), Some(Region::new("us-central")));
+        assert_eq!(cache.get(a), None, "cleared when full");
+    }
+
+    #[test]
+    fn every_booking_error_is_a_problem_with_its_extensions() {
+        let cases: Vec<(BookingError, u16, &str)> = vec![
+            (BookingError::UnknownShowtime, 422, "unknown-showtime"),
+            (BookingError::ShowtimeClosed(ShowtimeClosed::Started), 409, "showtime-closed"),
+            (BookingError::UnknownSeats(vec!["Z99".into()]), 422, "unknown-seats"),
+            (BookingError::SeatsUnavailable(vec!["A1".into()]), 409, "seats-unavailable"),
+            (BookingError::SeatLimit { limit: 10, already_held: 9 }, 409, "seat-limit-exceeded"),
+            (BookingError::Refused(Refusal::NotFound), 404, "not-found"),
+            (BookingError::Refused(Refusal::HoldExpired), 410, "hold-expired"),
+            (BookingError::Refused(Refusal::PaymentInProgress), 409, "payment-in-progress"),
+            (BookingError::Refused(Refusal::WrongState(model::BookingStatus::Expired)), 409, "booking-state-conflict"),
+            (BookingError::KeyReused, 422, "idempotency-key-reused"),
+            (BookingError::KeyInFlight, 409, "idempotency-key-in-flight"),
+            (BookingError::Declined { reason: "card_declined".into() }, 402, "payment-declined"),
+            (BookingError::PaymentTimeout, 504, "payment-timeout"),
+            (BookingError::PaymentProvider("500".into()), 502, "payment-provider-error"),
+            (BookingError::PaymentPaused { retry_after: Duration::from_millis(1500) }, 503, "payment-unavailable"),
+            (BookingError::LapsedDuringPayment { refunded: true }, 410, "hold-expired"),
+        ];
+        for (err, status, slug) in cases {
+            let api = ApiError::from(err);
+            assert_eq!(api.status().as_u16(), status, "{slug}");
+            let body = api.body();
+            assert_eq!(body["type"], format!("https://boxoffice.dev/problems/{slug}"));
+            // Extensions never shadow the RFC 9457 members.
+            assert_eq!(body["status"], status, "{slug}: {body}");
+        }
+        let body = ApiError::from(BookingError::SeatsUnavailable(vec!["A1".into(), "A2".into()])).body();
+        assert_eq!(body["unavailableSeats"], serde_json::json!(["A1", "A2"]));
+        let body = ApiError::from(BookingError::SeatLimit { limit: 10, already_held: 9 }).body();
+        assert_eq!((body["limit"].as_u64(), body["alreadyHeld"].as_u64()), (Some(10), Some(9)));
+    }
+}

@@ -1,0 +1,318 @@
+//! Booking handlers: parse the request, call [`super::BookingService`], turn the answer into a response.
+//!
+//! `Idempotency-Key` is optional on `POST /bookings`, `PUT /bookings/{id}/finalize` and `DELETE /bookings/{id}`:
+//! without it there is no replay protection (a retried hold may hold twice; a retried payment is still never charged
+//! twice, because a booking is charged only from `reserved`). With it, the same key and the same request give the
+//! same response (replayed responses carry `Idempotent-Replayed: true`), the same key with another request is a 422,
+//! and a key whose first request is still running is a 409. Keys are kept 24 hours.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::model::{Booking, BookingId, IdempotencyKey, SeatSelection, SelectionError, request_hash};
+use super::service::{Answer, CancelCommand, FinalizeCommand, HoldCommand, Idempotency, StoredResponse};
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult, PROBLEM_JSON, Problem};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+/// The `Idempotency-Key` request header, parsed (absent: `None`; malformed: 400).
+#[derive(Debug, Clone)]
+pub struct IdempotencyHeader(pub Option<IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get("idempotency-key") else { return Ok(Self(None)) };
+        let text = value.to_str().map_err(|_| ApiError::invalid("header.Idempotency-Key", "must be ASCII"))?;
+        IdempotencyKey::parse(text).map(|k| Self(Some(k))).map_err(|e| ApiError::invalid("header.Idempotency-Key", e))
+    }
+}
+
+/// `POST /bookings` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HoldBody {
+    showtime_id: Uuid,
+    /// Seat labels such as `F12`.
+    seat_ids: Vec<String>,
+    /// Optional; the user comes from the token, and this must match it.
+    #[serde(default)]
+    user_id: Option<Uuid>,
+}
+
+/// `POST /bookings`: holds seats for the hold TTL. 201 with the booking and its `Location`; 409 `seats-unavailable`
+/// listing `unavailableSeats`; 422 `unknown-seats`, `unknown-showtime`, `too-many-seats`; 409 `showtime-closed`,
+/// `seat-limit-exceeded`.
+#[utoipa::path(post, path = "/bookings", tag = "bookings", security(("bearer" = [])), request_body = HoldBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
+    responses(
+        (status = 201, description = "Held until `holdExpiresAt` (also a replay: `Idempotent-Replayed: true`)", body = Booking,
+            headers(("Location" = String, description = "`/bookings/{bookingId}`"))),
+        (status = 400, description = "`validation-error`: malformed seat labels, an empty or duplicated list, a bad Idempotency-Key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`: missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: `userId` is not the caller's", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`seats-unavailable` (`unavailableSeats`), `showtime-closed` (`reason`), `seat-limit-exceeded` (`limit`, `alreadyHeld`), `idempotency-key-in-flight`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown-showtime`, `unknown-seats` (`unknownSeats`), `too-many-seats` (`maxSeats`), `idempotency-key-reused`, `invalid-body`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "`service-unavailable`: contention or database unavailable; retry with the same key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
+pub async fn hold(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(body): ApiJson<HoldBody>,
+) -> ApiResult<Response> {
+    if body.user_id.is_some_and(|id| id != user.id.0) {
+        return Err(ApiError::new(
+            Problem::Forbidden,
+            "userId must be the caller's own id (the one in the access token)",
+        ));
+    }
+    let max = state.bookings.limits().max_seats_per_booking;
+    let seats = SeatSelection::parse(&body.seat_ids, max).map_err(|e| match e {
+        SelectionError::TooMany { max, requested } => {
+            ApiError::new(Problem::TooManySeats, format!("at most {max} seats per booking; {requested} requested"))
+                .with("maxSeats", max)
+        }
+        other => ApiError::invalid("body.seatIds", other.to_string()),
+    })?;
+    // The canonical request: parsed and normalised, so that seat order or case does not make two requests differ.
+    let canonical = json!({ "showtimeId": body.showtime_id, "seatIds": seats.as_strings() }).to_string();
+    let idempotency =
+        key.map(|key| Idempotency { request_hash: request_hash("POST", "/bookings", user.id, &canonical), key });
+    let command = HoldCommand { user: user.id, showtime: body.showtime_id, seats, idempotency };
+    let answer = state.bookings.hold(&command).await?;
+    Ok(respond(answer, StatusCode::CREATED))
+}
+
+/// `PUT /bookings/{bookingId}/finalize` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FinalizeBody {
+    payment: PaymentBody,
+}
+
+/// The payment part of a finalize body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentBody {
+    /// The provider's payment token (sandbox: `tok_visa`, `tok_chargeDeclined`, `tok_timeout`, `tok_error`).
+    token: String,
+}
+
+/// `PUT /bookings/{bookingId}/finalize`: pays. 200 `paid`; 402 `payment-declined` (the hold continues); 410
+/// `hold-expired`; 409 `payment-in-progress`; 504 `payment-timeout` / 502 `payment-provider-error` (the booking stays
+/// `payment_pending` until the reconciler resolves it); 503 `payment-unavailable` (circuit open, nothing charged).
+#[utoipa::path(put, path = "/bookings/{bookingId}/finalize", tag = "bookings", security(("bearer" = [])),
+    request_body = FinalizeBody, params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
+    responses(
+        (status = 200, description = "Paid: `holdExpiresAt` is null, the seats are held for good", body = Booking),
+        (status = 400, description = "`validation-error`: bad id, token or Idempotency-Key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 402, description = "`payment-declined` (`reason`): the hold continues", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: an admin paying someone else's booking", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such booking, or not the caller's", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`payment-in-progress`, `booking-state-conflict` (`bookingStatus`), `idempotency-key-in-flight`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 410, description = "`hold-expired`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency-key-reused`, `invalid-body`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 502, description = "`payment-provider-error`: the booking stays `payment_pending` until reconciled", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "`payment-unavailable`: circuit open, nothing charged (`Retry-After`)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 504, description = "`payment-timeout`: the booking stays `payment_pending` until reconciled", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
+pub async fn finalize(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiPath(booking_id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<FinalizeBody>,
+) -> ApiResult<Response> {
+    let token = body.payment.token;
+    if token.is_empty() || token.len() > 255 || token.chars().any(char::is_control) {
+        return Err(ApiError::invalid("body.payment.token", "must be 1 to 255 characters"));
+    }
+    let canonical = json!({ "bookingId": booking_id, "token": token }).to_string();
+    let idempotency = key.map(|key| Idempotency {
+        request_hash: request_hash("PUT", "/bookings/{bookingId}/finalize", user.id, &canonical),
+        key,
+    });
+    let command = FinalizeCommand { caller: user, booking: BookingId(booking_id), token, idempotency };
+    // Spawned: a client that disconnects mid-payment must not cancel the transaction that records the charge.
+    let service = state.bookings.clone();
+    let answer = tokio::spawn(async move { service.finalize(&command).await }).await.map_err(ApiError::internal)??;
+    Ok(respond(answer, StatusCode::OK))
+}
+
+/// `DELETE /bookings/{bookingId}`: cancels (owner or admin). 200 `canceled` (also when it already was); a paid
+/// booking is refunded first; 409 `booking-state-conflict` for an expired booking, `payment-in-progress` during a
+/// payment.
+#[utoipa::path(delete, path = "/bookings/{bookingId}", tag = "bookings", security(("bearer" = [])),
+    params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
+    responses(
+        (status = 200, description = "Canceled (a paid booking was refunded first)", body = Booking),
+        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such booking, or not the caller's (admins may cancel any)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`booking-state-conflict` (expired), `payment-in-progress`, `idempotency-key-in-flight`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency-key-reused`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 502, description = "`payment-provider-error`: the refund failed; the booking stays paid", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 504, description = "`payment-timeout`: the refund's outcome is unknown; the booking stays paid (retry)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiPath(booking_id): ApiPath<Uuid>,
+) -> ApiResult<Response> {
+    let idempotency = key.map(|key| Idempotency {
+        request_hash: request_hash("DELETE", "/bookings/{bookingId}", user.id, &booking_id.to_string()),
+        key,
+    });
+    let command = CancelCommand { caller: user, booking: BookingId(booking_id), idempotency };
+    let service = state.bookings.clone();
+    let answer = tokio::spawn(async move { service.cancel(&command).await }).await.map_err(ApiError::internal)??;
+    Ok(respond(answer, StatusCode::OK))
+}
+
+/// `GET /bookings/{bookingId}`: the owner's or, for an admin, anyone's booking; 404 for anyone else.
+#[utoipa::path(get, path = "/bookings/{bookingId}", tag = "bookings", security(("bearer" = [])),
+    params(("bookingId" = uuid::Uuid, Path, description = "The booking")),
+    responses(
+        (status = 200, description = "The booking (a lapsed hold reads `expired`)", body = Booking),
+        (status = 400, description = "`validation-error`: `bookingId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such booking, or not the caller's", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
+pub async fn get_booking(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(booking_id): ApiPath<Uuid>,
+) -> ApiResult<Json<Booking>> {
+    Ok(Json(state.bookings.get(user, BookingId(booking_id)).await?))
+}
+
+/// `GET /users/me/bookings` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Page size, 1–100 (default 20).
+    limit: Option<usize>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of bookings.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingPage {
+    /// Bookings, newest first.
+    pub items: Vec<Booking>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /users/me/bookings`: the caller's bookings, newest first, cursor-paginated.
+#[utoipa::path(get, path = "/users/me/bookings", tag = "bookings", security(("bearer" = [])), params(ListQuery),
+    responses(
+        (status = 200, description = "A page of the caller's bookings", body = BookingPage),
+        (status = 400, description = "`validation-error`: bad `limit` or `cursor`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+))]
+pub async fn my_bookings(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<BookingPage>> {
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("query.limit", "must be 1 to 100"));
+    }
+    let after = query
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()
+        .map_err(|()| ApiError::invalid("query.cursor", "is not a cursor this API returned"))?;
+    let (items, more) = state.bookings.list(user.id, after, limit).await?;
+    let next_cursor = more.then(|| items.last().map(|b| encode_cursor(b.created_at, b.id.0))).flatten();
+    Ok(Json(BookingPage { items, next_cursor }))
+}
+
+/// The cursor after a booking: its creation time (Unix nanoseconds) and id. Opaque to clients.
+fn encode_cursor(at: OffsetDateTime, id: Uuid) -> String {
+    format!("{}_{}", at.unix_timestamp_nanos(), id.simple())
+}
+
+fn decode_cursor(cursor: &str) -> Result<(OffsetDateTime, Uuid), ()> {
+    let (nanos, id) = cursor.split_once('_').ok_or(())?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().map_err(drop)?).map_err(drop)?;
+    Ok((at, Uuid::parse_str(id).map_err(drop)?))
+}
+
+/// A fresh answer with `status` (and `Location` for a 201), or a replayed one as it was first sent.
+fn respond(answer: Answer<Booking>, status: StatusCode) -> Response {
+    match answer {
+        Answer::Fresh(booking) => {
+            let mut response = (status, Json(&booking)).into_response();
+            if status == StatusCode::CREATED {
+                insert_location(&mut response, &booking.id.to_string());
+            }
+            response
+        }
+        Answer::Replayed(stored) => replay(stored),
+    }
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let location =
+        (status == StatusCode::CREATED).then(|| stored.body.get("id").and_then(Value::as_str).map(str::to_owned));
+    let mut response = (status, Json(stored.body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    if status.is_client_error() || status.is_server_error() {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    }
+    if let Some(Some(id)) = location {
+        insert_location(&mut response, &id);
+    }
+    response
+}
+
+fn insert_location(response: &mut Response, id: &str) {
+    if let Ok(value) = HeaderValue::from_str(&format!("/bookings/{id}")) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).expect("valid");
+        let id = Uuid::from_u128(42);
+        assert_eq!(decode_cursor(&encode_cursor(at, id)), Ok((at, id)));
+        for bad in ["", "abc", "12_nope", "x_00000000000000000000000000000042"] {
+            assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_replayed_problem_keeps_its_status_and_media_type() {
+        let response = replay(StoredResponse { status: 402, body: json!({"type": "x"}) });
+        assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(response.headers()["idempotent-replayed"], "true");
+        let response = replay(StoredResponse { status: 201, body: json!({"id": "abc"}) });
+        assert_eq!(response.headers()[header::LOCATION], "/bookings/abc");
+    }
+}

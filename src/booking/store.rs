@@ -1,0 +1,671 @@
+//! Booking SQL: holds, claims, status changes, idempotency keys, the sweeper's statement, the outbox. Every function
+//! runs one statement, or several [`pipeline`]d in one round trip, on the client it is given: inside a
+//! [`crate::db::retry`] transaction for writes.
+//!
+//! Why pipelines: under SERIALIZABLE, PostgreSQL tracks reads with predicate locks on whole index pages, and a
+//! transaction that reads a booking and writes it a round trip later gives concurrent holds on the same showtime
+//! (which insert into, then read, those same small pages) time to form a read-write cycle with it: one of the two
+//! is then rolled back and retried. Sending a transition's read and its guarded write together leaves the server no
+//! gap between them, and the cycles all but disappear.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::ClientWrapper;
+use postgres_types::{Json, ToSql};
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::model::{Booking, BookingId, BookingStatus, PricedSeat, Prices, SeatKind};
+use crate::auth::model::UserId;
+use crate::db::Region;
+use crate::db::queries::{booking as q, payment as pq};
+use crate::payment::store::PaymentStatus;
+
+/// Statements sent back to back in one round trip. All are prepared first (a statement not yet cached on this
+/// connection would otherwise be overtaken by the next one); the server then runs them in order. The results come
+/// back in order; the first failing statement's error is the one returned (the later ones only report that the
+/// transaction is aborted).
+///
+/// # Errors
+/// Database errors.
+pub async fn pipeline(
+    c: &ClientWrapper,
+    steps: &[(&str, &[&(dyn ToSql + Sync)])],
+) -> Result<Vec<Vec<Row>>, tokio_postgres::Error> {
+    let statements = futures_util::future::try_join_all(steps.iter().map(|(sql, _)| c.prepare_cached(sql))).await?;
+    let runs = statements.iter().zip(steps).map(|(statement, (_, params))| c.query(statement, params));
+    futures_util::future::join_all(runs).await.into_iter().collect()
+}
+
+fn first_found(rows: &[Row]) -> Result<Option<Found>, tokio_postgres::Error> {
+    rows.first().map(found_from_row).transpose()
+}
+
+/// A booking row with the database's clock at the time it was read (to show the effective status).
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The booking, with its stored status.
+    pub booking: Booking,
+    /// `now()` of the reading statement.
+    pub now: OffsetDateTime,
+}
+
+fn found_from_row(row: &Row) -> Result<Found, tokio_postgres::Error> {
+    let status: String = row.try_get("status")?;
+    let Json(seats): Json<Vec<PricedSeat>> = row.try_get("seats")?;
+    Ok(Found {
+        booking: Booking {
+            region: row.try_get("region")?,
+            id: BookingId(row.try_get("id")?),
+            user_id: UserId(row.try_get("user_id")?),
+            showtime_id: row.try_get("showtime_id")?,
+            // bookings_status_check admits only the five statuses.
+            status: status.parse().unwrap_or(BookingStatus::Expired),
+            seats,
+            total: row.try_get("total_amount")?,
+            currency: row.try_get("currency")?,
+            hold_expires_at: row.try_get("hold_expires_at")?,
+            payment_ref: row.try_get("payment_ref")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        },
+        now: row.try_get("now")?,
+    })
+}
+
+/// The region of a showtime.
+///
+/// # Errors
+/// Database errors.
+pub async fn showtime_region(c: &ClientWrapper, showtime: Uuid) -> Result<Option<Region>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::SHOWTIME_REGION).await?;
+    c.query_opt(&stmt, &[&showtime]).await?.map(|r| r.try_get(0)).transpose()
+}
+
+/// The region of a booking.
+///
+/// # Errors
+/// Database errors.
+pub async fn booking_region(c: &ClientWrapper, booking: BookingId) -> Result<Option<Region>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::BOOKING_REGION).await?;
+    c.query_opt(&stmt, &[&booking.0]).await?.map(|r| r.try_get(0)).transpose()
+}
+
+/// What a hold reads about its showtime (see `hold_context.sql`).
+#[derive(Debug, Clone)]
+pub struct HoldContext {
+    /// The transaction's clock.
+    pub now: OffsetDateTime,
+    /// `scheduled` or `canceled`.
+    pub status: String,
+    /// When it starts.
+    pub start_time: OffsetDateTime,
+    /// Its prices.
+    pub prices: Prices,
+    /// The kind of each requested seat the screen has.
+    pub kinds: HashMap<String, SeatKind>,
+}
+
+/// Reads the showtime and the kinds of the requested seats; `None` when the showtime does not exist.
+///
+/// # Errors
+/// Database errors.
+pub async fn hold_context(
+    c: &ClientWrapper,
+    region: &Region,
+    showtime: Uuid,
+    labels: &[String],
+) -> Result<Option<HoldContext>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::HOLD_CONTEXT).await?;
+    let rows = c.query(&stmt, &[region, &showtime, &labels]).await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let mut kinds = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(label) = row.try_get::<_, Option<String>>("seat_label")? {
+            let kind: String = row.try_get("kind")?;
+            // seats_kind_check admits only the four kinds.
+            kinds.insert(label, kind.parse().unwrap_or(SeatKind::Standard));
+        }
+    }
+    Ok(Some(HoldContext {
+        now: first.try_get("now")?,
+        status: first.try_get("status")?,
+        start_time: first.try_get("start_time")?,
+        prices: Prices {
+            standard: first.try_get("price_standard")?,
+            premium: first.try_get("price_premium")?,
+            accessible: first.try_get("price_accessible")?,
+            companion: first.try_get("price_companion")?,
+            currency: first.try_get("currency")?,
+        },
+        kinds,
+    }))
+}
+
+/// An idempotency key to claim (see `idempotency_claim.sql`).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyClaim<'a> {
+    /// Region of the resource.
+    pub region: &'a Region,
+    /// The caller.
+    pub user: UserId,
+    /// The key.
+    pub key: &'a str,
+    /// The request's fingerprint.
+    pub request_hash: &'a str,
+    /// The response stored with the claim (a hold's), or `None`: in flight.
+    pub response: Option<(i32, &'a Value)>,
+    /// Seconds after which a key left in flight by the same request is taken over.
+    pub abandon_after_secs: f64,
+}
+
+/// Claims an idempotency key; `false` when it exists.
+///
+/// # Errors
+/// Database errors.
+pub async fn claim_key(c: &ClientWrapper, claim: KeyClaim<'_>) -> Result<bool, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::IDEMPOTENCY_CLAIM).await?;
+    let (status, body) = claim.response.map_or((None, None), |(s, b)| (Some(s), Some(Json(b))));
+    let row = c
+        .query_opt(
+            &stmt,
+            &[claim.region, &claim.user.0, &claim.key, &claim.request_hash, &status, &body, &claim.abandon_after_secs],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// An existing idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// Fingerprint of the request that claimed it.
+    pub request_hash: String,
+    /// Its response, `None` while in flight.
+    pub response: Option<(u16, Value)>,
+}
+
+/// Reads an idempotency key.
+///
+/// # Errors
+/// Database errors.
+pub async fn find_key(
+    c: &ClientWrapper,
+    region: &Region,
+    user: UserId,
+    key: &str,
+) -> Result<Option<StoredKey>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::IDEMPOTENCY_FIND).await?;
+    let Some(row) = c.query_opt(&stmt, &[region, &user.0, &key]).await? else { return Ok(None) };
+    let status: Option<i32> = row.try_get("response_status")?;
+    let body: Option<Json<Value>> = row.try_get("response_body")?;
+    let response = match (status, body) {
+        (Some(status), Some(Json(body))) => Some((u16::try_from(status).unwrap_or(500), body)),
+        _ => None,
+    };
+    Ok(Some(StoredKey { request_hash: row.try_get("request_hash")?, response }))
+}
+
+/// Stores the final response of an in-flight key.
+///
+/// # Errors
+/// Database errors.
+pub async fn complete_key(
+    c: &ClientWrapper,
+    region: &Region,
+    user: UserId,
+    key: &str,
+    status: u16,
+    body: &Value,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::IDEMPOTENCY_COMPLETE).await?;
+    c.execute(&stmt, &[region, &user.0, &key, &i32::from(status), &Json(body)]).await?;
+    Ok(())
+}
+
+/// Forgets an in-flight key (the request ended without a definite answer).
+///
+/// # Errors
+/// Database errors.
+pub async fn release_key(
+    c: &ClientWrapper,
+    region: &Region,
+    user: UserId,
+    key: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::IDEMPOTENCY_RELEASE).await?;
+    c.execute(&stmt, &[region, &user.0, &key]).await?;
+    Ok(())
+}
+
+/// A claimed seat: its label, and the booking whose lapsed claim was taken over, if any.
+pub type Claimed = (String, Option<Uuid>);
+
+/// Claims seats for a booking (see `claim_seats.sql`); `hold_expires_at` `None` claims them for good.
+///
+/// # Errors
+/// Database errors.
+pub async fn claim_seats(
+    c: &ClientWrapper,
+    region: &Region,
+    showtime: Uuid,
+    labels: &[String],
+    booking: BookingId,
+    hold_expires_at: Option<OffsetDateTime>,
+) -> Result<Vec<Claimed>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::CLAIM_SEATS).await?;
+    let rows = c.query(&stmt, &[region, &showtime, &labels, &booking.0, &hold_expires_at]).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// A hold about to be written.
+#[derive(Debug, Clone, Copy)]
+pub struct NewHold<'a> {
+    /// The booking as it will be stored and answered.
+    pub booking: &'a Booking,
+    /// Its seat labels, sorted.
+    pub labels: &'a [String],
+}
+
+/// What the pipelined writes of a hold report.
+#[derive(Debug, Clone)]
+pub struct HoldWrites {
+    /// `Some(true)`: the key was claimed; `Some(false)`: it exists; `None`: no key.
+    pub key_claimed: Option<bool>,
+    /// The seats claimed (fewer than asked: some are taken).
+    pub claimed: Vec<Claimed>,
+    /// The user's live seats on the showtime, this hold included.
+    pub user_seats: i64,
+}
+
+/// The writes of a hold (DESIGN.md §6 steps 1–3 and the per-user count after the insert) in one round trip.
+///
+/// # Errors
+/// Database errors.
+pub async fn hold_writes(
+    c: &ClientWrapper,
+    key: Option<KeyClaim<'_>>,
+    hold: NewHold<'_>,
+) -> Result<HoldWrites, tokio_postgres::Error> {
+    let b = hold.booking;
+    let seat_count = i32::try_from(b.seats.len()).unwrap_or(i32::MAX);
+    let seats = Json(&b.seats);
+    let insert: [&(dyn ToSql + Sync); 10] = [
+        &b.region,
+        &b.id.0,
+        &b.user_id.0,
+        &b.showtime_id,
+        &seats,
+        &seat_count,
+        &b.total,
+        &b.currency,
+        &b.hold_expires_at,
+        &b.created_at,
+    ];
+    let claim: [&(dyn ToSql + Sync); 5] = [&b.region, &b.showtime_id, &hold.labels, &b.id.0, &b.hold_expires_at];
+    let count: [&(dyn ToSql + Sync); 3] = [&b.region, &b.showtime_id, &b.user_id.0];
+    let key_values = key.map(|k| {
+        let (status, body) = k.response.map_or((None, None), |(s, b)| (Some(s), Some(Json(b))));
+        (k, status, body)
+    });
+    let key_params = key_values.as_ref().map(|(k, status, body)| key_claim_params(k, status, body));
+    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(4);
+    if let Some(params) = &key_params {
+        steps.push((q::IDEMPOTENCY_CLAIM, params));
+    }
+    steps.extend([(q::INSERT, &insert[..]), (q::CLAIM_SEATS, &claim[..]), (q::COUNT_USER_SEATS, &count[..])]);
+    let mut results = pipeline(c, &steps).await?.into_iter();
+    let key_claimed = key_params.map(|_| results.next().is_some_and(|rows| !rows.is_empty()));
+    let _inserted = results.next();
+    let claimed = results
+        .next()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    let user_seats = match results.next().as_deref() {
+        Some([row, ..]) => row.try_get(0)?,
+        _ => 0,
+    };
+    Ok(HoldWrites { key_claimed, claimed, user_seats })
+}
+
+fn key_claim_params<'a>(
+    k: &'a KeyClaim<'a>,
+    status: &'a Option<i32>,
+    body: &'a Option<Json<&'a Value>>,
+) -> [&'a (dyn ToSql + Sync); 7] {
+    [k.region, &k.user.0, &k.key, &k.request_hash, status, body, &k.abandon_after_secs]
+}
+
+/// What a transition sent together with the read of its booking found.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// `Some(true)`: the idempotency key was claimed; `Some(false)`: it exists; `None`: no key.
+    pub key_claimed: Option<bool>,
+    /// The booking as it was before the guarded write.
+    pub before: Option<Found>,
+    /// The booking after the guarded write, when its guard held.
+    pub after: Option<Found>,
+}
+
+/// The guarded writes a [`Transition`] can carry.
+#[derive(Debug, Clone, Copy)]
+pub enum Guarded {
+    /// `start_payment.sql`: the caller's reserved, unexpired booking -> payment_pending.
+    StartPayment {
+        /// The caller (must own the booking).
+        user: UserId,
+        /// The payment window in seconds.
+        window_secs: f64,
+    },
+    /// `cancel_hold.sql`: a reserved, unexpired booking -> canceled, for its owner or an admin.
+    CancelHold {
+        /// The caller.
+        user: UserId,
+        /// Whether the caller is an admin.
+        admin: bool,
+    },
+}
+
+/// Claims the key (in flight) if any, reads the booking and runs a guarded write on it, in one round trip.
+///
+/// # Errors
+/// Database errors.
+pub async fn transition(
+    c: &ClientWrapper,
+    key: Option<KeyClaim<'_>>,
+    region: &Region,
+    id: BookingId,
+    guarded: Guarded,
+) -> Result<Transition, tokio_postgres::Error> {
+    let find: [&(dyn ToSql + Sync); 2] = [region, &id.0];
+    let (user, window, admin) = match guarded {
+        Guarded::StartPayment { user, window_secs } => (user, window_secs, false),
+        Guarded::CancelHold { user, admin } => (user, 0.0, admin),
+    };
+    let start: [&(dyn ToSql + Sync); 4] = [region, &id.0, &user.0, &window];
+    let cancel: [&(dyn ToSql + Sync); 4] = [region, &id.0, &user.0, &admin];
+    let write = match guarded {
+        Guarded::StartPayment { .. } => (q::START_PAYMENT, &start[..]),
+        Guarded::CancelHold { .. } => (q::CANCEL_HOLD, &cancel[..]),
+    };
+    let (status, body): (Option<i32>, Option<Json<&Value>>) = (None, None);
+    let key_params = key.as_ref().map(|k| key_claim_params(k, &status, &body));
+    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(3);
+    if let Some(params) = &key_params {
+        steps.push((q::IDEMPOTENCY_CLAIM, params));
+    }
+    steps.extend([(q::FIND, &find[..]), write]);
+    let mut results = pipeline(c, &steps).await?.into_iter();
+    let key_claimed = key_params.map(|_| results.next().is_some_and(|rows| !rows.is_empty()));
+    let before = first_found(&results.next().unwrap_or_default())?;
+    let after = first_found(&results.next().unwrap_or_default())?;
+    Ok(Transition { key_claimed, before, after })
+}
+
+/// Finalize tx1, second round trip: the claims get the booking's new hold and the charge attempt is recorded;
+/// returns the attempt number.
+///
+/// # Errors
+/// Database errors.
+pub async fn extend_claims_and_record_payment(
+    c: &ClientWrapper,
+    booking: &Booking,
+    provider: &str,
+) -> Result<i32, tokio_postgres::Error> {
+    let extend: [&(dyn ToSql + Sync); 3] = [&booking.region, &booking.id.0, &booking.hold_expires_at];
+    let record: [&(dyn ToSql + Sync); 5] =
+        [&booking.region, &booking.id.0, &provider, &booking.total, &booking.currency];
+    let results = pipeline(c, &[(q::SET_CLAIMS_EXPIRY, &extend), (pq::INSERT, &record)]).await?;
+    match results.get(1).map(Vec::as_slice) {
+        Some([row, ..]) => row.try_get(0),
+        _ => Ok(0),
+    }
+}
+
+/// Resolves a charge attempt (from pending or unknown) and runs a status change on its booking, in one round trip;
+/// returns whether the attempt was resolved by this call and the booking if its guard held.
+///
+/// `change` is `set_status.sql` (to `paid` from `payment_pending`, `expired` or `reserved`; to `canceled` from
+/// `paid`) or `revert_payment.sql` (back to `reserved`).
+///
+/// # Errors
+/// Database errors.
+pub async fn resolve_and_change(
+    c: &ClientWrapper,
+    payment: (&Region, BookingId, i32, PaymentStatus, Option<&str>, &[PaymentStatus]),
+    change: StatusChange<'_>,
+) -> Result<(bool, Option<Found>), tokio_postgres::Error> {
+    let (region, id, attempt, status, provider_ref, from) = payment;
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let resolve: [&(dyn ToSql + Sync); 6] = [region, &id.0, &attempt, &status.as_str(), &provider_ref, &from];
+    let (sql, new_status, expected, hold, payment_ref) = match change {
+        StatusChange::Set { status, expected, hold, payment_ref } => {
+            (q::SET_STATUS, status.as_str(), expected.iter().map(|s| s.as_str()).collect(), hold, payment_ref)
+        }
+        StatusChange::Revert { hold } => (q::REVERT_PAYMENT, "", Vec::new(), hold, None),
+    };
+    let set: [&(dyn ToSql + Sync); 6] = [region, &id.0, &new_status, &expected, &hold, &payment_ref];
+    let revert: [&(dyn ToSql + Sync); 3] = [region, &id.0, &hold];
+    let write = if sql == q::REVERT_PAYMENT { &revert[..] } else { &set[..] };
+    let results = pipeline(c, &[(pq::RESOLVE, &resolve), (sql, write)]).await?;
+    let resolved = results.first().is_some_and(|rows| !rows.is_empty());
+    Ok((resolved, first_found(results.get(1).map_or(&[][..], Vec::as_slice))?))
+}
+
+/// A status change for [`resolve_and_change`].
+#[derive(Debug, Clone, Copy)]
+pub enum StatusChange<'a> {
+    /// `set_status.sql`.
+    Set {
+        /// New status.
+        status: BookingStatus,
+        /// Statuses it may come from.
+        expected: &'a [BookingStatus],
+        /// New hold.
+        hold: Option<OffsetDateTime>,
+        /// Payment reference to set.
+        payment_ref: Option<&'a str>,
+    },
+    /// `revert_payment.sql`: back to reserved with this hold (`None`: the current one) if still in the future.
+    Revert {
+        /// The hold to restore.
+        hold: Option<OffsetDateTime>,
+    },
+}
+
+/// The response to store with an in-flight key, or `None` to release it.
+pub type KeyOutcome<'a> = (&'a Region, UserId, &'a str, Option<(u16, &'a Value)>);
+
+/// The writes that follow a committed-to transition, in one round trip: claim the seats again (`claim`: a paid
+/// booking's seats for good) or release them (`claim` `None`), announce it in the outbox, and answer the key.
+/// Returns the claims made (empty when releasing).
+///
+/// # Errors
+/// Database errors.
+pub async fn settle(
+    c: &ClientWrapper,
+    booking: &Booking,
+    claim: Option<&[String]>,
+    event: Option<(&str, &Value)>,
+    key: Option<KeyOutcome<'_>>,
+) -> Result<Vec<Claimed>, tokio_postgres::Error> {
+    let no_hold: Option<OffsetDateTime> = None;
+    let claim_params: [&(dyn ToSql + Sync); 5] =
+        [&booking.region, &booking.showtime_id, &claim.unwrap_or_default(), &booking.id.0, &no_hold];
+    let release_params: [&(dyn ToSql + Sync); 2] = [&booking.region, &booking.id.0];
+    let event_values = event.map(|(topic, payload)| (topic, Json(payload)));
+    let event_params: Option<[&(dyn ToSql + Sync); 3]> =
+        event_values.as_ref().map(|(topic, payload)| [&booking.region as &(dyn ToSql + Sync), topic, payload]);
+    let key_values = key.map(|(region, user, key, response)| {
+        (region, user.0, key, response.map(|(status, body)| (i32::from(status), Json(body))))
+    });
+    let complete_params: Option<[&(dyn ToSql + Sync); 5]> = key_values.as_ref().and_then(|(region, user, key, r)| {
+        r.as_ref().map(|(status, body)| [*region as &(dyn ToSql + Sync), user, key, status, body])
+    });
+    let release_key_params: Option<[&(dyn ToSql + Sync); 3]> = key_values
+        .as_ref()
+        .filter(|(_, _, _, r)| r.is_none())
+        .map(|(region, user, key, _)| [*region as &(dyn ToSql + Sync), user, key]);
+    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(3);
+    match claim {
+        Some(_) => steps.push((q::CLAIM_SEATS, &claim_params)),
+        None => steps.push((q::DELETE_CLAIMS, &release_params)),
+    }
+    if let Some(params) = &event_params {
+        steps.push((q::INSERT_OUTBOX, params));
+    }
+    if let Some(params) = &complete_params {
+        steps.push((q::IDEMPOTENCY_COMPLETE, params));
+    }
+    if let Some(params) = &release_key_params {
+        steps.push((q::IDEMPOTENCY_RELEASE, params));
+    }
+    let results = pipeline(c, &steps).await?;
+    if claim.is_none() {
+        return Ok(Vec::new());
+    }
+    results.first().map_or(&[][..], Vec::as_slice).iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// Expires the bookings whose lapsed claims were just taken over, and deletes their other claims.
+///
+/// # Errors
+/// Database errors.
+pub async fn expire_taken_over(
+    c: &ClientWrapper,
+    region: &Region,
+    bookings: &[Uuid],
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::EXPIRE_TAKEN_OVER).await?;
+    c.execute(&stmt, &[region, &bookings]).await?;
+    Ok(())
+}
+
+/// A booking by region and id.
+///
+/// # Errors
+/// Database errors.
+pub async fn find(c: &ClientWrapper, region: &Region, id: BookingId) -> Result<Option<Found>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::FIND).await?;
+    c.query_opt(&stmt, &[region, &id.0]).await?.as_ref().map(found_from_row).transpose()
+}
+
+/// A booking by id alone.
+///
+/// # Errors
+/// Database errors.
+pub async fn find_by_id(c: &ClientWrapper, id: BookingId) -> Result<Option<Found>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::FIND_BY_ID).await?;
+    c.query_opt(&stmt, &[&id.0]).await?.as_ref().map(found_from_row).transpose()
+}
+
+/// One page of a user's bookings, newest first, after the cursor `(created_at, id)` if given; `limit` rows at most.
+///
+/// # Errors
+/// Database errors.
+pub async fn list_by_user(
+    c: &ClientWrapper,
+    user: UserId,
+    after: Option<(OffsetDateTime, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Found>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::LIST_BY_USER).await?;
+    let (at, id) = after.map_or((None, None), |(at, id)| (Some(at), Some(id)));
+    let rows = c.query(&stmt, &[&user.0, &at, &id, &limit]).await?;
+    rows.iter().map(found_from_row).collect()
+}
+
+/// Moves a booking to `status` if it is in one of `expected`; `None` when it is not.
+///
+/// # Errors
+/// Database errors.
+pub async fn set_status(
+    c: &ClientWrapper,
+    region: &Region,
+    id: BookingId,
+    status: BookingStatus,
+    expected: &[BookingStatus],
+    hold_expires_at: Option<OffsetDateTime>,
+    payment_ref: Option<&str>,
+) -> Result<Option<Found>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::SET_STATUS).await?;
+    let expected: Vec<&str> = expected.iter().map(|s| s.as_str()).collect();
+    c.query_opt(&stmt, &[region, &id.0, &status.as_str(), &expected, &hold_expires_at, &payment_ref])
+        .await?
+        .as_ref()
+        .map(found_from_row)
+        .transpose()
+}
+
+/// Sets the hold of every claim of a booking; returns how many claims it has.
+///
+/// # Errors
+/// Database errors.
+pub async fn set_claims_expiry(
+    c: &ClientWrapper,
+    region: &Region,
+    id: BookingId,
+    hold_expires_at: OffsetDateTime,
+) -> Result<u64, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::SET_CLAIMS_EXPIRY).await?;
+    Ok(c.query(&stmt, &[region, &id.0, &hold_expires_at]).await?.len() as u64)
+}
+
+/// Releases every claim of a booking; returns how many.
+///
+/// # Errors
+/// Database errors.
+pub async fn delete_claims(c: &ClientWrapper, region: &Region, id: BookingId) -> Result<u64, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::DELETE_CLAIMS).await?;
+    c.execute(&stmt, &[region, &id.0]).await
+}
+
+/// A booking the sweeper expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swept {
+    /// Its region.
+    pub region: Region,
+    /// The booking.
+    pub booking: BookingId,
+    /// Its showtime (whose seat cache must be invalidated).
+    pub showtime: Uuid,
+    /// Claims deleted.
+    pub released: i64,
+}
+
+/// Expires up to `batch` lapsed holds and deletes their claims (see `sweep_expired.sql`).
+///
+/// # Errors
+/// Database errors.
+pub async fn sweep_expired(c: &ClientWrapper, batch: i64) -> Result<Vec<Swept>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::SWEEP_EXPIRED).await?;
+    let rows = c.query(&stmt, &[&batch]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Swept {
+                region: r.try_get("region")?,
+                booking: BookingId(r.try_get("id")?),
+                showtime: r.try_get("showtime_id")?,
+                released: r.try_get("released")?,
+            })
+        })
+        .collect()
+}
+
+/// Appends an outbox event.
+///
+/// # Errors
+/// Database errors.
+pub async fn insert_outbox(
+    c: &ClientWrapper,
+    region: &Region,
+    topic: &str,
+    payload: &Value,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::INSERT_OUTBOX).await?;
+    c.execute(&stmt, &[region, &topic, &Json(payload)]).await?;
+    Ok(())
+}
