@@ -163,11 +163,12 @@ pub fn router(state: AppState, routes: Routes) -> Router {
     }
     if matches!(routes, Routes::All | Routes::Booking) {
         app = app.merge(auth::router());
-        app = app.merge(booking::router());
+        app = app.merge(booking::router(state.clone()));
     }
     app.fallback(not_found)
         // Innermost first: the body limits and the timeout sit inside `observe`, so their refusals are counted,
         // logged and turned into problem+json like any other error.
+        .layer(middleware::from_fn(gateway::middleware::reject_nul))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))

@@ -131,6 +131,7 @@ impl Modify for BearerAuth {
         crate::booking::model::BookingId,
         crate::booking::model::BookingStatus,
         crate::booking::model::PricedSeat,
+        crate::booking::model::SeatLabel,
         crate::booking::routes::HoldBody,
         crate::booking::routes::FinalizeBody,
         crate::booking::routes::PaymentBody,

@@ -42,7 +42,7 @@ pub struct RegisterBody {
     )]
     phone_number: String,
     /// 8–128 characters, not only white space.
-    #[schema(min_length = 8, max_length = 128, pattern = r"\S", format = Password)]
+    #[schema(min_length = 8, max_length = 128, pattern = r"^[^\u0000]*\S[^\u0000]*$", format = Password)]
     password: String,
 }
 
@@ -82,10 +82,10 @@ async fn create_customer(state: &AppState, body: RegisterBody) -> ApiResult<User
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     /// The account's email address (any case, surrounding spaces ignored).
-    #[schema(min_length = 1, max_length = 254, example = "ada@example.com")]
+    #[schema(min_length = 1, max_length = 254, pattern = r"^[^\u0000]*$", example = "ada@example.com")]
     email: String,
     /// Its password.
-    #[schema(min_length = 1, max_length = 1024, format = Password)]
+    #[schema(min_length = 1, max_length = 1024, pattern = r"^[^\u0000]*$", format = Password)]
     password: String,
 }
 
@@ -121,13 +121,15 @@ pub async fn token(
 
 async fn log_in(state: &AppState, body: TokenBody) -> ApiResult<IssuedToken> {
     let refused = || ApiError::new(Problem::Unauthorized, "invalid email or password");
-    let (db, credentials) = match Email::parse(&body.email) {
-        Ok(email) => {
+    let email = Email::parse(&body.email).ok();
+    // The connection goes back to the pool before argon2 runs: holding one for the tens of milliseconds of a hash
+    // let a burst of logins exhaust the pool (503s) while the database sat idle.
+    let credentials = match &email {
+        Some(email) => {
             let client = state.db.write.get().await?;
-            let credentials = store::find_credentials(&client, &email).await.map_err(ApiError::internal)?;
-            (Some((client, email)), credentials)
+            store::find_credentials(&client, email).await.map_err(ApiError::internal)?
         }
-        Err(_) => (None, None),
+        None => None,
     };
     // Bounded before hashing: argon2's cost must not be a lever for oversized inputs.
     let password = if body.password.len() <= 1024 { body.password } else { String::new() };
@@ -135,10 +137,9 @@ async fn log_in(state: &AppState, body: TokenBody) -> ApiResult<IssuedToken> {
     let verified = password::verify(password, hash).await;
     match credentials {
         Some(credentials) if verified && !credentials.locked => {
-            if credentials.failed_logins > 0
-                && let Some((client, _)) = &db
-            {
-                store::reset_login_failures(client, credentials.user.id).await.map_err(ApiError::internal)?;
+            if credentials.failed_logins > 0 {
+                let client = state.db.write.get().await?;
+                store::reset_login_failures(&client, credentials.user.id).await.map_err(ApiError::internal)?;
             }
             let keys: &TokenKeys = &state.tokens;
             let issued = keys.issue(credentials.user.id, credentials.user.role).map_err(ApiError::internal)?;
@@ -146,8 +147,9 @@ async fn log_in(state: &AppState, body: TokenBody) -> ApiResult<IssuedToken> {
             Ok(issued)
         }
         credentials => {
-            if let Some((client, email)) = &db {
-                store::record_login_failure(client, email, &state.config.gateway.lockout)
+            if let Some(email) = &email {
+                let client = state.db.write.get().await?;
+                store::record_login_failure(&client, email, &state.config.gateway.lockout)
                     .await
                     .map_err(ApiError::internal)?;
             }

@@ -31,12 +31,14 @@ use model::{Refusal, ShowtimeClosed};
 
 pub use service::BookingService;
 
-/// The booking routes.
-pub fn router() -> Router<AppState> {
+/// The booking routes. Holds and finalizations count against the caller's write quota, shared by every pod
+/// ([`crate::gateway::middleware::user_writes`]).
+pub fn router(state: AppState) -> Router<AppState> {
+    let writes = axum::middleware::from_fn_with_state(state, crate::gateway::middleware::user_writes);
     Router::new()
-        .route("/bookings", post(routes::hold))
+        .route("/bookings", post(routes::hold).route_layer(writes.clone()))
         .route("/bookings/{booking_id}", get(routes::get_booking).delete(routes::cancel))
-        .route("/bookings/{booking_id}/finalize", put(routes::finalize))
+        .route("/bookings/{booking_id}/finalize", put(routes::finalize).route_layer(writes))
         .route("/users/me/bookings", get(routes::my_bookings))
 }
 

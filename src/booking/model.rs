@@ -121,8 +121,9 @@ pub use crate::catalog::model::SeatKind;
 
 /// A seat label such as `F12`: one to three row letters, then a seat number from 1 to 999 without leading zeros.
 /// Parsing trims and upper-cases, so `" f12"` is `F12`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(pattern = r"^\s*[A-Za-z]{1,3}[1-9][0-9]{0,2}\s*$", example = "F12")]
 pub struct SeatLabel(String);
 
 impl SeatLabel {

@@ -42,7 +42,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HoldBody {
     showtime_id: Uuid,
-    /// Seat labels such as `F12`.
+    /// Seat labels such as `F12`: 1 to 10 (`BOXOFFICE_MAX_SEATS_PER_BOOKING`), each at most once.
+    #[schema(value_type = Vec<super::model::SeatLabel>, min_items = 1, max_items = 10)]
     seat_ids: Vec<String>,
     /// Optional; the user comes from the token, and this must match it.
     #[serde(default)]
@@ -53,7 +54,7 @@ pub struct HoldBody {
 /// listing `unavailableSeats`; 422 `unknown-seats`, `unknown-showtime`, `too-many-seats`; 409 `showtime-closed`,
 /// `seat-limit-exceeded`.
 #[utoipa::path(post, path = "/bookings", tag = "bookings", security(("bearer" = [])), request_body = HoldBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
     responses(
         (status = 201, description = "Held until `holdExpiresAt` (also a replay: `Idempotent-Replayed: true`)", body = Booking,
             headers(("Location" = String, description = "`/bookings/{bookingId}`"))),
@@ -105,6 +106,7 @@ pub struct FinalizeBody {
 #[serde(deny_unknown_fields)]
 pub struct PaymentBody {
     /// The provider's payment token (sandbox: `tok_visa`, `tok_chargeDeclined`, `tok_timeout`, `tok_error`).
+    #[schema(min_length = 1, max_length = 255, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$", example = "tok_visa")]
     token: String,
 }
 
@@ -112,7 +114,7 @@ pub struct PaymentBody {
 /// `hold-expired`; 409 `payment-in-progress`; 504 `payment-timeout` / 502 `payment-provider-error` (the booking stays
 /// `payment_pending` until the reconciler resolves it); 503 `payment-unavailable` (circuit open, nothing charged).
 #[utoipa::path(put, path = "/bookings/{bookingId}/finalize", tag = "bookings", security(("bearer" = [])),
-    request_body = FinalizeBody, params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
+    request_body = FinalizeBody, params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
     responses(
         (status = 200, description = "Paid: `holdExpiresAt` is null, the seats are held for good", body = Booking),
         (status = 400, description = "`validation-error`: bad id, token or Idempotency-Key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
@@ -135,7 +137,7 @@ pub async fn finalize(
     ApiJson(body): ApiJson<FinalizeBody>,
 ) -> ApiResult<Response> {
     let token = body.payment.token;
-    if token.is_empty() || token.len() > 255 || token.chars().any(char::is_control) {
+    if token.is_empty() || token.chars().count() > 255 || token.chars().any(char::is_control) {
         return Err(ApiError::invalid("body.payment.token", "must be 1 to 255 characters"));
     }
     let canonical = json!({ "bookingId": booking_id, "token": token }).to_string();
@@ -154,9 +156,10 @@ pub async fn finalize(
 /// booking is refunded first; 409 `booking-state-conflict` for an expired booking, `payment-in-progress` during a
 /// payment.
 #[utoipa::path(delete, path = "/bookings/{bookingId}", tag = "bookings", security(("bearer" = [])),
-    params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
+    params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
     responses(
         (status = 200, description = "Canceled (a paid booking was refunded first)", body = Booking),
+        (status = 400, description = "`validation-error`: `bookingId` is not a UUID, or a bad Idempotency-Key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "`not-found`: no such booking, or not the caller's (admins may cancel any)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "`booking-state-conflict` (expired), `payment-in-progress`, `idempotency-key-in-flight`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
@@ -203,6 +206,7 @@ pub async fn get_booking(
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
     /// `nextCursor` of the previous page.
     cursor: Option<String>,

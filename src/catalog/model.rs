@@ -131,12 +131,16 @@ impl fmt::Display for SeatKind {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Prices {
     /// Price of a `standard` seat.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub standard: i64,
     /// Price of a `premium` seat.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub premium: i64,
     /// Price of an `accessible` space.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub accessible: i64,
     /// Price of a `companion` seat.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub companion: i64,
 }
 

@@ -16,6 +16,7 @@ use super::model::address_key;
 use super::{RATELIMIT, RATELIMIT_POLICY, RateLimitHeaders, rejection};
 use crate::app::AppState;
 use crate::auth::AuthUser;
+use crate::error::{ApiError, Problem};
 use crate::gateway::model::Scope;
 
 /// Routes the per-pod limiter leaves alone: probes and scrapes must work however busy a client is.
@@ -88,6 +89,61 @@ pub async fn user_writes(State(state): State<AppState>, request: Request, next: 
     }
 }
 
+/// Refuses, with a 400, any request whose path, query or JSON body carries the character U+0000: PostgreSQL cannot
+/// store it in a text value and answers such a bound parameter with an error, so it is stopped here for every route
+/// at once instead of in each parser. (Percent-encoded `%00` in the path or query; the escape `\u0000` in a body.)
+/// Layered inside the body-size limit, so buffering the body here never exceeds it.
+pub async fn reject_nul(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    if has_encoded_nul(uri.path()) {
+        return ApiError::invalid("path", "must not contain the NUL character (%00)").into_response();
+    }
+    if uri.query().is_some_and(has_encoded_nul) {
+        return ApiError::invalid("query", "must not contain the NUL character (%00)").into_response();
+    }
+    let has_body = request.headers().get(header::CONTENT_LENGTH).is_none_or(|len| len != "0")
+        && request.method() != Method::GET
+        && request.method() != Method::HEAD;
+    if !has_body {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        // The size limit around this middleware cut the body short.
+        Err(_) => {
+            return ApiError::new(Problem::PayloadTooLarge, "the request body is larger than the limit")
+                .into_response();
+        }
+    };
+    if json_has_nul_escape(&bytes) {
+        return ApiError::invalid("body", "strings must not contain the NUL character (\\u0000)").into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+/// `%00` anywhere (case is irrelevant: only digits).
+fn has_encoded_nul(s: &str) -> bool {
+    s.contains("%00")
+}
+
+/// A `\u0000` escape inside a JSON text: a backslash that is not itself escaped (an odd run of backslashes), then
+/// `u0000`. A raw NUL byte is not valid JSON and is refused by the JSON parser anyway.
+fn json_has_nul_escape(body: &[u8]) -> bool {
+    let mut backslashes = 0usize;
+    for (i, byte) in body.iter().enumerate() {
+        if *byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if backslashes % 2 == 1 && body[i..].starts_with(b"u0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
 /// The API's `Content-Security-Policy`: JSON needs nothing, so nothing is allowed, and no page may frame it.
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
@@ -148,4 +204,29 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
             ])
             .max_age(Duration::from_secs(600)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_escapes_are_found_only_where_json_decodes_them_to_nul() {
+        for (body, nul) in [
+            (r#"{"a":"x\u0000y"}"#, true),
+            (r#"{"a":"\u0000"}"#, true),
+            (r#"{"a":"\\\u0000"}"#, true),
+            (r#"{"a":"\\u0000"}"#, false),
+            (r#"{"a":"u0000"}"#, false),
+            (r#"{"a":"\u00001"}"#, true),
+            (r#"{"a":"\u0001"}"#, false),
+            ("", false),
+        ] {
+            assert_eq!(json_has_nul_escape(body.as_bytes()), nul, "{body}");
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(body) {
+                assert_eq!(value["a"].as_str().is_some_and(|s| s.contains('\0')), nul, "{body}");
+            }
+        }
+        assert!(has_encoded_nul("city=a%00b") && !has_encoded_nul("city=a%2000"));
+    }
 }

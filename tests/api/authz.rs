@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::booking;
 use crate::catalog_admin::{new_showtime, new_theater};
 use crate::catalog_support::layout;
 use crate::helpers::{TestApp, expect_status};
@@ -29,18 +30,21 @@ struct Fixture {
     movie: Value,
     new_showtime: Value,
     showtime_update: Value,
-    /// The owner's bookings on `showtime_id`: one to read, one to pay, one to cancel.
-    booking_read: String,
-    booking_pay: String,
-    booking_cancel: String,
+    /// A bookable showtime and, per caller, seats of their own to hold.
+    booking_showtime: Uuid,
+    seats_per_caller: Vec<Vec<String>>,
+    /// The owner's holds: one to read, one to pay for, one to cancel.
+    booking_to_read: String,
+    booking_to_pay: String,
+    booking_to_cancel: String,
 }
 
-/// One operation: method, path template (as in the document), the request for a fixture, and the expected status
-/// for each caller of [`CALLERS`].
+/// One operation: method, path template (as in the document), the request for a fixture and a caller (an index
+/// into [`CALLERS`]), and the expected status for each caller.
 struct Row {
     method: Method,
     template: &'static str,
-    request: fn(&Fixture) -> (String, Option<Value>),
+    request: fn(&Fixture, usize) -> (String, Option<Value>),
     expected: [u16; 4],
 }
 
@@ -56,87 +60,52 @@ fn fresh_registration() -> Value {
 fn rows() -> Vec<Row> {
     vec![
         Row {
-            method: Method::POST,
-            template: "/bookings",
-            request: |f| ("/bookings".into(), Some(json!({ "showtimeId": f.showtime_id, "seatIds": ["B7", "B8"] }))),
-            // The owner gets the seats; the next callers find them taken.
-            expected: [401, 201, 409, 409],
-        },
-        Row {
-            method: Method::GET,
-            template: "/bookings/{bookingId}",
-            request: |f| (format!("/bookings/{}", f.booking_read), None),
-            // Another customer cannot even learn that the booking exists.
-            expected: [401, 200, 404, 200],
-        },
-        Row {
-            method: Method::GET,
-            template: "/users/me/bookings",
-            request: |_| ("/users/me/bookings".into(), None),
-            expected: [401, 200, 200, 200],
-        },
-        Row {
-            method: Method::PUT,
-            template: "/bookings/{bookingId}/finalize",
-            request: |f| {
-                (format!("/bookings/{}/finalize", f.booking_pay), Some(json!({ "payment": { "token": "tok_visa" } })))
-            },
-            // Admins see every booking but only its owner pays for it.
-            expected: [401, 200, 404, 403],
-        },
-        Row {
-            method: Method::DELETE,
-            template: "/bookings/{bookingId}",
-            request: |f| (format!("/bookings/{}", f.booking_cancel), None),
-            expected: [401, 200, 404, 200],
-        },
-        Row {
             method: Method::GET,
             template: "/healthz",
-            request: |_| ("/healthz".into(), None),
+            request: |_, _| ("/healthz".into(), None),
             expected: [200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/readyz",
-            request: |_| ("/readyz".into(), None),
+            request: |_, _| ("/readyz".into(), None),
             expected: [200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/metrics",
-            request: |_| ("/metrics".into(), None),
+            request: |_, _| ("/metrics".into(), None),
             expected: [200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/openapi.json",
-            request: |_| ("/openapi.json".into(), None),
+            request: |_, _| ("/openapi.json".into(), None),
             expected: [200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/docs",
-            request: |_| ("/docs".into(), None),
+            request: |_, _| ("/docs".into(), None),
             expected: [200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/docs/{asset}",
-            request: |_| ("/docs/init.js".into(), None),
+            request: |_, _| ("/docs/init.js".into(), None),
             expected: [200, 200, 200, 200],
         },
         // Identity: registering and logging in need no token (and ignore one).
         Row {
             method: Method::POST,
             template: "/users",
-            request: |_| ("/users".into(), Some(fresh_registration())),
+            request: |_, _| ("/users".into(), Some(fresh_registration())),
             expected: [201, 201, 201, 201],
         },
         Row {
             method: Method::POST,
             template: "/auth/token",
-            request: |f| {
+            request: |f, _| {
                 ("/auth/token".into(), Some(json!({"email": f.owner_email, "password": "correct horse battery"})))
             },
             expected: [200, 200, 200, 200],
@@ -144,101 +113,140 @@ fn rows() -> Vec<Row> {
         Row {
             method: Method::GET,
             template: "/users/me",
-            request: |_| ("/users/me".into(), None),
+            request: |_, _| ("/users/me".into(), None),
             expected: [401, 200, 200, 200],
         },
         // Any account, admins only: not even its owner.
         Row {
             method: Method::GET,
             template: "/users/{userId}",
-            request: |f| (format!("/users/{}", f.owner_id), None),
+            request: |f, _| (format!("/users/{}", f.owner_id), None),
             expected: [401, 403, 403, 200],
         },
         // Catalog reads: public.
         Row {
             method: Method::GET,
             template: "/theaters",
-            request: |_| ("/theaters?city=boston".into(), None),
+            request: |_, _| ("/theaters?city=boston".into(), None),
             expected: [200; 4],
         },
         Row {
             method: Method::GET,
             template: "/theaters/{theaterId}",
-            request: |f| (format!("/theaters/{}", f.theater_id), None),
+            request: |f, _| (format!("/theaters/{}", f.theater_id), None),
             expected: [200; 4],
         },
         Row {
             method: Method::GET,
             template: "/theaters/{theaterId}/movies",
-            request: |f| (format!("/theaters/{}/movies", f.theater_id), None),
+            request: |f, _| (format!("/theaters/{}/movies", f.theater_id), None),
             expected: [200; 4],
         },
-        Row { method: Method::GET, template: "/movies", request: |_| ("/movies".into(), None), expected: [200; 4] },
+        Row { method: Method::GET, template: "/movies", request: |_, _| ("/movies".into(), None), expected: [200; 4] },
         Row {
             method: Method::GET,
             template: "/movies/{movieId}",
-            request: |f| (format!("/movies/{}", f.movie_id), None),
+            request: |f, _| (format!("/movies/{}", f.movie_id), None),
             expected: [200; 4],
         },
         Row {
             method: Method::GET,
             template: "/movies/{movieId}/showtimes",
-            request: |f| (format!("/movies/{}/showtimes?city=boston", f.movie_id), None),
+            request: |f, _| (format!("/movies/{}/showtimes?city=boston", f.movie_id), None),
             expected: [200; 4],
         },
         Row {
             method: Method::GET,
             template: "/showtimes/{showtimeId}",
-            request: |f| (format!("/showtimes/{}", f.showtime_id), None),
+            request: |f, _| (format!("/showtimes/{}", f.showtime_id), None),
             expected: [200; 4],
         },
         Row {
             method: Method::GET,
             template: "/showtimes/{showtimeId}/seats",
-            request: |f| (format!("/showtimes/{}/seats", f.showtime_id), None),
+            request: |f, _| (format!("/showtimes/{}/seats", f.showtime_id), None),
             expected: [200; 4],
         },
         // Catalog writes: admins only.
         Row {
             method: Method::POST,
             template: "/theaters",
-            request: |f| ("/theaters".into(), Some(f.new_theater.clone())),
+            request: |f, _| ("/theaters".into(), Some(f.new_theater.clone())),
             expected: [401, 403, 403, 201],
         },
         Row {
             method: Method::PUT,
             template: "/theaters/{theaterId}",
-            request: |f| (format!("/theaters/{}", f.theater_id), Some(f.theater_update.clone())),
+            request: |f, _| (format!("/theaters/{}", f.theater_id), Some(f.theater_update.clone())),
             expected: [401, 403, 403, 200],
         },
         Row {
             method: Method::POST,
             template: "/movies",
-            request: |f| ("/movies".into(), Some(f.movie.clone())),
+            request: |f, _| ("/movies".into(), Some(f.movie.clone())),
             expected: [401, 403, 403, 201],
         },
         Row {
             method: Method::PUT,
             template: "/movies/{movieId}",
-            request: |f| (format!("/movies/{}", f.movie_id), Some(f.movie.clone())),
+            request: |f, _| (format!("/movies/{}", f.movie_id), Some(f.movie.clone())),
             expected: [401, 403, 403, 200],
         },
         Row {
             method: Method::POST,
             template: "/showtimes",
-            request: |f| ("/showtimes".into(), Some(f.new_showtime.clone())),
+            request: |f, _| ("/showtimes".into(), Some(f.new_showtime.clone())),
             expected: [401, 403, 403, 201],
         },
         Row {
             method: Method::PUT,
             template: "/showtimes/{showtimeId}",
-            request: |f| (format!("/showtimes/{}", f.showtime_id), Some(f.showtime_update.clone())),
+            request: |f, _| (format!("/showtimes/{}", f.showtime_id), Some(f.showtime_update.clone())),
             expected: [401, 403, 403, 200],
+        },
+        // Bookings: the owner everything; another customer sees nothing (404); an admin looks and cancels but
+        // does not pay for someone else (403).
+        Row {
+            method: Method::POST,
+            template: "/bookings",
+            request: |f, caller| {
+                (
+                    "/bookings".into(),
+                    Some(json!({"showtimeId": f.booking_showtime, "seatIds": f.seats_per_caller[caller]})),
+                )
+            },
+            expected: [401, 201, 201, 201],
+        },
+        Row {
+            method: Method::GET,
+            template: "/bookings/{bookingId}",
+            request: |f, _| (format!("/bookings/{}", f.booking_to_read), None),
+            expected: [401, 200, 404, 200],
+        },
+        Row {
+            method: Method::PUT,
+            template: "/bookings/{bookingId}/finalize",
+            request: |f, _| {
+                (format!("/bookings/{}/finalize", f.booking_to_pay), Some(json!({"payment": {"token": "tok_visa"}})))
+            },
+            expected: [401, 200, 404, 403],
+        },
+        Row {
+            method: Method::DELETE,
+            template: "/bookings/{bookingId}",
+            request: |f, _| (format!("/bookings/{}", f.booking_to_cancel), None),
+            expected: [401, 200, 404, 200],
+        },
+        Row {
+            method: Method::GET,
+            template: "/users/me/bookings",
+            request: |_, _| ("/users/me/bookings".into(), None),
+            expected: [401, 200, 200, 200],
         },
         Row {
             method: Method::POST,
             template: "/showtimes/{showtimeId}/cancel",
-            request: |f| (format!("/showtimes/{}/cancel", f.doomed_showtime_id), Some(json!({}))),
+            request: |f, _| (format!("/showtimes/{}/cancel", f.doomed_showtime_id), Some(json!({}))),
             expected: [401, 403, 403, 200],
         },
     ]
@@ -246,7 +254,18 @@ fn rows() -> Vec<Row> {
 
 /// Creates the catalog entries the rows act on (a theater of our own, so that its layout may be rewritten, a movie,
 /// and two showtimes on it) and the bodies of the admin writes.
-async fn fixture(app: &TestApp, admin: &str, owner_id: Uuid, owner_email: String) -> Fixture {
+async fn fixture(app: &TestApp, admin: &str, owner: (Uuid, &str), owner_email: String) -> Fixture {
+    let (owner_id, owner_token) = owner;
+    let show = booking::show(app, 0).await;
+    let mut seats = show.standard(0, 3 + CALLERS.len()).into_iter();
+    let owners_hold = |seat: Option<String>| {
+        let seat = seat.expect("enough standard seats");
+        async move { booking::id_of(&booking::held(app, owner_token, show.id, &[seat]).await) }
+    };
+    let booking_to_read = owners_hold(seats.next()).await;
+    let booking_to_pay = owners_hold(seats.next()).await;
+    let booking_to_cancel = owners_hold(seats.next()).await;
+    let seats_per_caller = seats.map(|seat| vec![seat]).collect();
     let theater_id = new_theater(app, admin, "Matrix Cinema").await;
     let mut created = Vec::new();
     for (screen, days) in [(1, 30), (2, 31)] {
@@ -275,6 +294,11 @@ async fn fixture(app: &TestApp, admin: &str, owner_id: Uuid, owner_email: String
     Fixture {
         owner_id,
         owner_email,
+        booking_showtime: show.id,
+        seats_per_caller,
+        booking_to_read,
+        booking_to_pay,
+        booking_to_cancel,
         theater_id,
         movie_id,
         showtime_id,
@@ -284,9 +308,6 @@ async fn fixture(app: &TestApp, admin: &str, owner_id: Uuid, owner_email: String
         movie: json!({ "title": "Matrix Reloaded Again", "durationMin": 100, "genre": "Drama", "rating": "PG" }),
         new_showtime: another_showtime,
         showtime_update,
-        booking_read: String::new(),
-        booking_pay: String::new(),
-        booking_cancel: String::new(),
     }
 }
 
@@ -300,14 +321,7 @@ async fn every_operation_answers_each_kind_of_caller_as_the_matrix_says() {
     };
     let (_, other_token) = app.customer().await;
     let (_, admin_token) = app.admin().await;
-    let mut fixture = fixture(&app, &admin_token, owner_id, owner_email).await;
-    let showtime: Uuid = fixture.showtime_id.parse().expect("showtime id");
-    for (seat, slot) in
-        [("B3", &mut fixture.booking_read), ("B4", &mut fixture.booking_pay), ("B5", &mut fixture.booking_cancel)]
-    {
-        let booking = crate::booking::held(&app, &owner_token, showtime, &[seat.to_owned()]).await;
-        *slot = crate::booking::id_of(&booking);
-    }
+    let fixture = fixture(&app, &admin_token, (owner_id, &owner_token), owner_email).await;
     let tokens = [None, Some(owner_token.as_str()), Some(other_token.as_str()), Some(admin_token.as_str())];
 
     let document: Value = app.get("/openapi.json", None).await.json().await.expect("document");
@@ -329,8 +343,8 @@ async fn every_operation_answers_each_kind_of_caller_as_the_matrix_says() {
 
     let mut mismatches = Vec::new();
     for row in &rows {
-        for (caller, (token, expected)) in CALLERS.iter().zip(tokens.iter().zip(row.expected)) {
-            let (path, body) = (row.request)(&fixture);
+        for (index, (caller, (token, expected))) in CALLERS.iter().zip(tokens.iter().zip(row.expected)).enumerate() {
+            let (path, body) = (row.request)(&fixture, index);
             let mut request = app.request(row.method.clone(), &path);
             if let Some(body) = body {
                 request = request.json(&body);

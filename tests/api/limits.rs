@@ -271,3 +271,40 @@ async fn relaxed_limits_multiply_the_quota_and_off_removes_the_limiter() {
     }
     assert!(app.state.gateway.per_ip().is_none());
 }
+
+#[tokio::test]
+async fn holds_and_payments_share_each_users_write_quota_and_reads_do_not_count() {
+    let app = TestApp::spawn_with(&[
+        ("BOXOFFICE_RATE_LIMITS", "on"),
+        ("BOXOFFICE_RATE_LIMIT_USER_WRITES", "1"),
+        ("BOXOFFICE_RATE_LIMIT_USER_WRITES_BURST", "3"),
+    ])
+    .await;
+    let show = crate::booking::show(&app, 0).await;
+    let seats = show.standard(0, 6);
+    let mut users = crate::booking::customers(&app, 2).await.into_iter();
+    let (_, alice) = users.next().expect("alice");
+    let (_, bob) = users.next().expect("bob");
+
+    let first = crate::booking::hold(&app, &alice, show.id, &seats[0..1], None).await;
+    assert_eq!(member(&first, "ratelimit-policy", "user-writes"), r#""user-writes";q=3;w=180"#);
+    assert_eq!(member(&first, "ratelimit", "user-writes"), r#""user-writes";r=2;t=60"#);
+    let booking = crate::booking::id_of(&expect_status(first, StatusCode::CREATED).await);
+    expect_status(crate::booking::finalize(&app, Some(&alice), &booking, "tok_visa", None).await, StatusCode::OK).await;
+    for _ in 0..3 {
+        let reads = app.get("/users/me/bookings", Some(&alice)).await;
+        assert!(reads.headers().get_all("ratelimit").iter().all(|v| !v.to_str().unwrap_or("").contains("user-writes")));
+        expect_status(reads, StatusCode::OK).await;
+    }
+    expect_status(crate::booking::hold(&app, &alice, show.id, &seats[1..2], None).await, StatusCode::CREATED).await;
+    let refused = crate::booking::hold(&app, &alice, show.id, &seats[2..3], None).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    let problem = expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    assert_eq!(problem["violatedPolicies"], json!(["user-writes"]));
+    let refused = crate::booking::finalize(&app, Some(&alice), &booking, "tok_visa", None).await;
+    expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    // Nothing was claimed by the refused hold, and another user is unaffected.
+    let claimed = crate::booking::live_claims(&app, show.id).await;
+    assert!(!claimed.iter().any(|(label, _)| *label == seats[2]), "{claimed:?}");
+    expect_status(crate::booking::hold(&app, &bob, show.id, &seats[2..3], None).await, StatusCode::CREATED).await;
+}

@@ -214,6 +214,7 @@ async fn no_password_or_token_ever_reaches_the_logs() {
     assert_eq!(found.status(), StatusCode::OK);
 
     let lines = binary.stop().await;
+    crate::helpers::drop_database(&db);
     let text = lines.join("\n");
     assert!(lines.len() > 20, "too little output to mean anything: {text}");
     assert!(text.contains("\"level\":\"TRACE\"") || text.contains("\"level\":\"DEBUG\""), "not verbose: {text}");

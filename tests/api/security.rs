@@ -299,3 +299,42 @@ async fn after_a_key_rotation_tokens_of_the_previous_key_still_work_and_unknown_
     let token = wrong_secret.issue(boxoffice::auth::model::UserId(id), Role::Admin).expect("signed").token;
     expect_problem(app.get("/users/me", Some(&token)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
+
+#[tokio::test]
+async fn a_nul_character_anywhere_in_a_request_is_a_400_not_a_database_error() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    // Every one of these reached PostgreSQL as a bound text parameter and came back as a 500.
+    for path in ["/movies?q=%00", "/movies?genre=a%00", "/theaters?city=a%00b", "/movies?city=x%00"] {
+        let body = expect_problem(app.get(path, None).await, StatusCode::BAD_REQUEST, "validation-error").await;
+        assert_eq!(body["errors"][0]["field"], "query", "{path}: {body}");
+    }
+    let movie = serde_json::json!({
+        "title": "Nul", "durationMin": 90, "genre": "Drama", "rating": "PG", "description": "a\u{0}b"
+    });
+    let body = expect_problem(
+        app.post_json("/movies", &movie, Some(&admin)).await,
+        StatusCode::BAD_REQUEST,
+        "validation-error",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "body");
+    let escaped_backslash = r#"{"email": "a\\u0000@example.com", "password": "whatever"}"#;
+    let response = app
+        .request(Method::POST, "/auth/token")
+        .header("content-type", "application/json")
+        .body(escaped_backslash)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "an escaped backslash before u0000 is not a NUL");
+    // Other control characters are refused by the catalog's own validation.
+    let movie = serde_json::json!({ "title": "Bell\u{7}", "durationMin": 90, "genre": "Drama", "rating": "PG" });
+    let body = expect_problem(
+        app.post_json("/movies", &movie, Some(&admin)).await,
+        StatusCode::BAD_REQUEST,
+        "validation-error",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "body.title");
+}

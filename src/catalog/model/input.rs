@@ -31,13 +31,15 @@ impl Errors {
         self.0.push(FieldError { field: format!("body.{}", field.into()), message: message.into() });
     }
 
-    /// Trimmed text of 1..=max characters, or an error under `field`.
+    /// Trimmed text of 1..=max characters without control characters, or an error under `field`.
     fn text(&mut self, field: &str, raw: &str, max: usize) -> String {
         let value = raw.trim();
         if value.is_empty() {
             self.add(field, "must not be empty");
         } else if value.chars().count() > max {
             self.add(field, format!("must be at most {max} characters"));
+        } else if value.chars().any(char::is_control) {
+            self.add(field, "must not contain control characters");
         }
         value.to_owned()
     }
@@ -52,16 +54,22 @@ impl Errors {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SeatBody {
     /// Label, unique in the screen, e.g. `F12` (letters and digits, 8 at most).
+    #[schema(pattern = r"^[A-Za-z0-9]{1,8}$", example = "F12")]
     pub label: String,
     /// Row label, e.g. `F`.
+    #[schema(pattern = r"^[A-Za-z0-9]{1,4}$", example = "F")]
     pub row: String,
     /// Number within the row, 1..=999.
+    #[schema(minimum = 1, maximum = 999)]
     pub number: i32,
     /// `standard`, `premium`, `accessible` or `companion`.
+    #[schema(pattern = r"^(standard|premium|accessible|companion)$", example = "standard")]
     pub kind: String,
     /// Grid column, 0..=999.
+    #[schema(minimum = 0, maximum = 999)]
     pub x: i32,
     /// Grid row, 0..=999, 0 nearest the screen.
+    #[schema(minimum = 0, maximum = 999)]
     pub y: i32,
 }
 
@@ -70,10 +78,17 @@ pub struct SeatBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScreenBody {
     /// Screen number in the theater, 1..=99.
+    #[schema(minimum = 1, maximum = 99)]
     pub number: i32,
     /// Display name, e.g. `Screen 1` or `IMAX`.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// Its seat layout (1 to 1000 seats).
+    #[schema(min_items = 1, max_items = 1000)]
     pub seats: Vec<SeatBody>,
 }
 
@@ -84,16 +99,30 @@ pub struct NewTheaterBody {
     /// The city (its region becomes the theater's).
     pub city_id: CityId,
     /// Display name.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// Street address.
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub address: String,
     /// ZIP or postal code.
+    #[schema(min_length = 1, max_length = 12, pattern = r"^[A-Za-z0-9 -]*[A-Za-z0-9-][A-Za-z0-9 -]*$")]
     pub zip: String,
     /// Latitude.
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
     /// Longitude.
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub lon: f64,
     /// Screens with their layouts.
+    #[schema(min_items = 1, max_items = 50)]
     pub screens: Vec<ScreenBody>,
 }
 
@@ -102,17 +131,31 @@ pub struct NewTheaterBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TheaterUpdateBody {
     /// Display name.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// Street address.
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub address: String,
     /// ZIP or postal code.
+    #[schema(min_length = 1, max_length = 12, pattern = r"^[A-Za-z0-9 -]*[A-Za-z0-9-][A-Za-z0-9 -]*$")]
     pub zip: String,
     /// Latitude.
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
     /// Longitude.
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub lon: f64,
     /// The complete list of screens: missing ones are removed, changed layouts replaced (only for screens without
     /// showtimes: a layout is frozen once a showtime uses it).
+    #[schema(min_items = 1, max_items = 50)]
     pub screens: Vec<ScreenBody>,
 }
 
@@ -267,18 +310,32 @@ impl TheaterUpdateBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MovieBody {
     /// Title.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub title: String,
     /// Running time in minutes, 1..=600.
+    #[schema(minimum = 1, maximum = 600)]
     pub duration_min: i32,
     /// Genre, e.g. `Drama`.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub genre: String,
     /// MPA rating: G, PG, PG-13, R, NC-17 or NR.
+    #[schema(pattern = r"^\s*([Gg]|[Pp][Gg]|[Pp][Gg]-13|[Rr]|[Nn][Cc]-17|[Nn][Rr])\s*$", example = "PG-13")]
     pub rating: String,
     /// Synopsis.
     #[serde(default)]
+    #[schema(max_length = 5000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$")]
     pub description: String,
     /// Release date, `YYYY-MM-DD`.
     #[serde(default)]
+    #[schema(format = Date)]
     pub release_date: Option<String>,
 }
 
@@ -320,6 +377,8 @@ impl MovieBody {
         let description = self.description.trim().to_owned();
         if description.chars().count() > 5000 {
             e.add("description", "must be at most 5000 characters");
+        } else if description.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+            e.add("description", "must not contain control characters other than tabs and line breaks");
         }
         let release_date =
             self.release_date.as_deref().and_then(|d| parse_date(d).map_err(|m| e.add("releaseDate", m)).ok());
@@ -343,18 +402,22 @@ pub struct NewShowtimeBody {
     /// The theater.
     pub theater_id: TheaterId,
     /// Its screen.
+    #[schema(minimum = 1, maximum = 99)]
     pub screen_number: i32,
     /// The movie.
     pub movie_id: MovieId,
     /// Start, RFC 3339.
+    #[schema(format = DateTime)]
     pub start_time: String,
     /// End, RFC 3339; default: start + the movie's duration.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub end_time: Option<String>,
     /// Prices per seat kind, minor units.
     pub prices: Prices,
     /// ISO 4217 currency; default `USD`.
     #[serde(default)]
+    #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$", example = "USD")]
     pub currency: Option<String>,
 }
 
@@ -365,14 +428,17 @@ pub struct ShowtimeUpdateBody {
     /// The movie.
     pub movie_id: MovieId,
     /// Start, RFC 3339.
+    #[schema(format = DateTime)]
     pub start_time: String,
     /// End, RFC 3339; default: start + the movie's duration.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub end_time: Option<String>,
     /// Prices per seat kind; they apply to holds made from now on (a hold locks the prices it saw).
     pub prices: Prices,
     /// ISO 4217 currency; default `USD`.
     #[serde(default)]
+    #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$", example = "USD")]
     pub currency: Option<String>,
 }
 

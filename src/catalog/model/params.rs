@@ -160,20 +160,27 @@ pub enum TheaterCriterion {
 #[into_params(parameter_in = Query)]
 pub struct TheatersQuery {
     /// City name (case- and accent-insensitive).
+    #[param(max_length = 100)]
     pub city: Option<String>,
     /// State or province code narrowing an ambiguous city name.
+    #[param(pattern = r"^\s*[A-Za-z0-9]{0,3}\s*$")]
     pub state: Option<String>,
     /// Country code narrowing a city or a ZIP code.
+    #[param(pattern = r"^\s*([A-Za-z]{2})?\s*$")]
     pub country: Option<String>,
     /// ZIP or postal code: theaters around its centroid.
+    #[param(max_length = 12, pattern = r"^[A-Za-z0-9 -]*$")]
     pub zip: Option<String>,
     /// `lat,lon`: theaters around it.
     pub near: Option<String>,
     /// Search radius around a ZIP or position (default 25, at most 500).
+    #[param(value_type = Option<f64>, exclusive_minimum = 0.0, maximum = 500.0)]
     pub radius_km: Option<String>,
     /// Page size.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
+    #[param(max_length = 1024)]
     pub cursor: Option<String>,
 }
 
@@ -283,18 +290,25 @@ impl TheatersQuery {
 #[into_params(parameter_in = Query)]
 pub struct MoviesQuery {
     /// Text searched in titles (case- and accent-insensitive, anywhere in the title).
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// Genre, case-insensitive.
+    #[param(max_length = 50)]
     pub genre: Option<String>,
     /// Only movies with upcoming showtimes in this city.
+    #[param(max_length = 100)]
     pub city: Option<String>,
     /// State narrowing `city`.
+    #[param(pattern = r"^\s*[A-Za-z0-9]{0,3}\s*$")]
     pub state: Option<String>,
     /// Country narrowing `city`.
+    #[param(pattern = r"^\s*([A-Za-z]{2})?\s*$")]
     pub country: Option<String>,
     /// Page size.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
+    #[param(max_length = 1024)]
     pub cursor: Option<String>,
 }
 
@@ -374,10 +388,13 @@ impl MoviesQuery {
 #[into_params(parameter_in = Query)]
 pub struct TheaterMoviesQuery {
     /// Local date at the theater; absent: every upcoming showtime.
+    #[param(format = Date)]
     pub date: Option<String>,
     /// Page size (movies).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
+    #[param(max_length = 1024)]
     pub cursor: Option<String>,
 }
 
@@ -414,24 +431,33 @@ impl TheaterMoviesQuery {
 #[into_params(parameter_in = Query)]
 pub struct MovieShowtimesQuery {
     /// Only theaters of this city.
+    #[param(max_length = 100)]
     pub city: Option<String>,
     /// State narrowing `city`.
+    #[param(pattern = r"^\s*[A-Za-z0-9]{0,3}\s*$")]
     pub state: Option<String>,
     /// Country narrowing `city` or `zip`.
+    #[param(pattern = r"^\s*([A-Za-z]{2})?\s*$")]
     pub country: Option<String>,
     /// Theaters around this ZIP's centroid, nearest first.
+    #[param(max_length = 12, pattern = r"^[A-Za-z0-9 -]*$")]
     pub zip: Option<String>,
     /// Theaters around `lat,lon`, nearest first.
     pub near: Option<String>,
     /// Radius around `zip` or `near`.
+    #[param(value_type = Option<f64>, exclusive_minimum = 0.0, maximum = 500.0)]
     pub radius_km: Option<String>,
     /// Only this theater.
+    #[param(format = Uuid)]
     pub theater_id: Option<String>,
     /// Local date at each theater.
+    #[param(format = Date)]
     pub date: Option<String>,
     /// Page size (theaters).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
+    #[param(max_length = 1024)]
     pub cursor: Option<String>,
 }
 
