@@ -13,7 +13,7 @@ BIN   := target/release/boxoffice
 # Prefix for recipe lines that need the dev profile's BOXOFFICE_* variables.
 DEV_ENV := eval "$$($(STACK) env dev)";
 
-.PHONY: help run stop status test fmt lint build migrate seed bench clean-var dev-stack audit
+.PHONY: help run stop status test fmt lint build migrate seed bench clean-var dev-stack audit loadtest loadtest-quick
 
 help: ## List targets
 	@echo "boxoffice make targets:"
@@ -57,6 +57,12 @@ lint: ## cargo fmt --check + clippy -D warnings
 
 bench: ## cargo bench
 	$(CARGO) bench
+
+loadtest: ## Load harness, full run (~25 min): baselines, wrk, k6, stampedes, invariants, 10 M rows (loadtest/README.md)
+	loadtest/run.sh
+
+loadtest-quick: ## Load harness, quick run (~5 min): short runs, small data set, no scaling phase
+	loadtest/run.sh --quick
 
 clean-var: ## Stop both stacks and delete ./var (all local data)
 	$(STACK) purge dev

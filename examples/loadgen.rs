@@ -1,15 +1,16 @@
-//! `loadgen`: the Rust half of `loadtest/holds.sh` (see loadtest/README.md).
+//! `loadgen`: the Rust half of `loadtest/run.sh` (see loadtest/README.md).
 //!
 //! * `prepare --users N --out DIR` (database from `BOXOFFICE_DATABASE_URL`, token key from `BOXOFFICE_JWT_SECRET`):
 //!   makes N customers `load-<n>@example.com` whose ids are `md5('load-user-<n>')` (so that pgbench can compute them)
 //!   and signs a token for each (`tokens.txt`); cuts the upcoming showtimes into work blocks of 70 two-seat holds,
-//!   the seats of rows A-J, numbers 1-14, which every synthetic layout has (`blocks.txt` for wrk, table
-//!   `load_blocks` for pgbench); picks three 200-seat showtimes for stampedes (`stampede-<n>.txt`), kept out of the
-//!   blocks.
-//! * `stampede --url URL --dir DIR --buyers 1000`: the on-sale stampede. Every buyer holds an open connection and
-//!   waits at a barrier; then each wants one seat: it picks a random seat it believes free and asks for it; a 409
-//!   teaches it which seats are taken and it picks again, until it has a seat or believes none is left. Buyers
-//!   share what they learn, as they would by watching a live seat map. Prints a JSON summary.
+//!   the seats of rows A-J, numbers 1-14, which every synthetic layout has (screens without them are left out) (`blocks.txt` for wrk, table
+//!   `load_blocks` for pgbench); picks `--stampedes` 200-seat showtimes (`stampede-<n>.txt`: the Rust and k6
+//!   stampedes and the warm seat map), kept out of the blocks.
+//! * `stampede --url URL --dir DIR --buyers 1000 [--acks FILE]`: the on-sale stampede. Every buyer holds an open
+//!   connection and waits at a barrier; then each wants one seat: it picks a random seat it believes free and asks
+//!   for it; a 409 teaches it which seats are taken and it picks again, until it has a seat or believes none is left. Buyers
+//!   share what they learn, as they would by watching a live seat map. Prints a JSON summary, and appends the id of
+//!   every acknowledged (201) booking and its seat (`<id> <seat>`) to `--acks` for the harness's invariant checks.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -30,9 +31,6 @@ use uuid::Uuid;
 /// Two-seat holds per work block: the seat pairs of rows A-J, numbers 1-14 (every synthetic layout has them).
 const PAIRS_PER_BLOCK: i64 = 70;
 
-/// Stampede showtimes prepared (`stampede-<n>.txt`), one per stampede run.
-const STAMPEDES: i64 = 3;
-
 #[derive(Debug, Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -49,6 +47,9 @@ enum Command {
         /// Where the files go.
         #[arg(long)]
         out: PathBuf,
+        /// 200-seat showtimes set apart (`stampede-<n>.txt`), kept out of the work blocks.
+        #[arg(long, default_value_t = 3)]
+        stampedes: i64,
     },
     /// The on-sale stampede.
     Stampede {
@@ -64,18 +65,23 @@ enum Command {
         /// Concurrent buyers.
         #[arg(long, default_value_t = 1000)]
         buyers: usize,
+        /// A file to which the id of every booking answered 201 is appended, one per line.
+        #[arg(long)]
+        acks: Option<PathBuf>,
     },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Prepare { users, out } => prepare(users, &out).await,
-        Command::Stampede { url, dir, buyers, showtime } => stampede(&url, &dir, buyers, showtime).await,
+        Command::Prepare { users, out, stampedes } => prepare(users, &out, stampedes).await,
+        Command::Stampede { url, dir, buyers, showtime, acks } => {
+            stampede(&url, &dir, buyers, showtime, acks.as_deref()).await
+        }
     }
 }
 
-async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
+async fn prepare(users: i64, out: &std::path::Path, stampedes: i64) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let url = std::env::var("BOXOFFICE_DATABASE_URL").context("BOXOFFICE_DATABASE_URL")?;
     let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
@@ -109,7 +115,7 @@ async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
         )
         .await?;
 
-    let stampedes = client
+    let picked = client
         .query(
             "SELECT s.id, ARRAY(SELECT st.seat_label FROM seats st
                                 WHERE st.region = s.region AND st.theater_id = s.theater_id
@@ -119,12 +125,12 @@ async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
                AND (SELECT count(*) FROM seats st WHERE st.region = s.region AND st.theater_id = s.theater_id
                                                     AND st.screen_number = s.screen_number) = 200
              ORDER BY s.id LIMIT $1",
-            &[&STAMPEDES],
+            &[&stampedes],
         )
         .await?;
-    anyhow::ensure!(stampedes.len() as i64 == STAMPEDES, "200-seat showtimes: seed the scale data (seed --scale N)");
-    let stampede_ids: Vec<Uuid> = stampedes.iter().map(|r| r.get(0)).collect();
-    for (n, row) in stampedes.iter().enumerate() {
+    anyhow::ensure!(picked.len() as i64 == stampedes, "200-seat showtimes: seed the scale data (seed --scale N)");
+    let stampede_ids: Vec<Uuid> = picked.iter().map(|r| r.get(0)).collect();
+    for (n, row) in picked.iter().enumerate() {
         let seats: Vec<String> = row.get(1);
         std::fs::write(
             out.join(format!("stampede-{}.txt", n + 1)),
@@ -134,9 +140,14 @@ async fn prepare(users: i64, out: &std::path::Path) -> anyhow::Result<()> {
 
     let blocks = client
         .execute(
-            "INSERT INTO load_blocks (n, region, showtime_id)
+            "WITH screens AS (
+                 SELECT region, theater_id, screen_number FROM seats
+                 WHERE row_label BETWEEN 'A' AND 'J' AND length(row_label) = 1 AND number BETWEEN 1 AND 14
+                 GROUP BY 1, 2, 3 HAVING count(*) = 140
+             )
+             INSERT INTO load_blocks (n, region, showtime_id)
              SELECT (row_number() OVER (ORDER BY md5(s.id::text)) - 1)::INT, s.region, s.id
-             FROM showtimes s
+             FROM showtimes s JOIN screens USING (region, theater_id, screen_number)
              WHERE s.status = 'scheduled' AND s.start_time > now() + INTERVAL '2 hours' AND s.id <> ALL($1)",
             &[&stampede_ids],
         )
@@ -171,7 +182,13 @@ struct Tally {
     last_sale: Option<Duration>,
 }
 
-async fn stampede(url: &str, dir: &std::path::Path, buyers: usize, which: usize) -> anyhow::Result<()> {
+async fn stampede(
+    url: &str,
+    dir: &std::path::Path,
+    buyers: usize,
+    which: usize,
+    acks: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let tokens: Vec<String> =
         std::fs::read_to_string(dir.join("tokens.txt"))?.lines().map(str::to_owned).take(buyers).collect();
     anyhow::ensure!(tokens.len() == buyers, "prepare more users than buyers");
@@ -262,6 +279,13 @@ async fn stampede(url: &str, dir: &std::path::Path, buyers: usize, which: usize)
         let i = ((tally.latencies.len() as f64 * q).ceil() as usize).saturating_sub(1);
         tally.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
+    if let Some(path) = acks {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        for (seat, id) in &tally.sold {
+            writeln!(file, "{id} {seat}")?;
+        }
+    }
     let distinct: HashSet<&String> = tally.sold.iter().map(|(s, _)| s).collect();
     let server_errors: usize = tally.statuses.iter().filter(|(s, _)| **s >= 500 || **s == 0).map(|(_, n)| n).sum();
     println!(

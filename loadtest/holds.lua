@@ -1,5 +1,6 @@
--- holds.lua: wrk script for run (a) of loadtest/holds.sh: uncontended two-seat holds through the API, spread over
--- many showtimes (see loadtest/README.md).
+-- holds.lua: wrk script for the API holds of loadtest/run.sh: uncontended two-seat holds through the API, spread
+-- over many showtimes (see loadtest/README.md). Prints one `WRK_JSON {...}` line (report.lua's format, plus the
+-- answers by status).
 --
 -- wrk ... -s holds.lua <url> -- <dir> <first block> <threads>
 --   <dir>/tokens.txt  one access token per line (loadgen prepare)
@@ -56,13 +57,14 @@ function done(summary, latency, requests)
   end
   local parts = {}
   for status, count in pairs(merged) do
-    table.insert(parts, string.format('"%d": %d', status, count))
+    table.insert(parts, string.format('"%d":%d', status, count))
   end
-  local errors = summary.errors
+  local seconds = summary.duration / 1e6
+  local e = summary.errors
   io.write(string.format(
-    'RESULT {"requests": %d, "seconds": %.3f, "rps": %.1f, "latencyMs": {"p50": %.2f, "p90": %.2f, "p99": %.2f, ' ..
-    '"max": %.2f}, "statuses": {%s}, "socketErrors": %d}\n',
-    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    'WRK_JSON {"requests":%d,"seconds":%.3f,"rps":%.1f,"p50_ms":%.3f,"p90_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,' ..
+    '"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},"statuses":{%s}}\n',
+    summary.requests, seconds, summary.requests / seconds,
     latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
-    table.concat(parts, ", "), errors.connect + errors.read + errors.write + errors.timeout))
+    summary.bytes, e.connect, e.read, e.write, e.status, e.timeout, table.concat(parts, ",")))
 end

@@ -1,5 +1,5 @@
 -- wrk reporter: one line `WRK_JSON {...}` with requests/s, latency percentiles (ms) and error counts, for
--- loadtest/seatmap.sh. Loaded by the other scripts with dofile(); usable alone with `wrk -s loadtest/report.lua`.
+-- loadtest/run.sh. Loaded by the other scripts with dofile(); usable alone with `wrk -s loadtest/report.lua`.
 done = function(summary, latency, requests)
   local seconds = summary.duration / 1e6
   local e = summary.errors

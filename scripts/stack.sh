@@ -7,7 +7,7 @@
 #   test: PostgreSQL 127.0.0.1:25432 (./var/test/pg), Redis 127.0.0.1:26379 (./var/test/redis)
 #         throwaway: `up` wipes and recreates it, `down` deletes ./var/test.
 #   load: PostgreSQL 127.0.0.1:17432 (./var/load/pg), Redis 127.0.0.1:17379 (./var/load/redis)
-#         durable commits like dev, its own ports: loadtest/holds.sh measures on it.
+#         durable commits like dev, its own ports: loadtest/run.sh measures on it.
 #
 #   up     install missing packages (apt), init/start the servers, wait until ready;
 #          idempotent (reuses a server already answering on the port).

@@ -72,6 +72,7 @@ main() {
   advisory_step schemathesis "$ROOT_DIR/scripts/schemathesis.sh"
   step k8s "$ROOT_DIR/scripts/k8s-check.sh"
   step prometheus "$ROOT_DIR/scripts/prometheus-check.sh"
+  step loadtest-check "$ROOT_DIR/loadtest/check.sh"
 
   if ((${#FAILED[@]})); then
     printf '\ntest.sh: FAILED steps: %s\n' "${FAILED[*]}" >&2

@@ -22,7 +22,7 @@
 //! | `BOXOFFICE_REDIS_TIMEOUT_MS` | `250` | Redis connect/command timeout: past it, the database answers instead |
 //! | `BOXOFFICE_SEATMAP_TTL_MS` | `2000` | lifetime of a showtime's seat-availability entry in Redis (shortened to the earliest hold expiry); bounds how stale a seat map can be |
 //! | `BOXOFFICE_CATALOG_TTL_MS` | `5000` | lifetime of in-process showtime summaries and search results: how long another pod may show a showtime an admin changed or canceled |
-//! | `BOXOFFICE_LOADTEST_ROUTES` | `false` | `true` serves `GET /loadtest/static?bytes=N` (a JSON body of N bytes from memory), the baseline of `loadtest/seatmap.sh`; keep it off in production |
+//! | `BOXOFFICE_LOADTEST_ROUTES` | `false` | `true` serves `GET /loadtest/static?bytes=N` (a JSON body of N bytes from memory), the HTTP baseline of `loadtest/run.sh`; keep it off in production |
 //! | `BOXOFFICE_JWT_SECRET` | random per process (warning) | HMAC key for access tokens, 32 bytes or more; set it in production so that all pods share it |
 //! | `BOXOFFICE_JWT_KEY_ID` | `k1` | `kid` of tokens signed with the secret |
 //! | `BOXOFFICE_JWT_ISSUER` | `boxoffice` | `iss` of issued tokens, checked on every request |

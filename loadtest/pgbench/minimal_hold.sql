@@ -1,4 +1,4 @@
--- Run (b) of loadtest/holds.sh: a minimal seat hold in one SERIALIZABLE transaction: insert the booking, claim its
+-- The minimal-hold baseline of loadtest/run.sh: a minimal seat hold in one SERIALIZABLE transaction: insert the booking, claim its
 -- two seats (a plain INSERT: the primary key is the guard), commit. No idempotency key, no per-user count, no
 -- takeover of lapsed claims, no pipelining: the floor the service's hold is compared with.
 -- Variables: -D clients=<clients> -D first=<first block> -D run=<unique per run> -D i=0 (per-client counter).

@@ -665,7 +665,7 @@ const MAX_STATIC_BYTES: usize = 1 << 20;
 
 /// `GET /loadtest/static?bytes=N` (only with `BOXOFFICE_LOADTEST_ROUTES=true`; otherwise 404 like any unknown
 /// path): a JSON body of exactly N bytes (16 to 1 MiB) from memory, through the same middleware as every route: the
-/// ceiling the seat map is compared with in `loadtest/seatmap.sh`.
+/// ceiling the seat map is compared with in `loadtest/run.sh`.
 pub async fn loadtest_static(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<StaticQuery>,

@@ -1,0 +1,38 @@
+-- loadtest/invariants.sql — DESIGN.md §7's invariants, checked in the database after the load runs (run.sh). One row
+-- per check: `name|violations|what it means`; the run fails when any count is not 0. Table load_acks (id, seats)
+-- holds every booking the generators saw acknowledged (a 201): its id and its seats, comma-separated.
+WITH acks AS (
+    SELECT id, ARRAY(SELECT unnest(string_to_array(seats, ',')) ORDER BY 1) AS seats FROM load_acks
+), claimed AS (
+    SELECT booking_id, array_agg(seat_label ORDER BY seat_label) AS seats, count(*) AS n,
+           count(*) FILTER (WHERE hold_expires_at IS NULL) AS held_for_good
+    FROM booking_seats GROUP BY booking_id
+), live AS (
+    SELECT b.id, b.status, b.seat_count, b.seats
+    FROM bookings b
+    WHERE b.status IN ('payment_pending', 'paid') OR (b.status = 'reserved' AND b.hold_expires_at > now())
+)
+SELECT 'seat_claimed_twice', count(*), 'two claims on one (showtime, seat)'
+FROM (SELECT 1 FROM booking_seats GROUP BY showtime_id, seat_label HAVING count(*) > 1) d
+UNION ALL
+SELECT 'acknowledged_booking_missing', count(*), 'a 201 whose booking is not in the database'
+FROM acks a WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.id = a.id)
+UNION ALL
+SELECT 'acknowledged_booking_not_live', count(*), 'a 201 whose booking is no longer held, being paid or paid'
+FROM acks a WHERE EXISTS (SELECT 1 FROM bookings b WHERE b.id = a.id) AND NOT EXISTS (SELECT 1 FROM live l WHERE l.id = a.id)
+UNION ALL
+SELECT 'acknowledged_seats_not_claimed', count(*), 'a 201 whose seats are not exactly its booking''s claims'
+FROM acks a LEFT JOIN claimed c ON c.booking_id = a.id WHERE c.seats IS DISTINCT FROM a.seats
+UNION ALL
+SELECT 'paid_seats_not_claimed', count(*), 'a paid booking without a claim for good on each of its seats'
+FROM bookings b LEFT JOIN claimed c ON c.booking_id = b.id
+WHERE b.status = 'paid' AND COALESCE(c.held_for_good, 0) <> b.seat_count
+UNION ALL
+SELECT 'seat_count_mismatch', count(*), 'a live booking whose seat_count, seats and claims disagree'
+FROM live l LEFT JOIN claimed c ON c.booking_id = l.id
+WHERE COALESCE(c.n, 0) <> l.seat_count OR jsonb_array_length(l.seats) <> l.seat_count
+   OR c.seats IS DISTINCT FROM ARRAY(SELECT s ->> 'label' FROM jsonb_array_elements(l.seats) s ORDER BY 1)
+UNION ALL
+SELECT 'claim_of_ended_booking', count(*), 'a live claim whose booking was canceled or expired'
+FROM booking_seats s JOIN bookings b ON b.id = s.booking_id
+WHERE b.status IN ('canceled', 'expired') AND (s.hold_expires_at IS NULL OR s.hold_expires_at > now());
