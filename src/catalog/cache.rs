@@ -39,8 +39,10 @@ const LAYOUT_SEATS_CAPACITY: u64 = 2_000_000;
 /// Most showtimes kept.
 const SHOWTIMES_CAPACITY: u64 = 200_000;
 
-/// Most search bodies kept, by total size in bytes.
-const SEARCH_BYTES_CAPACITY: u64 = 64 * 1024 * 1024;
+/// Most search bodies kept, by total size in bytes. The searches that repeat (by city, ZIP, title) are a few KB each,
+/// so thousands fit; position searches rarely repeat, and at 64 MB a stream of them filled the cache and took the
+/// process from 17 MB to 132 MB of RSS within seconds (loadtest/run.sh, `near`), past the 100 MB budget (#7).
+const SEARCH_BYTES_CAPACITY: u64 = 16 * 1024 * 1024;
 
 /// A cached showtime: its record and, built on first use, its layout and seat-map template.
 #[derive(Debug)]
