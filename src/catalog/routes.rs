@@ -514,7 +514,8 @@ pub async fn create_theater(
     responses(
         (status = 200, description = "Updated", body = TheaterDetail),
         (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly, (status = 404, description = "No such theater", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::AdminOnly,
+        (status = 404, description = "No such theater", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "`layout-in-use`: a screen with showtimes would change layout or disappear; `screenNumber` names it", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         crate::openapi::BadJson,
 ))]
@@ -560,7 +561,8 @@ pub async fn create_movie(
     responses(
         (status = 200, description = "Updated", body = Movie),
         (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly, (status = 404, description = "No such movie", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), crate::openapi::BadJson,
+        crate::openapi::AdminOnly,
+        (status = 404, description = "No such movie", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), crate::openapi::BadJson,
 ))]
 pub async fn update_movie(
     State(state): State<AppState>,
@@ -613,7 +615,8 @@ pub async fn create_showtime(
     responses(
         (status = 200, description = "Updated", body = ShowtimeDetail),
         (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly, (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::AdminOnly,
+        (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "`showtime-overlap`, or `conflict` for a canceled showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         crate::openapi::BadJson,
 ))]
@@ -636,7 +639,8 @@ pub async fn update_showtime(
     responses(
         (status = 200, description = "Canceled (or already canceled)", body = ShowtimeDetail),
         (status = 400, description = "`showtimeId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly, (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::AdminOnly,
+        (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn cancel_showtime(
     State(state): State<AppState>,
