@@ -3,8 +3,10 @@
 #
 # Usage: scripts/stack.sh {up|down|status|env|purge} [dev|test|load]   (default: dev)
 #
-#   dev : PostgreSQL 127.0.0.1:15432 (./var/dev/pg), Redis 127.0.0.1:16379 (./var/dev/redis)
-#   test: PostgreSQL 127.0.0.1:25432 (./var/test/pg), Redis 127.0.0.1:26379 (./var/test/redis)
+#   dev : PostgreSQL 127.0.0.1:15432 (./var/dev/pg), Redis 127.0.0.1:16379 (./var/dev/redis),
+#         SMTP sink 127.0.0.1:16025 (booking mails land in ./var/dev/mail/new)
+#   test: PostgreSQL 127.0.0.1:25432 (./var/test/pg), Redis 127.0.0.1:26379 (./var/test/redis),
+#         SMTP sink 127.0.0.1:26025 (./var/test/mail)
 #         throwaway: `up` wipes and recreates it, `down` deletes ./var/test.
 #   load: PostgreSQL 127.0.0.1:17432 (./var/load/pg), Redis 127.0.0.1:17379 (./var/load/redis)
 #         durable commits like dev, its own ports: loadtest/holds.sh measures on it.
@@ -49,6 +51,8 @@ load_profile() {
     dev)
       PG_PORT=15432
       REDIS_PORT=16379
+      SMTP_PORT=16025
+      SMTP_VAR=BOXOFFICE_SMTP_URL
       PG_DBNAME=boxoffice
       DB_VAR=BOXOFFICE_DATABASE_URL
       REDIS_VAR=BOXOFFICE_REDIS_URL
@@ -56,6 +60,8 @@ load_profile() {
     test)
       PG_PORT=25432
       REDIS_PORT=26379
+      SMTP_PORT=26025
+      SMTP_VAR=BOXOFFICE_TEST_SMTP_URL
       PG_DBNAME=postgres
       DB_VAR=BOXOFFICE_TEST_DATABASE_URL
       REDIS_VAR=BOXOFFICE_TEST_REDIS_URL
@@ -63,6 +69,8 @@ load_profile() {
     load)
       PG_PORT=17432
       REDIS_PORT=17379
+      SMTP_PORT=""
+      SMTP_VAR=""
       PG_DBNAME=boxoffice_load
       DB_VAR=BOXOFFICE_LOAD_DATABASE_URL
       REDIS_VAR=BOXOFFICE_LOAD_REDIS_URL
@@ -73,6 +81,9 @@ load_profile() {
   REDIS_DIR="$VAR_DIR/redis"
   REDIS_PIDFILE="$REDIS_DIR/redis.pid"
   REDIS_LOG="$REDIS_DIR/redis.log"
+  MAIL_DIR="$VAR_DIR/mail"
+  SMTP_PIDFILE="$VAR_DIR/mailsink.pid"
+  SMTP_LOG="$VAR_DIR/mailsink.log"
   LOCAL_DB_URL="postgres://postgres@127.0.0.1:$PG_PORT/$PG_DBNAME"
   LOCAL_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
   # A URL that merely points at this profile's own server (left over from an
@@ -151,6 +162,9 @@ ensure_installed() {
   fi
   if [[ $need_redis == 1 ]] && ! command -v redis-server >/dev/null; then
     pkgs+=(redis-server)
+  fi
+  if [[ -n $SMTP_PORT ]] && ! smtp_installed; then
+    pkgs+=(python3-aiosmtpd)
   fi
   ((${#pkgs[@]})) || return 0
 
@@ -458,6 +472,61 @@ redis_up() {
 }
 
 # ---------------------------------------------------------------------------
+# SMTP sink (dev and test profiles): aiosmtpd with scripts/mailsink.py, Debian's
+# python3 (the system interpreter: the apt package installs the module there)
+# ---------------------------------------------------------------------------
+SYSTEM_PYTHON=/usr/bin/python3
+smtp_installed() { [[ -x $SYSTEM_PYTHON ]] && "$SYSTEM_PYTHON" -c 'import aiosmtpd' 2>/dev/null; }
+smtp_probe() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SMTP_PORT && head -c 3 <&3 | grep -q 220" 2>/dev/null; }
+
+smtp_our_pid() {
+  [[ -f $SMTP_PIDFILE ]] || return 1
+  local pid
+  pid="$(<"$SMTP_PIDFILE")"
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  grep -qa aiosmtpd "/proc/$pid/cmdline" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+smtp_up() {
+  [[ -n $SMTP_PORT ]] || return 0
+  if [[ $PROFILE == test ]]; then
+    smtp_stop
+    rm -rf "$MAIL_DIR"
+  fi
+  mkdir -p "$MAIL_DIR"
+  if smtp_probe; then
+    log "smtp: already running on 127.0.0.1:$SMTP_PORT, reusing it"
+    return 0
+  fi
+  smtp_installed || die "python3-aiosmtpd is not installed"
+  log "starting the SMTP sink on 127.0.0.1:$SMTP_PORT (mail in $MAIL_DIR/new)"
+  PYTHONPATH="$ROOT_DIR/scripts" nohup "$SYSTEM_PYTHON" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+    -c mailsink.Sink "$MAIL_DIR" >"$SMTP_LOG" 2>&1 9>&- &
+  echo $! >"$SMTP_PIDFILE"
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until smtp_probe; do
+    if ((SECONDS >= deadline)) || ! smtp_our_pid >/dev/null; then
+      tail -n 20 "$SMTP_LOG" >&2 || true
+      die "SMTP sink not ready on 127.0.0.1:$SMTP_PORT"
+    fi
+    sleep 0.2
+  done
+  log "smtp: ready at smtp://127.0.0.1:$SMTP_PORT"
+}
+
+smtp_stop() {
+  [[ -n $SMTP_PORT ]] || return 0
+  local pid
+  if pid="$(smtp_our_pid)"; then
+    log "stopping the SMTP sink ($PROFILE, port $SMTP_PORT, pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
+  rm -f "$SMTP_PIDFILE"
+}
+
+# ---------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------
 # Serialise up/down/purge per profile (e.g. `make -j`). Anything that may leave
@@ -477,6 +546,7 @@ cmd_up() {
   ensure_installed "$need_pg" "$need_redis"
   pg_up
   redis_up
+  smtp_up
   log "$PROFILE stack is up; load its environment with: eval \"\$(scripts/stack.sh env $PROFILE)\""
 }
 
@@ -487,6 +557,7 @@ cmd_down() {
     if [[ -n $PG_BIN ]]; then pg_stop; fi
   fi
   if [[ -z $EXTERNAL_REDIS_URL ]]; then redis_stop; fi
+  smtp_stop
   if [[ $PROFILE == test ]]; then
     pg_wipe
     rm -rf "$VAR_DIR"
@@ -547,12 +618,22 @@ cmd_status() {
     echo "redis:    127.0.0.1:$REDIS_PORT not running"
     ok=0
   fi
+  if [[ -n $SMTP_PORT ]]; then
+    if smtp_probe; then echo "smtp:     127.0.0.1:$SMTP_PORT running, mail in $MAIL_DIR/new"; else
+      echo "smtp:     127.0.0.1:$SMTP_PORT not running"
+    fi
+  fi
   ((ok)) || exit 3
 }
 
 cmd_env() {
   printf 'export %s=%q\n' "$DB_VAR" "${EXTERNAL_DB_URL:-$LOCAL_DB_URL}"
   printf 'export %s=%q\n' "$REDIS_VAR" "${EXTERNAL_REDIS_URL:-$LOCAL_REDIS_URL}"
+  if [[ -n $SMTP_PORT ]]; then
+    local smtp_url="${!SMTP_VAR:-smtp://127.0.0.1:$SMTP_PORT}"
+    printf 'export %s=%q\n' "$SMTP_VAR" "$smtp_url"
+    [[ $PROFILE != test ]] || printf 'export BOXOFFICE_TEST_MAILDIR=%q\n' "$MAIL_DIR"
+  fi
 }
 
 main() {

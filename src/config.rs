@@ -42,6 +42,11 @@
 //! | `BOXOFFICE_SWEEP_BATCH` | `500` | worker: bookings expired per sweep statement |
 //! | `BOXOFFICE_RECONCILE_INTERVAL_SECS` | `10` | worker: how often unresolved payments are looked up |
 //! | `BOXOFFICE_RECONCILE_AFTER_SECS` | `30` | worker: a payment unresolved for this long is reconciled; must exceed the payment timeout |
+//! | `BOXOFFICE_SMTP_URL` | unset (mails are logged) | worker: the mail server for booking confirmations, e.g. `smtp://127.0.0.1:2525` (plain), `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host` (TLS); a secret |
+//! | `BOXOFFICE_MAIL_FROM` | `boxoffice <tickets@boxoffice.localhost>` | worker: the sender of booking mails |
+//! | `BOXOFFICE_SMTP_TIMEOUT_MS` | `5000` | worker: a mail server that does not answer within this fails the attempt (retried later) |
+//! | `BOXOFFICE_OUTBOX_INTERVAL_MS` | `1000` | worker: how often the outbox is polled for mails to send |
+//! | `BOXOFFICE_OUTBOX_BATCH` | `50` | worker: events claimed per dispatcher run |
 //! | `BOXOFFICE_REQUEST_TIMEOUT_MS` | `10000` | a request still running after this gets a 503 |
 //! | `BOXOFFICE_BODY_LIMIT_BYTES` | `65536` | larger request bodies get a 413 |
 //! | `BOXOFFICE_SHUTDOWN_TIMEOUT_SECS` | `20` | how long SIGTERM waits for in-flight requests |
@@ -271,6 +276,21 @@ pub struct WorkerConfig {
     pub reconcile_after: Duration,
 }
 
+/// The outbox dispatcher's mail settings (`crate::notify`).
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// The SMTP server's URL (it may hold credentials); `None`: mails are logged, not sent.
+    pub smtp_url: Option<Secret>,
+    /// The sender, e.g. `boxoffice <tickets@example.com>`.
+    pub from: String,
+    /// SMTP command timeout.
+    pub timeout: Duration,
+    /// How often the outbox is polled.
+    pub interval: Duration,
+    /// Events claimed per run.
+    pub batch: i64,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -290,6 +310,8 @@ pub struct Config {
     pub booking: BookingConfig,
     /// Payment provider.
     pub payment: PaymentConfig,
+    /// Booking mails (worker).
+    pub mail: MailConfig,
     /// Background jobs.
     pub worker: WorkerConfig,
     /// Server-side request timeout.
@@ -592,6 +614,16 @@ impl Config {
                     .into(),
             });
         }
+        let mail = MailConfig {
+            smtp_url: v.raw("BOXOFFICE_SMTP_URL").map(|url| Secret::new(url.trim())),
+            from: v
+                .raw("BOXOFFICE_MAIL_FROM")
+                .map_or_else(|| "boxoffice <tickets@boxoffice.localhost>".into(), |f| f.trim().to_owned()),
+            timeout: v.millis("BOXOFFICE_SMTP_TIMEOUT_MS", 5000)?,
+            interval: v.millis("BOXOFFICE_OUTBOX_INTERVAL_MS", 1000)?,
+            batch: i64::try_from(v.positive("BOXOFFICE_OUTBOX_BATCH", 50)?)
+                .map_err(|_| ConfigError { name: "BOXOFFICE_OUTBOX_BATCH", reason: "too large".into() })?,
+        };
         let booking = BookingConfig {
             max_seats_per_booking: v.positive("BOXOFFICE_MAX_SEATS_PER_BOOKING", 10)? as usize,
             max_seats_per_user_showtime: v.positive("BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME", 10)? as usize,
@@ -630,6 +662,7 @@ impl Config {
             hold_ttl: v.secs("BOXOFFICE_HOLD_TTL_SECS", 600)?,
             booking,
             payment,
+            mail,
             worker,
             request_timeout: v.millis("BOXOFFICE_REQUEST_TIMEOUT_MS", 10_000)?,
             body_limit_bytes: v.positive("BOXOFFICE_BODY_LIMIT_BYTES", 65_536)? as usize,

@@ -13,6 +13,7 @@ pub mod error; //     ApiError -> RFC 9457 problem+json: the one place errors be
 pub mod extract; //   Json/Query/Path extractors with problem+json rejections
 pub mod gateway; //   rate limits, client address, security headers, CORS, server timeouts, /docs
 pub mod metrics; //   Prometheus recorder and metric descriptions
+pub mod notify; //    the outbox dispatcher: booking confirmations and cancellations by mail
 pub mod openapi; //   the OpenAPI 3.1 document, generated from annotations
 pub mod payment; //   PaymentGateway trait, the sandbox provider, timeout + circuit breaker
 pub mod seed; //      demo and load-test data

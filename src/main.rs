@@ -6,6 +6,7 @@ use anyhow::Context;
 use boxoffice::app::{Application, Routes};
 use boxoffice::config::Config;
 use boxoffice::db::{Db, migrate};
+use boxoffice::notify::Dispatcher;
 use boxoffice::{shutdown, telemetry, worker};
 use clap::{Parser, Subcommand};
 
@@ -108,10 +109,14 @@ async fn serve(config: Config, routes: Routes, with_worker: bool) -> anyhow::Res
     let app = Application::build(config, routes).await?;
     let token = shutdown::on_signal();
     let upkeep = tokio::spawn(boxoffice::app::metrics_upkeep(app.state().metrics.clone(), token.clone()));
-    let worker = with_worker.then(|| {
+    let worker = if with_worker {
         let state = app.state();
-        tokio::spawn(worker::run(state.db.clone(), state.bookings.clone(), state.config.worker, token.clone()))
-    });
+        let dispatcher = Dispatcher::new(state.db.clone(), &state.config.mail)?;
+        let job = worker::run(state.db.clone(), state.bookings.clone(), dispatcher, state.config.worker, token.clone());
+        Some(tokio::spawn(job))
+    } else {
+        None
+    };
     app.run_until(token.clone()).await?;
     token.cancel();
     if let Some(worker) = worker {
@@ -141,7 +146,8 @@ async fn run_worker(config: Config) -> anyhow::Result<()> {
     // With the sandbox payment provider, this process's reconciler asks a sandbox that never saw the charges made by
     // the serving processes: run the worker inside `serve --with-worker` then (see payment::sandbox).
     let bookings = std::sync::Arc::new(boxoffice::booking::BookingService::new(db.clone(), redis, &config));
-    worker::run(db, bookings, config.worker, token.clone()).await;
+    let dispatcher = Dispatcher::new(db.clone(), &config.mail)?;
+    worker::run(db, bookings, dispatcher, config.worker, token.clone()).await;
     token.cancel();
     upkeep.await?;
     sampler.await?;

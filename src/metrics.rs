@@ -157,6 +157,11 @@ pub const CATALOGUE: &[Metric] = &[
     // Outbox
     gauge("boxoffice_outbox_pending", &[], "Outbox events not yet sent"),
     gauge("boxoffice_outbox_oldest_pending_seconds", &[], "Age of the oldest unsent outbox event, in seconds"),
+    counter(
+        "boxoffice_mails_total",
+        &["topic", "outcome"],
+        "Booking mails by topic and outcome: sent, rejected (refused for good), skipped (no mail), failed (retried)",
+    ),
     // Audit, worker, identity
     gauge(
         "boxoffice_audit_double_bookings",

@@ -5,16 +5,18 @@
 //! token), derive `utoipa::ToSchema` on its request and response types, and list the handler in `paths(...)` and
 //! the types in `components(schemas(...))` below.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Response};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::FieldError;
-use crate::gateway::apidoc::Conventions;
+use crate::gateway::apidoc::{Conventions, problem_response};
 use crate::{auth, catalog};
 
 /// An RFC 9457 problem document, as every error response carries it (for the documentation; [`crate::error`] builds
@@ -34,6 +36,28 @@ pub struct ProblemDocument {
     /// Invalid inputs (validation problems only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+}
+
+/// The answers of an admin-only operation to a caller who may not use it: 401 (no valid token) and 403 (not an
+/// admin). Listed in an operation's `responses(..)` like a tuple.
+pub struct AdminOnly;
+
+impl utoipa::IntoResponses for AdminOnly {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            ("401".to_owned(), problem_response("Missing, invalid or expired token", &[])),
+            ("403".to_owned(), problem_response("Not an admin", &[])),
+        ])
+    }
+}
+
+/// The answer to a JSON body of the wrong shape: 422 (a missing or mistyped field, or an unknown one).
+pub struct BadJson;
+
+impl utoipa::IntoResponses for BadJson {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([("422".to_owned(), problem_response("Wrong JSON shape or an unknown field", &[]))])
+    }
 }
 
 struct BearerAuth;

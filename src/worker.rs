@@ -6,7 +6,7 @@
 //! attempts whose answer was lost are looked up at the provider, by their idempotency key, and completed or
 //! released). The sweeper's and reconciler's runs are functions of [`BookingService`] that tests call directly.
 //! Every run is counted in `boxoffice_worker_runs_total{task, outcome}` (`task`, not `job`: Prometheus owns the
-//! `job` label). (The outbox dispatcher of DESIGN.md §2 joins this loop later.)
+//! `job` label). The outbox dispatcher ([`crate::notify`]) delivers booking mails.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::booking::BookingService;
 use crate::config::WorkerConfig;
 use crate::db::{Db, queries};
+use crate::notify::Dispatcher;
 
 /// Unresolved payments looked at per reconciler run.
 const RECONCILE_BATCH: i64 = 100;
@@ -31,8 +32,16 @@ pub const AUDIT_INTERVAL: Duration = Duration::from_secs(60);
 pub const AUDIT_LOOKBACK: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Runs the jobs until `shutdown` is cancelled; a failed run is logged and counted, and retried next tick.
-pub async fn run(db: Db, bookings: Arc<BookingService>, config: WorkerConfig, shutdown: CancellationToken) {
+pub async fn run(
+    db: Db,
+    bookings: Arc<BookingService>,
+    dispatcher: Dispatcher,
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+) {
     tracing::info!("worker started");
+    let mut dispatch = tokio::time::interval(dispatcher.interval());
+    dispatch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut purge = tokio::time::interval(Duration::from_secs(60));
     purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut audit = tokio::time::interval(AUDIT_INTERVAL);
@@ -51,6 +60,19 @@ pub async fn run(db: Db, bookings: Arc<BookingService>, config: WorkerConfig, sh
                     Err(e) => { tracing::warn!(error = %e, "hold sweep failed"); "error" }
                 };
                 metrics::counter!("boxoffice_worker_runs_total", "task" => "sweep_expired_holds", "outcome" => outcome)
+                    .increment(1);
+            }
+            _ = dispatch.tick() => {
+                let outcome = match dispatcher.dispatch().await {
+                    Ok(report) if report.total() == 0 => "idle",
+                    Ok(report) => {
+                        tracing::info!(sent = report.sent, rejected = report.rejected, skipped = report.skipped,
+                            failed = report.failed, "outbox dispatched");
+                        if report.failed > 0 { "error" } else { "ok" }
+                    }
+                    Err(e) => { tracing::warn!(error = %e, "outbox dispatch failed"); "error" }
+                };
+                metrics::counter!("boxoffice_worker_runs_total", "task" => "dispatch_outbox", "outcome" => outcome)
                     .increment(1);
             }
             _ = reconcile.tick() => {

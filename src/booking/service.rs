@@ -588,28 +588,46 @@ impl BookingService {
         region: &Region,
         cmd: &FinalizeCommand,
     ) -> Result<Start, TxError<Stop>> {
-        let user = cmd.caller.id;
-        let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(region, user, idem));
-        let guarded = Guarded::StartPayment { user, window_secs: self.payment_window.as_secs_f64() };
-        let t = store::transition(&tx, key, region, cmd.booking, guarded).await?;
-        check_claimed(&tx, region, user, cmd.idempotency.as_ref(), t.key_claimed).await?;
-        let Some(Found { booking, now }) = t.before else { return abort(Refusal::NotFound) };
-        authorize(booking.user_id, user, cmd.caller.is_admin(), Action::Pay).or_else(abort)?;
+        let guarded = Guarded::StartPayment { user: cmd.caller.id, window_secs: self.payment_window.as_secs_f64() };
+        let idem = cmd.idempotency.as_ref();
+        let (Found { booking, now }, after) =
+            self.guarded_start(&tx, region, &cmd.caller, idem, cmd.booking, guarded, Action::Pay).await?;
         match finalize_step(booking.status, booking.hold_expires_at, now).or_else(abort)? {
             FinalizeStep::AlreadyPaid => {
                 let view = booking.as_seen_at(now);
-                if let Some(idem) = &cmd.idempotency {
-                    store::complete_key(&tx, region, user, idem.key.as_str(), 200, &to_json(&view)?).await?;
-                }
+                answer_key(&tx, region, cmd.caller.id, idem, &view).await?;
                 Ok(Start::AlreadyPaid(view))
             }
             FinalizeStep::Charge => {
-                let Some(started) = t.after else { return abort(disagreement(booking.id, "start_payment")) };
+                let Some(started) = after else { return abort(disagreement(booking.id, "start_payment")) };
                 let attempt =
                     store::extend_claims_and_record_payment(&tx, &started.booking, self.payments.provider()).await?;
                 Ok(Start::Charge { booking: started.booking, attempt, original_hold: booking.hold_expires_at })
             }
         }
+    }
+
+    /// The start shared by the guarded changes (pay, cancel), in one round trip: the key claimed in flight (with
+    /// one) and the guarded write tried; then a key already used is answered from what it recorded, a missing booking
+    /// is not found, and the caller must be allowed `action`. Returns the booking as it was and, when the write's
+    /// guard held, as it is now.
+    #[allow(clippy::too_many_arguments)]
+    async fn guarded_start(
+        &self,
+        tx: &Tx,
+        region: &Region,
+        caller: &AuthUser,
+        idem: Option<&Idempotency>,
+        id: BookingId,
+        guarded: Guarded,
+        action: Action,
+    ) -> Result<(Found, Option<Found>), TxError<Stop>> {
+        let key = idem.map(|idem| self.in_flight(region, caller.id, idem));
+        let t = store::transition(tx, key, region, id, guarded).await?;
+        check_claimed(tx, region, caller.id, idem, t.key_claimed).await?;
+        let Some(before) = t.before else { return abort(Refusal::NotFound) };
+        authorize(before.booking.user_id, caller.id, caller.is_admin(), action).or_else(abort)?;
+        Ok((before, t.after))
     }
 
     /// An in-flight claim of `idem` (NULL response).
@@ -959,22 +977,18 @@ impl BookingService {
         cmd: &CancelCommand,
     ) -> Result<CancelStart, TxError<Stop>> {
         let user = cmd.caller.id;
-        let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(region, user, idem));
         let guarded = Guarded::CancelHold { user, admin: cmd.caller.is_admin() };
-        let t = store::transition(&tx, key, region, cmd.booking, guarded).await?;
-        check_claimed(&tx, region, user, cmd.idempotency.as_ref(), t.key_claimed).await?;
-        let Some(Found { booking, now }) = t.before else { return abort(Refusal::NotFound) };
-        authorize(booking.user_id, user, cmd.caller.is_admin(), Action::Cancel).or_else(abort)?;
+        let idem = cmd.idempotency.as_ref();
+        let (Found { booking, now }, after) =
+            self.guarded_start(&tx, region, &cmd.caller, idem, cmd.booking, guarded, Action::Cancel).await?;
         match cancel_step(booking.status, booking.hold_expires_at, now).or_else(abort)? {
             CancelStep::AlreadyCanceled => {
                 let view = booking.as_seen_at(now);
-                if let Some(idem) = &cmd.idempotency {
-                    store::complete_key(&tx, region, user, idem.key.as_str(), 200, &to_json(&view)?).await?;
-                }
+                answer_key(&tx, region, user, idem, &view).await?;
                 Ok(CancelStart::Done { booking: view, released: false })
             }
             CancelStep::Release => {
-                let Some(canceled) = t.after else { return abort(disagreement(booking.id, "cancel_hold")) };
+                let Some(canceled) = after else { return abort(disagreement(booking.id, "cancel_hold")) };
                 let view = canceled.booking.as_seen_at(canceled.now);
                 let body = to_json(&view)?;
                 let payload = outbox_payload(&view);
@@ -1135,6 +1149,20 @@ async fn existing_key(
 }
 
 /// Stops with the existing key's verdict when a key claim found the key taken.
+/// Records `view` as the answer (200) of the request's idempotency key, when it has one.
+async fn answer_key(
+    tx: &Tx,
+    region: &Region,
+    user: UserId,
+    idem: Option<&Idempotency>,
+    view: &Booking,
+) -> Result<(), TxError<Stop>> {
+    if let Some(idem) = idem {
+        store::complete_key(tx, region, user, idem.key.as_str(), 200, &to_json(view)?).await?;
+    }
+    Ok(())
+}
+
 async fn check_claimed(
     tx: &Tx,
     region: &Region,

@@ -489,7 +489,7 @@ fn created<T: Serialize>(location: String, body: T) -> Response {
     responses(
         (status = 201, description = "Created", body = TheaterDetail, headers(("Location" = String, description = "`/theaters/{id}`"))),
         (status = 400, description = "A field is invalid (names, position, layout: unique labels and grid cells, known kinds, 1000 seats at most; an unknown city); `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::AdminOnly, crate::openapi::BadJson,
 ))]
 pub async fn create_theater(
     State(state): State<AppState>,
@@ -514,9 +514,10 @@ pub async fn create_theater(
     responses(
         (status = 200, description = "Updated", body = TheaterDetail),
         (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 404, description = "No such theater", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::AdminOnly,
+        (status = 404, description = "No such theater", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "`layout-in-use`: a screen with showtimes would change layout or disappear; `screenNumber` names it", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::BadJson,
 ))]
 pub async fn update_theater(
     State(state): State<AppState>,
@@ -540,7 +541,7 @@ pub async fn update_theater(
     responses(
         (status = 201, description = "Created", body = Movie, headers(("Location" = String, description = "`/movies/{id}`"))),
         (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::AdminOnly, crate::openapi::BadJson,
 ))]
 pub async fn create_movie(
     State(state): State<AppState>,
@@ -560,7 +561,8 @@ pub async fn create_movie(
     responses(
         (status = 200, description = "Updated", body = Movie),
         (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 404, description = "No such movie", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::AdminOnly,
+        (status = 404, description = "No such movie", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), crate::openapi::BadJson,
 ))]
 pub async fn update_movie(
     State(state): State<AppState>,
@@ -590,9 +592,9 @@ async fn showtime_detail(state: &AppState, id: ShowtimeId) -> ApiResult<Showtime
     responses(
         (status = 201, description = "Created", body = ShowtimeDetail, headers(("Location" = String, description = "`/showtimes/{id}`"))),
         (status = 400, description = "A field is invalid (times, prices, currency, an unknown theater, screen or movie); `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::AdminOnly,
         (status = 409, description = "`showtime-overlap`: another scheduled showtime occupies the screen; `overlappingShowtimeId` names it", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::BadJson,
 ))]
 pub async fn create_showtime(
     State(state): State<AppState>,
@@ -613,9 +615,10 @@ pub async fn create_showtime(
     responses(
         (status = 200, description = "Updated", body = ShowtimeDetail),
         (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::AdminOnly,
+        (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "`showtime-overlap`, or `conflict` for a canceled showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::BadJson,
 ))]
 pub async fn update_showtime(
     State(state): State<AppState>,
@@ -636,7 +639,8 @@ pub async fn update_showtime(
     responses(
         (status = 200, description = "Canceled (or already canceled)", body = ShowtimeDetail),
         (status = 400, description = "`showtimeId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        crate::openapi::AdminOnly,
+        (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn cancel_showtime(
     State(state): State<AppState>,

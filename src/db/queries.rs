@@ -123,6 +123,13 @@ queries! {
     audit {
         DOUBLE_BOOKINGS => "double_bookings.sql",
     }
+    outbox {
+        CLAIM => "claim.sql",
+        MARK_SENT => "mark_sent.sql",
+        MARK_FAILED => "mark_failed.sql",
+        MAIL_CONTEXT => "mail_context.sql",
+        BACKLOG => "backlog.sql",
+    }
 }
 
 #[cfg(test)]

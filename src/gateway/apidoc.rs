@@ -16,7 +16,8 @@ use crate::error::{PROBLEM_BASE, PROBLEM_JSON, Problem};
 /// Adds the gateway's responses to every operation and the `x-problem-types` list to the document.
 pub struct Conventions;
 
-fn problem_response(description: &str, headers: &[(&str, Type, &str)]) -> RefOr<Response> {
+/// A problem+json response with `headers` (name, schema type, description), for the document.
+pub(crate) fn problem_response(description: &str, headers: &[(&str, Type, &str)]) -> RefOr<Response> {
     let mut response = ResponseBuilder::new()
         .description(description)
         .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("ProblemDocument"))).build());

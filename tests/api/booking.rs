@@ -637,6 +637,7 @@ async fn the_worker_loop_sweeps_lapsed_holds_and_reconciles_payments() {
     let worker = tokio::spawn(boxoffice::worker::run(
         app.state.db.clone(),
         app.state.bookings.clone(),
+        boxoffice::notify::Dispatcher::new(app.state.db.clone(), &app.state.config.mail).expect("dispatcher"),
         config,
         shutdown.clone(),
     ));

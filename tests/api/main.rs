@@ -17,6 +17,7 @@ mod identity;
 mod journey;
 mod limits;
 mod logscan;
+mod mail;
 mod migrations;
 mod operations;
 mod portability;

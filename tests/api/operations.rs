@@ -176,6 +176,7 @@ async fn the_worker_runs_the_audit_and_exports_it() {
     let job = tokio::spawn(worker::run(
         app.state.db.clone(),
         app.state.bookings.clone(),
+        boxoffice::notify::Dispatcher::new(app.state.db.clone(), &app.state.config.mail).expect("dispatcher"),
         app.state.config.worker,
         shutdown.clone(),
     ));

@@ -15,10 +15,18 @@ WITH due AS (
     FROM due
     WHERE b.region = due.region AND b.id = due.id AND b.status = 'reserved'
     RETURNING b.region, b.id, b.showtime_id
+), leftover AS (
+    -- Claims a hold is taking over right now are skipped, not waited for: that hold locked them first and will lock
+    -- this booking next (expire_taken_over.sql), so waiting would deadlock. A skipped claim is lapsed: it blocks
+    -- nothing (I4), and the hold replaces it.
+    SELECT bs.region, bs.showtime_id, bs.seat_label, bs.booking_id
+    FROM booking_seats bs
+    JOIN expired e ON bs.region = e.region AND bs.booking_id = e.id
+    FOR UPDATE OF bs SKIP LOCKED
 ), released AS (
     DELETE FROM booking_seats bs
-    USING expired e
-    WHERE bs.region = e.region AND bs.booking_id = e.id
+    USING leftover l
+    WHERE bs.region = l.region AND bs.showtime_id = l.showtime_id AND bs.seat_label = l.seat_label
     RETURNING bs.booking_id
 )
 SELECT e.region, e.id, e.showtime_id, (SELECT COUNT(*) FROM released r WHERE r.booking_id = e.id) AS released
