@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use boxoffice::config::RetryPolicy;
 use boxoffice::db::{RetryError, TxError, retry};
 use boxoffice::error::ApiError;
 use reqwest::StatusCode;
@@ -80,13 +79,13 @@ async fn a_real_serialization_failure_is_retried_and_counted() {
 
 #[tokio::test]
 async fn exhausted_retries_become_a_503_with_retry_after() {
-    let mut app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(&[
+        ("BOXOFFICE_TX_MAX_ATTEMPTS", "3"),
+        ("BOXOFFICE_TX_BACKOFF_BASE_MS", "1"),
+        ("BOXOFFICE_TX_BACKOFF_MAX_MS", "5"),
+    ])
+    .await;
     counter_table(&app, "counter_b").await;
-    app.state.db.retry_policy = RetryPolicy {
-        max_attempts: 3,
-        base_backoff: std::time::Duration::from_millis(1),
-        max_backoff: std::time::Duration::from_millis(5),
-    };
     let attempts = AtomicU32::new(0);
     let app = &app;
     let attempts = &attempts;
