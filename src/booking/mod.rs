@@ -236,7 +236,7 @@ impl From<BookingError> for ApiError {
                 ApiError::unavailable("too much contention on this showtime right now; retry shortly", 1).caused_by(cause)
             }
             E::Unavailable(cause) => ApiError::unavailable(
-                "the database is unavailable; retry shortly (with the same Idempotency-Key)",
+                "the database is unavailable; retry shortly (a write with the same Idempotency-Key, if it had one)",
                 2,
             )
             .caused_by(cause),
