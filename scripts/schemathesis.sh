@@ -4,14 +4,16 @@
 # schemas). Called by scripts/test.sh after `cargo test`; runs against the test stack.
 #
 # What it does: builds the debug binary; creates a throwaway database on the test PostgreSQL; migrates and seeds it
-# with the demo data; starts `boxoffice serve` on a free loopback port (rate limits relaxed, so the generated
+# with the demo data; starts `boxoffice serve` on a fixed loopback port (rate limits relaxed, so the generated
 # traffic measures conformance rather than the limiters); registers a customer and logs in it and the configured
 # admin; runs schemathesis twice (customer token over every operation, admin token over the admin-only ones); then
 # stops the server and drops the database. Exits non-zero on any failure.
 #
 # Needs BOXOFFICE_TEST_DATABASE_URL and BOXOFFICE_TEST_REDIS_URL (eval "$(scripts/stack.sh env test)").
-# Tunables: SCHEMATHESIS_MAX_EXAMPLES (default 30 per operation and phase), SCHEMATHESIS_SEED (default fixed, so a
-# CI failure reproduces), SCHEMATHESIS_TIMEOUT (seconds per run, default 600).
+# Tunables: SCHEMATHESIS_PORT (the loopback port the service listens on, default 18090: fixed and below the kernel's
+# ephemeral range, where a server can find its port taken by some client's outgoing connection; set another when
+# two runs share a machine), SCHEMATHESIS_MAX_EXAMPLES (default 30 per operation and phase), SCHEMATHESIS_SEED
+# (default fixed, so a CI failure reproduces), SCHEMATHESIS_TIMEOUT (seconds per run, default 600).
 # The virtualenv is cached in ./var/schemathesis-<version>; reports go to ./var/schemathesis-report.
 # scripts/schemathesis.toml holds what the OpenAPI document cannot say (cross-field rules), per operation.
 set -euo pipefail
@@ -20,6 +22,7 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT_DIR"
 
 VERSION=4.32.5
+PORT="${SCHEMATHESIS_PORT:-18090}"
 VENV="$ROOT_DIR/var/schemathesis-$VERSION"
 REPORT_DIR="$ROOT_DIR/var/schemathesis-report"
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-30}"
@@ -36,6 +39,19 @@ die() {
 
 : "${BOXOFFICE_TEST_DATABASE_URL:?run through make test, or eval \"\$(scripts/stack.sh env test)\" first}"
 : "${BOXOFFICE_TEST_REDIS_URL:?run through make test, or eval \"\$(scripts/stack.sh env test)\" first}"
+
+# Refuses a port that is malformed, in the kernel's ephemeral range, or already taken, before anything is built.
+check_port() {
+  [[ $PORT =~ ^[0-9]+$ ]] && ((PORT >= 1 && PORT <= 65535)) || die "SCHEMATHESIS_PORT=$PORT is not a port number"
+  local low high
+  if read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && ((PORT >= low && PORT <= high)); then
+    die "SCHEMATHESIS_PORT=$PORT is in the kernel's ephemeral port range ($low-$high), where outgoing connections" \
+      "can take it; choose a port below $low"
+  fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    die "port $PORT on 127.0.0.1 is taken (another schemathesis run?); set SCHEMATHESIS_PORT to a free port below 32768"
+  fi
+}
 
 ensure_venv() {
   if [[ -x $VENV/bin/st ]] && "$VENV/bin/st" --version 2>/dev/null | grep -q "$VERSION"; then
@@ -61,6 +77,7 @@ DB_NAME="st_$(date +%s)_$$"
 DB_URL="${BOXOFFICE_TEST_DATABASE_URL%/*}/$DB_NAME"
 SERVER_PID=""
 LOG_FILE=""
+DB_CREATED=""
 
 cleanup() {
   local rc=$?
@@ -68,8 +85,10 @@ cleanup() {
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
-  "$(psql_bin)" -X -q "$BOXOFFICE_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 ||
-    log "warning: could not drop database $DB_NAME"
+  if [[ -n $DB_CREATED ]]; then
+    "$(psql_bin)" -X -q "$BOXOFFICE_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 ||
+      log "warning: could not drop database $DB_NAME"
+  fi
   [[ -z $LOG_FILE ]] || rm -f "$LOG_FILE"
   rm -f "$ROOT_DIR/var/schemathesis-boxoffice"
   exit "$rc"
@@ -77,6 +96,7 @@ cleanup() {
 trap cleanup EXIT
 
 main() {
+  check_port
   ensure_venv
   log "building the debug binary"
   cargo build --quiet --bin boxoffice
@@ -88,9 +108,10 @@ main() {
   cp "$built" "$bin"
 
   "$(psql_bin)" -X -q -v ON_ERROR_STOP=1 "$BOXOFFICE_TEST_DATABASE_URL" -c "CREATE DATABASE $DB_NAME" >/dev/null
+  DB_CREATED=1
   export BOXOFFICE_DATABASE_URL="$DB_URL" BOXOFFICE_DB_DIALECT=postgres BOXOFFICE_REDIS_URL="$BOXOFFICE_TEST_REDIS_URL"
   export BOXOFFICE_REDIS_KEY_PREFIX="schemathesis:$DB_NAME:" BOXOFFICE_LOG=warn BOXOFFICE_LOG_FORMAT=json
-  export BOXOFFICE_LISTEN_ADDR=127.0.0.1:0 BOXOFFICE_RATE_LIMITS=relaxed
+  export BOXOFFICE_LISTEN_ADDR=127.0.0.1:$PORT BOXOFFICE_RATE_LIMITS=relaxed
   export BOXOFFICE_JWT_SECRET="schemathesis-secret-$(date +%s%N)-0123456789"
   export BOXOFFICE_ADMIN_EMAIL="$ADMIN_EMAIL" BOXOFFICE_ADMIN_PASSWORD="$ADMIN_PASSWORD"
   "$bin" migrate >/dev/null
@@ -103,7 +124,11 @@ main() {
   for _ in $(seq 1 100); do
     addr="$(grep -m1 '"message":"serving"' "$LOG_FILE" | json_field addr 2>/dev/null || true)"
     [[ -z $addr ]] || break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited: $(cat "$LOG_FILE")"
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      grep -qi 'address already in use' "$LOG_FILE" &&
+        die "port $PORT on 127.0.0.1 was taken before the server bound it; set SCHEMATHESIS_PORT to a free port below 32768"
+      die "the server exited: $(cat "$LOG_FILE")"
+    fi
     sleep 0.1
   done
   [[ -n $addr ]] || die "the server did not start: $(cat "$LOG_FILE")"

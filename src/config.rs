@@ -59,8 +59,8 @@
 //! | `BOXOFFICE_RATE_LIMITS` | `on` | `on`, `relaxed` (every quota × 100, for load tests) or `off` |
 //! | `BOXOFFICE_RATE_LIMIT_PER_IP` | `50` | per pod: requests per second per client address (every route but `/healthz`, `/readyz`, `/metrics`) |
 //! | `BOXOFFICE_RATE_LIMIT_PER_IP_BURST` | `100` | per pod: requests per client address allowed back to back |
-//! | `BOXOFFICE_RATE_LIMIT_USER_WRITES` | `30` | all pods (Redis): holds and finalizations per user per minute |
-//! | `BOXOFFICE_RATE_LIMIT_USER_WRITES_BURST` | `10` | all pods: holds and finalizations per user back to back |
+//! | `BOXOFFICE_RATE_LIMIT_USER_WRITES` | `30` | all pods (Redis): holds, finalizations and cancellations per user per minute |
+//! | `BOXOFFICE_RATE_LIMIT_USER_WRITES_BURST` | `10` | all pods: holds, finalizations and cancellations per user back to back |
 //! | `BOXOFFICE_LOGIN_ATTEMPTS` | `10` | all pods: `POST /auth/token` per account and client address per window |
 //! | `BOXOFFICE_LOGIN_WINDOW_SECS` | `300` | that window |
 //! | `BOXOFFICE_SIGNUPS_PER_HOUR` | `20` | all pods: `POST /users` per client address per hour |
@@ -341,7 +341,7 @@ pub struct GatewayConfig {
     pub rate_limits: RateLimitMode,
     /// Per pod, per client address.
     pub per_ip: Quota,
-    /// All pods, per user: holds and finalizations.
+    /// All pods, per user: holds, finalizations and cancellations.
     pub user_writes: Quota,
     /// All pods, per account and client address: logins.
     pub login: Quota,

@@ -21,7 +21,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -31,13 +31,17 @@ use model::{Refusal, ShowtimeClosed};
 
 pub use service::BookingService;
 
-/// The booking routes. Holds and finalizations count against the caller's write quota, shared by every pod
-/// ([`crate::gateway::middleware::user_writes`]).
+/// The booking routes. Every write (hold, finalize, cancel) counts against the caller's write quota, shared by every
+/// pod ([`crate::gateway::middleware::user_writes`]); reads do not. Cancellations count too: each is a SERIALIZABLE
+/// transaction and, for a paid booking, a refund through the payment provider.
 pub fn router(state: AppState) -> Router<AppState> {
     let writes = axum::middleware::from_fn_with_state(state, crate::gateway::middleware::user_writes);
     Router::new()
         .route("/bookings", post(routes::hold).route_layer(writes.clone()))
-        .route("/bookings/{booking_id}", get(routes::get_booking).delete(routes::cancel))
+        .route(
+            "/bookings/{booking_id}",
+            get(routes::get_booking).merge(delete(routes::cancel).route_layer(writes.clone())),
+        )
         .route("/bookings/{booking_id}/finalize", put(routes::finalize).route_layer(writes))
         .route("/users/me/bookings", get(routes::my_bookings))
 }
@@ -232,7 +236,7 @@ impl From<BookingError> for ApiError {
                 ApiError::unavailable("too much contention on this showtime right now; retry shortly", 1).caused_by(cause)
             }
             E::Unavailable(cause) => ApiError::unavailable(
-                "the database is unavailable; retry shortly (with the same Idempotency-Key)",
+                "the database is unavailable; retry shortly (a write with the same Idempotency-Key, if it had one)",
                 2,
             )
             .caused_by(cause),

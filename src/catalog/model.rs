@@ -131,15 +131,19 @@ impl fmt::Display for SeatKind {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Prices {
     /// Price of a `standard` seat.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 0, maximum = 1_000_000)]
     pub standard: i64,
     /// Price of a `premium` seat.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 0, maximum = 1_000_000)]
     pub premium: i64,
     /// Price of an `accessible` space.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 0, maximum = 1_000_000)]
     pub accessible: i64,
     /// Price of a `companion` seat.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 0, maximum = 1_000_000)]
     pub companion: i64,
 }

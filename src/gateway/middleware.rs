@@ -69,9 +69,9 @@ pub async fn per_ip(State(state): State<AppState>, mut request: Request, next: N
     response
 }
 
-/// The per-user write limiter, shared by every pod (Redis): layer it on the routes that create or pay for holds,
-/// e.g. `.route_layer(middleware::from_fn_with_state(state, gateway::middleware::user_writes))`. A request without a
-/// valid token passes untouched (the handler answers its 401).
+/// The per-user write limiter, shared by every pod (Redis): layer it on the routes that create, pay for or cancel
+/// bookings, e.g. `.route_layer(middleware::from_fn_with_state(state, gateway::middleware::user_writes))`. A request
+/// without a valid token passes untouched (the handler answers its 401).
 pub async fn user_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let user = AuthUser::from_request_parts(&mut parts, &state).await.ok();

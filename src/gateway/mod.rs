@@ -5,10 +5,10 @@
 //! Rate limits (DESIGN.md §8):
 //! - per pod, per client address, on every public route except `/healthz`, `/readyz` and `/metrics`: a governor
 //!   limiter ([`middleware::per_ip`]);
-//! - across pods, in Redis (GCRA in one Lua script): per user on writes ([`middleware::user_writes`], for holds and
-//!   finalizations), per account + address on `POST /auth/token` and per address on `POST /users` ([`Gateway::enforce`]
-//!   in those handlers). Redis down or slow: a local limiter with the same quota decides, the outage is logged once,
-//!   each fallback decision is counted, and the service keeps serving.
+//! - across pods, in Redis (GCRA in one Lua script): per user on writes ([`middleware::user_writes`], for holds,
+//!   finalizations and cancellations), per account + address on `POST /auth/token` and per address on `POST /users`
+//!   ([`Gateway::enforce`] in those handlers). Redis down or slow: a local limiter with the same quota decides, the
+//!   outage is logged once, each fallback decision is counted, and the service keeps serving.
 //!
 //! Every refusal is a 429 `rate-limited` problem with `Retry-After`, and every limited response carries the
 //! `RateLimit-Policy` and `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers-11 (see [`model::Decision`]).

@@ -211,7 +211,7 @@ pub fn ceil_secs(d: Duration) -> u64 {
 pub enum Scope {
     /// Per pod, per client address, every public route.
     PerIp,
-    /// All pods (Redis), per user: holds and finalizations.
+    /// All pods (Redis), per user: holds, finalizations and cancellations.
     UserWrites,
     /// All pods (Redis), per account and client address: `POST /auth/token`.
     Login,

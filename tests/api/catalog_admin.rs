@@ -123,6 +123,38 @@ async fn an_admin_builds_a_theater_a_movie_and_a_showtime_and_sees_them_served()
     assert_eq!(map["rows"][9]["seats"][0]["price"], 2100, "back row premium");
 }
 
+/// The OpenAPI document types these fields `integer`, which JSON Schema defines as any number with a zero fraction:
+/// `95.0` is as valid as `95` (schemathesis sends both), while `95.5` is refused.
+#[tokio::test]
+async fn integer_fields_accept_a_zero_fraction_and_refuse_any_other() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.admin().await;
+    let movie = json!({ "title": "Round Numbers", "durationMin": 95.0, "genre": "Drama", "rating": "PG" });
+    let movie = expect_status(app.post_json("/movies", &movie, Some(&token)).await, StatusCode::CREATED).await;
+    assert_eq!(movie["durationMin"], 95);
+    let fraction = json!({ "title": "Round Numbers", "durationMin": 95.5, "genre": "Drama", "rating": "PG" });
+    expect_problem(
+        app.post_json("/movies", &fraction, Some(&token)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-body",
+    )
+    .await;
+
+    let theater = new_theater(&app, &token, "Fractions").await;
+    let mut showtime = new_showtime(&app, &token, &theater, 1, 4).await;
+    showtime["screenNumber"] = json!(1.0);
+    showtime["prices"] = json!({ "standard": 1.2e3, "premium": 1800.0, "accessible": 1200, "companion": 0.0 });
+    let created = expect_status(app.post_json("/showtimes", &showtime, Some(&token)).await, StatusCode::CREATED).await;
+    assert_eq!(created["prices"], json!({ "standard": 1200, "premium": 1800, "accessible": 1200, "companion": 0 }));
+    showtime["prices"]["premium"] = json!(1800.01);
+    expect_problem(
+        app.post_json("/showtimes", &showtime, Some(&token)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-body",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn theater_bodies_are_validated_field_by_field() {
     let app = TestApp::spawn().await;

@@ -272,12 +272,27 @@ async fn relaxed_limits_multiply_the_quota_and_off_removes_the_limiter() {
     assert!(app.state.gateway.per_ip().is_none());
 }
 
+/// Asserts the user-writes refusal: 429 `rate-limited` problem naming the policy, `Retry-After` within the policy's
+/// emission interval (one write a minute here) and the `RateLimit` fields saying nothing is left until then.
+async fn expect_user_writes_refusal(response: Response, route: &str) {
+    let retry_after: u64 = header(&response, "retry-after").parse().unwrap_or_else(|_| panic!("{route}: Retry-After"));
+    assert!((1..=60).contains(&retry_after), "{route}: {retry_after}");
+    assert_eq!(member(&response, "ratelimit-policy", "user-writes"), r#""user-writes";q=4;w=240"#, "{route}");
+    assert_eq!(
+        member(&response, "ratelimit", "user-writes"),
+        format!(r#""user-writes";r=0;t={retry_after}"#),
+        "{route}"
+    );
+    let problem = expect_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    assert_eq!(problem["violatedPolicies"], json!(["user-writes"]), "{route}");
+}
+
 #[tokio::test]
-async fn holds_and_payments_share_each_users_write_quota_and_reads_do_not_count() {
+async fn holds_payments_and_cancellations_share_each_users_write_quota_and_reads_do_not_count() {
     let app = TestApp::spawn_with(&[
         ("BOXOFFICE_RATE_LIMITS", "on"),
         ("BOXOFFICE_RATE_LIMIT_USER_WRITES", "1"),
-        ("BOXOFFICE_RATE_LIMIT_USER_WRITES_BURST", "3"),
+        ("BOXOFFICE_RATE_LIMIT_USER_WRITES_BURST", "4"),
     ])
     .await;
     let show = crate::booking::show(&app, 0).await;
@@ -286,25 +301,41 @@ async fn holds_and_payments_share_each_users_write_quota_and_reads_do_not_count(
     let (_, alice) = users.next().expect("alice");
     let (_, bob) = users.next().expect("bob");
 
+    // Alice spends her burst of 4 on one write of each kind (and reads in between, which cost nothing).
     let first = crate::booking::hold(&app, &alice, show.id, &seats[0..1], None).await;
-    assert_eq!(member(&first, "ratelimit-policy", "user-writes"), r#""user-writes";q=3;w=180"#);
-    assert_eq!(member(&first, "ratelimit", "user-writes"), r#""user-writes";r=2;t=60"#);
-    let booking = crate::booking::id_of(&expect_status(first, StatusCode::CREATED).await);
-    expect_status(crate::booking::finalize(&app, Some(&alice), &booking, "tok_visa", None).await, StatusCode::OK).await;
+    assert_eq!(member(&first, "ratelimit-policy", "user-writes"), r#""user-writes";q=4;w=240"#);
+    assert_eq!(member(&first, "ratelimit", "user-writes"), r#""user-writes";r=3;t=60"#);
+    let paid = crate::booking::id_of(&expect_status(first, StatusCode::CREATED).await);
+    expect_status(crate::booking::finalize(&app, Some(&alice), &paid, "tok_visa", None).await, StatusCode::OK).await;
     for _ in 0..3 {
         let reads = app.get("/users/me/bookings", Some(&alice)).await;
         assert!(reads.headers().get_all("ratelimit").iter().all(|v| !v.to_str().unwrap_or("").contains("user-writes")));
         expect_status(reads, StatusCode::OK).await;
+        expect_status(app.get(&format!("/bookings/{paid}"), Some(&alice)).await, StatusCode::OK).await;
     }
-    expect_status(crate::booking::hold(&app, &alice, show.id, &seats[1..2], None).await, StatusCode::CREATED).await;
-    let refused = crate::booking::hold(&app, &alice, show.id, &seats[2..3], None).await;
-    assert!(refused.headers().contains_key("retry-after"));
-    let problem = expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
-    assert_eq!(problem["violatedPolicies"], json!(["user-writes"]));
-    let refused = crate::booking::finalize(&app, Some(&alice), &booking, "tok_visa", None).await;
-    expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
-    // Nothing was claimed by the refused hold, and another user is unaffected.
+    let held = crate::booking::id_of(&crate::booking::held(&app, &alice, show.id, &seats[1..2]).await);
+    let canceled = crate::booking::cancel(&app, Some(&alice), &held, None).await;
+    assert!(member(&canceled, "ratelimit", "user-writes").starts_with(r#""user-writes";r=0;"#));
+    expect_status(canceled, StatusCode::OK).await;
+
+    // Her next write of every kind is refused before it reaches the booking service.
+    let hold = crate::booking::hold(&app, &alice, show.id, &seats[2..3], None).await;
+    expect_user_writes_refusal(hold, "POST /bookings").await;
+    let finalize = crate::booking::finalize(&app, Some(&alice), &paid, "tok_visa", None).await;
+    expect_user_writes_refusal(finalize, "PUT /bookings/{id}/finalize").await;
+    expect_user_writes_refusal(crate::booking::cancel(&app, Some(&alice), &paid, None).await, "DELETE /bookings/{id}")
+        .await;
     let claimed = crate::booking::live_claims(&app, show.id).await;
-    assert!(!claimed.iter().any(|(label, _)| *label == seats[2]), "{claimed:?}");
-    expect_status(crate::booking::hold(&app, &bob, show.id, &seats[2..3], None).await, StatusCode::CREATED).await;
+    assert!(!claimed.iter().any(|(label, _)| *label == seats[2]), "the refused hold claimed a seat: {claimed:?}");
+    assert_eq!(crate::booking::status_of(&app, &paid).await, "paid", "the refused cancellation refunded");
+    // Reads still answer.
+    expect_status(app.get(&format!("/bookings/{paid}"), Some(&alice)).await, StatusCode::OK).await;
+
+    // Bob has his own quota: the same three writes go through.
+    let bobs = crate::booking::hold(&app, &bob, show.id, &seats[2..3], None).await;
+    assert_eq!(member(&bobs, "ratelimit", "user-writes"), r#""user-writes";r=3;t=60"#);
+    let bobs = crate::booking::id_of(&expect_status(bobs, StatusCode::CREATED).await);
+    expect_status(crate::booking::finalize(&app, Some(&bob), &bobs, "tok_visa", None).await, StatusCode::OK).await;
+    let refunded = expect_status(crate::booking::cancel(&app, Some(&bob), &bobs, None).await, StatusCode::OK).await;
+    assert_eq!(refunded["status"], "canceled");
 }

@@ -60,15 +60,18 @@ pub struct SeatBody {
     #[schema(pattern = r"^[A-Za-z0-9]{1,4}$", example = "F")]
     pub row: String,
     /// Number within the row, 1..=999.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 1, maximum = 999)]
     pub number: i32,
     /// `standard`, `premium`, `accessible` or `companion`.
     #[schema(pattern = r"^(standard|premium|accessible|companion)$", example = "standard")]
     pub kind: String,
     /// Grid column, 0..=999.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 0, maximum = 999)]
     pub x: i32,
     /// Grid row, 0..=999, 0 nearest the screen.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 0, maximum = 999)]
     pub y: i32,
 }
@@ -78,6 +81,7 @@ pub struct SeatBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScreenBody {
     /// Screen number in the theater, 1..=99.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 1, maximum = 99)]
     pub number: i32,
     /// Display name, e.g. `Screen 1` or `IMAX`.
@@ -317,6 +321,7 @@ pub struct MovieBody {
     )]
     pub title: String,
     /// Running time in minutes, 1..=600.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 1, maximum = 600)]
     pub duration_min: i32,
     /// Genre, e.g. `Drama`.
@@ -402,6 +407,7 @@ pub struct NewShowtimeBody {
     /// The theater.
     pub theater_id: TheaterId,
     /// Its screen.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 1, maximum = 99)]
     pub screen_number: i32,
     /// The movie.
