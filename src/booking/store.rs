@@ -418,7 +418,8 @@ pub async fn transition(
     Ok(Transition { key_claimed, before, after })
 }
 
-/// Finalize tx1, second round trip: the claims get the booking's new hold and the charge attempt is recorded;
+/// Finalize tx1, second round trip: the claims get the booking's new hold (when `extended`: it moved) and the charge
+/// attempt is recorded;
 /// returns the attempt number.
 ///
 /// # Errors
@@ -426,13 +427,22 @@ pub async fn transition(
 pub async fn extend_claims_and_record_payment(
     c: &ClientWrapper,
     booking: &Booking,
+    extended: bool,
     provider: &str,
 ) -> Result<i32, tokio_postgres::Error> {
     let extend: [&(dyn ToSql + Sync); 3] = [&booking.region, &booking.id.0, &booking.hold_expires_at];
     let record: [&(dyn ToSql + Sync); 5] =
         [&booking.region, &booking.id.0, &provider, &booking.total, &booking.currency];
-    let results = pipeline(c, &[(q::SET_CLAIMS_EXPIRY, &extend), (pq::INSERT, &record)]).await?;
-    match results.get(1).map(Vec::as_slice) {
+    // The claims are rewritten only when the hold moved: an UPDATE writes a new version of each claim row even with
+    // the same value, and those writes land on the leaf pages every concurrent hold of the showtime reads (the
+    // payments of one showtime's buyers exhausted their retries on the resulting serialization failures).
+    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(2);
+    if extended {
+        steps.push((q::SET_CLAIMS_EXPIRY, &extend));
+    }
+    steps.push((pq::INSERT, &record));
+    let results = pipeline(c, &steps).await?;
+    match results.last().map(Vec::as_slice) {
         Some([row, ..]) => row.try_get(0),
         _ => Ok(0),
     }
