@@ -419,8 +419,7 @@ pub async fn transition(
 }
 
 /// Finalize tx1, second round trip: the claims get the booking's new hold (when `extended`: it moved) and the charge
-/// attempt is recorded;
-/// returns the attempt number.
+/// attempt is recorded; returns the attempt number.
 ///
 /// # Errors
 /// Database errors.
