@@ -84,13 +84,6 @@ impl Mailer {
             }
         }
     }
-
-    /// The sender.
-    pub fn from(&self) -> &Mailbox {
-        match self {
-            Self::Smtp { from, .. } | Self::Log { from } => from,
-        }
-    }
 }
 
 fn message(from: &Mailbox, id: Uuid, mail: &Mail) -> Result<Message, SendError> {
