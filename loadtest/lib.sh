@@ -196,12 +196,12 @@ lt_wrk() { # <name> <duration> <lua script> <url> [script args...]
   [[ -s $LT_OUT/phases/$name.result.json ]] || lt_die "wrk $name printed no result: $(tail -n 5 "$LT_OUT/phases/$name.wrk.txt")"
 }
 
-# pgbench with one of the hold scripts; sessions get the service's write-pool session setting (src/db/mod.rs,
-# NO_SEQUENTIAL_SCANS), so that the same statements are planned the same way.
+# pgbench with one of the hold scripts; sessions get the service's write-pool session settings (src/db/mod.rs,
+# WRITE_SESSION), so that the same statements are planned the same way.
 lt_pgbench() { # <name> <script> <first block>
   local name="$1" script="$2" first="$3"
   lt_phase_begin "$name"
-  PGOPTIONS="-c enable_seqscan=off" pgbench -n -M prepared -c "$LT_POOL" -j 2 -T "$LT_HOLDS_SECONDS" \
+  PGOPTIONS="-c enable_seqscan=off -c plan_cache_mode=force_generic_plan" pgbench -n -M prepared -c "$LT_POOL" -j 2 -T "$LT_HOLDS_SECONDS" \
     --max-tries=10 -D clients="$LT_POOL" -D first="$first" -D run="$name-$RANDOM$RANDOM" -D i=0 -f "$script" \
     "$LT_DB" >"$LT_OUT/phases/$name.pgbench.txt" 2>&1 ||
     lt_die "pgbench $name failed: $(tail -n 5 "$LT_OUT/phases/$name.pgbench.txt")"
