@@ -11,6 +11,11 @@
 //!   for it; a 409 teaches it which seats are taken and it picks again, until it has a seat or believes none is left. Buyers
 //!   share what they learn, as they would by watching a live seat map. Prints a JSON summary, and appends the id of
 //!   every acknowledged (201) booking and its seat (`<id> <seat>`) to `--acks` for the harness's invariant checks.
+//! * `floor --url URL --buyers 1000 --requests 2`: the stampede's floor, measured in the same run: the same buyers,
+//!   connections and barrier, but each sends `--requests` GETs of `/loadtest/static?bytes=300` (a body of a 409's
+//!   size) one after the other, answered without authentication, JSON or database. No stampede's p99 can be lower
+//!   than this one's on the same machine: it is what 1,000 requests at once cost the server, the kernel and this
+//!   client together.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -69,6 +74,18 @@ enum Command {
         #[arg(long)]
         acks: Option<PathBuf>,
     },
+    /// The stampede's floor: the same buyers asking for a static body.
+    Floor {
+        /// The service's base URL.
+        #[arg(long)]
+        url: String,
+        /// Concurrent buyers.
+        #[arg(long, default_value_t = 1000)]
+        buyers: usize,
+        /// Requests per buyer, one after the other.
+        #[arg(long, default_value_t = 2)]
+        requests: usize,
+    },
 }
 
 #[tokio::main]
@@ -78,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Stampede { url, dir, buyers, showtime, acks } => {
             stampede(&url, &dir, buyers, showtime, acks.as_deref()).await
         }
+        Command::Floor { url, buyers, requests } => floor(&url, buyers, requests).await,
     }
 }
 
@@ -176,7 +194,8 @@ async fn prepare(users: i64, out: &std::path::Path, stampedes: i64) -> anyhow::R
 /// What the buyers saw.
 #[derive(Default)]
 struct Tally {
-    latencies: Vec<Duration>,
+    /// Each request's answer and latency.
+    latencies: Vec<(u16, Duration)>,
     statuses: std::collections::BTreeMap<u16, usize>,
     sold: Vec<(String, String)>,
     last_sale: Option<Duration>,
@@ -237,7 +256,7 @@ async fn stampede(
                     let since_start = started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed();
                     {
                         let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                        tally.latencies.push(latency);
+                        tally.latencies.push((status, latency));
                         *tally.statuses.entry(status).or_default() += 1;
                         if status == 201 {
                             let id = body["id"].as_str().unwrap_or_default().to_owned();
@@ -273,12 +292,7 @@ async fn stampede(
     }
     let wall = started.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed();
 
-    let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    tally.latencies.sort_unstable();
-    let quantile = |q: f64| {
-        let i = ((tally.latencies.len() as f64 * q).ceil() as usize).saturating_sub(1);
-        tally.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(path) = acks {
         use std::io::Write as _;
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
@@ -301,7 +315,86 @@ async fn stampede(
             "serverErrors": server_errors,
             "soldOutAfterMs": tally.last_sale.map(|d| d.as_secs_f64() * 1000.0),
             "wallMs": wall.as_secs_f64() * 1000.0,
-            "latencyMs": {"p50": quantile(0.5), "p95": quantile(0.95), "p99": quantile(0.99), "max": quantile(1.0)},
+            "latencyMs": latency_summary(tally.latencies.iter().map(|(_, d)| *d)),
+            "latencyMsByStatus": by_status(&tally.latencies),
+        })
+    );
+    Ok(())
+}
+
+/// p50, p95, p99 and max of `latencies`, in milliseconds.
+fn latency_summary(latencies: impl Iterator<Item = Duration>) -> Value {
+    let mut sorted: Vec<Duration> = latencies.collect();
+    sorted.sort_unstable();
+    let quantile = |q: f64| {
+        let i = ((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1);
+        sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    json!({"p50": quantile(0.5), "p95": quantile(0.95), "p99": quantile(0.99), "max": quantile(1.0)})
+}
+
+/// [`latency_summary`] per answer status.
+fn by_status(latencies: &[(u16, Duration)]) -> Value {
+    let statuses: std::collections::BTreeSet<u16> = latencies.iter().map(|(s, _)| *s).collect();
+    statuses
+        .into_iter()
+        .map(|status| {
+            let of = latencies.iter().filter(|(s, _)| *s == status).map(|(_, d)| *d);
+            (status.to_string(), latency_summary(of))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+async fn floor(url: &str, buyers: usize, requests: usize) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(buyers).build()?;
+    let target = format!("{url}/loadtest/static?bytes=300");
+    let ready = Arc::new(Barrier::new(buyers + 1));
+    let go = Arc::new(Barrier::new(buyers + 1));
+    let tasks: Vec<_> = (0..buyers)
+        .map(|_| {
+            let (client, url, target, ready, go) =
+                (client.clone(), url.to_owned(), target.clone(), ready.clone(), go.clone());
+            tokio::spawn(async move {
+                let _ = client.get(format!("{url}/healthz")).send().await;
+                ready.wait().await;
+                go.wait().await;
+                let mut seen = Vec::with_capacity(requests);
+                for _ in 0..requests {
+                    let t0 = Instant::now();
+                    let status = match client.get(&target).send().await {
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            let _ = r.bytes().await;
+                            status
+                        }
+                        Err(_) => 0,
+                    };
+                    seen.push((status, t0.elapsed()));
+                }
+                seen
+            })
+        })
+        .collect();
+    ready.wait().await;
+    let started = Instant::now();
+    go.wait().await;
+    let mut latencies = Vec::with_capacity(buyers * requests);
+    for task in tasks {
+        latencies.extend(task.await?);
+    }
+    let wall = started.elapsed();
+    println!(
+        "{}",
+        json!({
+            "buyers": buyers,
+            "requests": latencies.len(),
+            "statuses": latencies.iter().fold(std::collections::BTreeMap::<u16, usize>::new(), |mut m, (s, _)| {
+                *m.entry(*s).or_default() += 1;
+                m
+            }),
+            "wallMs": wall.as_secs_f64() * 1000.0,
+            "latencyMs": latency_summary(latencies.iter().map(|(_, d)| *d)),
         })
     );
     Ok(())
