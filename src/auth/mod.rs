@@ -72,6 +72,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Verified once a request: a middleware that needs the caller (the per-user write quota) leaves it here for
+        // the handler. Extensions are the server's own; nothing a client sends can put an AuthUser there.
+        if let Some(user) = parts.extensions.get::<Self>() {
+            return Ok(*user);
+        }
         let Some(token) = bearer(parts) else {
             return Err(ApiError::new(
                 Problem::Unauthorized,
@@ -80,7 +85,11 @@ where
         };
         let keys = Arc::<TokenKeys>::from_ref(state);
         match keys.verify(token) {
-            Ok(claims) => Ok(Self { id: UserId(claims.sub), role: claims.role }),
+            Ok(claims) => {
+                let user = Self { id: UserId(claims.sub), role: claims.role };
+                parts.extensions.insert(user);
+                Ok(user)
+            }
             Err(TokenError::Expired) => Err(ApiError::new(Problem::Unauthorized, "the access token has expired")),
             Err(e) => Err(ApiError::new(Problem::Unauthorized, "the access token is invalid").caused_by(e)),
         }

@@ -50,10 +50,14 @@ impl Drop for Tx {
     }
 }
 
+/// Opens every transaction of [`retry`].
+const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+
 impl Tx {
-    async fn begin(client: Object) -> Result<Self, tokio_postgres::Error> {
-        client.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE").await?;
-        Ok(Self { client: Some(client), open: AtomicBool::new(true) })
+    /// A connection about to begin its transaction: counted open from the start, so that dropping it before COMMIT
+    /// or ROLLBACK closes the connection.
+    fn opening(client: Object) -> Self {
+        Self { client: Some(client), open: AtomicBool::new(true) }
     }
 
     async fn finish(&self, statement: &str) -> Result<(), tokio_postgres::Error> {
@@ -188,8 +192,18 @@ where
     loop {
         attempt += 1;
         let client = db.write.get().await?;
-        let transaction = Arc::new(Tx::begin(client).await.map_err(RetryError::Db)?);
-        let conflict = match body(transaction.clone()).await {
+        let transaction = Arc::new(Tx::opening(client));
+        // BEGIN goes out in the same write as the body's first statements (one round trip fewer a transaction):
+        // `join` polls BEGIN first, which queues its message on the connection before the body's. PostgreSQL runs
+        // them in that order. BEGIN cannot fail on a connection that is not in a transaction (the pool never hands
+        // out one that is: see `Tx`'s drop) unless the connection is lost, and then the body's statements are lost
+        // with it; if it ever failed, the result is an error and the connection is closed, never committed.
+        let (begun, body_result) =
+            futures_util::future::join(transaction.batch_execute(BEGIN), body(transaction.clone())).await;
+        if let Err(err) = begun {
+            return Err(RetryError::Db(err));
+        }
+        let conflict = match body_result {
             Ok(value) => match transaction.finish("COMMIT").await {
                 Ok(()) => return Ok(value),
                 Err(err) if retry_reason(&err).is_some() => {
