@@ -2,10 +2,10 @@
 """Writes the pgbench script of the service-SQL baseline of loadtest/run.sh: the service's own hold transaction, built from the
 SQL files the service runs (sql/queries/booking/*.sql), with each $n replaced by the value the service would bind.
 
-The service's hold (src/booking/service.rs, without an Idempotency-Key, as run (a) sends it):
+The service's hold (src/booking/service.rs, without an Idempotency-Key, as run (a) sends it), one round trip:
   BEGIN ISOLATION LEVEL SERIALIZABLE                                   (db::retry)
-  hold.sql, count_user_seats.sql, pipelined                            (one round trip)
-  COMMIT
+  hold.sql                                                             (all or nothing, the per-user cap included)
+  COMMIT                                                               (Tx::commit_with)
 Usage: service_hold.py <repository root> <output file>
 """
 import re
@@ -17,8 +17,7 @@ USER = "md5('load-user-' || :u)::uuid"
 LABELS = "ARRAY[chr(:row) || :s1, chr(:row) || :s2]"
 
 PARAMS = {
-    "hold": {1: ":region", 2: BOOKING, 3: USER, 4: ":showtime_id::uuid", 5: LABELS, 6: "600"},
-    "count_user_seats": {1: ":region", 2: ":showtime_id::uuid", 3: USER},
+    "hold": {1: ":region", 2: BOOKING, 3: USER, 4: ":showtime_id::uuid", 5: LABELS, 6: "600", 7: "10"},
 }
 
 
@@ -42,9 +41,8 @@ with open(OUT, "w") as out:
 \\if :p = 0
 SELECT region, showtime_id FROM load_blocks WHERE n = :blk \\gset
 \\endif
+\\startpipeline
 BEGIN ISOLATION LEVEL SERIALIZABLE;
 """)
-    out.write("\\startpipeline\n")
-    for name in ("hold", "count_user_seats"):
-        out.write(statement(name) + "\n")
-    out.write("\\endpipeline\nCOMMIT;\n\\set i :i + 1\n")
+    out.write(statement("hold") + "\n")
+    out.write("COMMIT;\n\\endpipeline\n\\set i :i + 1\n")

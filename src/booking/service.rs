@@ -3,11 +3,13 @@
 //! metrics) happen after the commit.
 //!
 //! * Hold: first through the in-process seat gate ([`super::gate`]: a seat another hold of this process is claiming
-//!   right now is refused at once); then one transaction of three round trips: BEGIN; the idempotency key claimed
-//!   in flight (with a key), the booking inserted with its prices from the showtime row and its seats claimed
-//!   (`hold.sql`, one statement), and the user's live seats counted after the insert, all pipelined; the key
-//!   answered (with a key); COMMIT. A hold that inserted nothing reads the showtime in the same snapshot to say
-//!   why. Claims taken over from lapsed holds expire their bookings in the same transaction.
+//!   right now is refused at once); then one transaction in ONE round trip: BEGIN, `hold.sql` (claims the seats and
+//!   inserts the booking with its prices from the showtime row, all or nothing: every seat claimed, the showtime
+//!   open, the per-user cap kept) and COMMIT, sent together. With an Idempotency-Key, two: BEGIN, the key claimed
+//!   in flight and `hold.sql`; then the key answered and COMMIT. A refused hold rolls back and `hold_refusal.sql`
+//!   says why (taken seats, the cap, a closed showtime, unknown seats); if nothing is in the way by then, it runs
+//!   again. Bookings whose lapsed claims the hold took over are expired in a transaction of their own, before the
+//!   answer (the sweeper's job too, should that fail).
 //! * Ambiguous COMMIT: the booking id is made by the service, so the outcome is established on a fresh connection by
 //!   looking the booking up (and the key, when there is one); not committed means the transaction runs again, with
 //!   the same booking id, so that a COMMIT that lands late can never make a second booking.
@@ -79,6 +81,10 @@ enum Stop {
     Replay(StoredResponse),
     /// The hold's booking id exists: an earlier attempt whose COMMIT looked lost did commit.
     AlreadyCommitted,
+    /// The hold inserted no booking; what stood in its way is read after the rollback.
+    NotHeld,
+    /// The hold's idempotency key exists; its verdict is read after the rollback.
+    KeyTaken,
 }
 
 impl From<BookingError> for Stop {
@@ -150,7 +156,8 @@ pub struct JobReport {
 /// A successful hold, before its post-commit effects.
 struct Held {
     booking: Booking,
-    taken_over: usize,
+    /// The bookings whose lapsed claims it took over.
+    taken_over: Vec<Uuid>,
 }
 
 /// What finalize's first transaction decided.
@@ -319,24 +326,51 @@ impl BookingService {
         let region = self.showtime_region(cmd.showtime).await?.ok_or(BookingError::UnknownShowtime)?;
         // Made once for all attempts: a COMMIT whose outcome was lost, landing late, conflicts with any rerun on
         // this primary key instead of making a second booking.
-        let id = BookingId::new();
-        let mut unknown_commits = 0;
+        let hold = NewHold {
+            region: &region,
+            id: BookingId::new(),
+            user: cmd.user,
+            showtime: cmd.showtime,
+            labels: &labels,
+            ttl_secs: self.hold_ttl.as_secs_f64(),
+            cap: i64::try_from(self.limits.max_seats_per_user_showtime).unwrap_or(i64::MAX),
+        };
+        let (mut unknown_commits, mut vanished) = (0, 0);
         loop {
-            let result = db::retry(&self.db, "hold", |tx| self.hold_body(tx, &region, id, cmd, &labels)).await;
+            let result = db::retry(&self.db, "hold", |tx| self.hold_body(tx, hold, cmd)).await;
             let uncertainty = match result {
                 Ok(held) => {
-                    self.after_hold(&held.booking, held.taken_over).await;
+                    self.after_hold(&held.booking, &held.taken_over).await;
                     return Ok(Answer::Fresh(held.booking));
                 }
                 Err(RetryError::Aborted(Stop::Replay(stored))) => return Ok(Answer::Replayed(stored)),
                 Err(RetryError::Aborted(Stop::Refused(err))) => return Err(err),
+                Err(RetryError::Aborted(Stop::NotHeld)) => {
+                    if let Some(refusal) = self.why_not_held(hold, cmd).await? {
+                        return Err(refusal);
+                    }
+                    // Nothing is in the way any more (the seat that was taken was released meanwhile): hold again.
+                    vanished += 1;
+                    if vanished >= 3 {
+                        return Err(BookingError::Contended(anyhow::anyhow!(
+                            "hold {}: refused, then free, 3 times",
+                            hold.id
+                        )));
+                    }
+                    continue;
+                }
+                Err(RetryError::Aborted(Stop::KeyTaken)) => match self.key_answer(hold, cmd).await? {
+                    Some(answer) => return answer,
+                    // The key expired meanwhile: hold again.
+                    None => continue,
+                },
                 Err(RetryError::Aborted(Stop::AlreadyCommitted)) => None,
                 Err(err @ RetryError::AmbiguousCommit { .. }) => Some(err),
                 Err(err) => return Err(BookingError::from_retry(err)),
             };
-            if let Some(answer) = self.hold_outcome(&region, id, cmd).await? {
+            if let Some(answer) = self.hold_outcome(hold, cmd).await? {
                 if let Answer::Fresh(booking) = &answer {
-                    self.after_hold(booking, 0).await;
+                    self.after_hold(booking, &[]).await;
                 }
                 return Ok(answer);
             }
@@ -346,58 +380,36 @@ impl BookingService {
                 let err = uncertainty.map_or_else(
                     || {
                         BookingError::Unavailable(anyhow::anyhow!(
-                            "hold {id}: outcome unknown after {unknown_commits} tries"
+                            "hold {}: outcome unknown after {unknown_commits} tries",
+                            hold.id
                         ))
                     },
                     BookingError::from_retry,
                 );
                 return Err(err);
             }
-            tracing::warn!(booking = %id, "hold: COMMIT outcome was unknown and it did not commit; running it again");
+            tracing::warn!(booking = %hold.id, "hold: COMMIT outcome was unknown and it did not commit; running it again");
         }
     }
 
-    async fn hold_body(
-        &self,
-        tx: Arc<Tx>,
-        region: &Region,
-        id: BookingId,
-        cmd: &HoldCommand,
-        labels: &[String],
-    ) -> Result<Held, TxError<Stop>> {
-        // The key is claimed in flight and answered just before COMMIT: only visible if the hold commits.
-        let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(region, cmd.user, idem));
-        let hold = NewHold {
-            region,
-            id,
-            user: cmd.user,
-            showtime: cmd.showtime,
-            labels,
-            ttl_secs: self.hold_ttl.as_secs_f64(),
-        };
+    /// One attempt of a hold (DESIGN.md §6 "Hold"): `hold.sql` claims the seats and inserts the booking, all or
+    /// nothing. Without an Idempotency-Key that is the whole transaction, committed in the same round trip as
+    /// BEGIN and the statement. With one, the key is claimed in flight in that round trip, and answered in the
+    /// round trip of the COMMIT.
+    async fn hold_body(&self, tx: Arc<Tx>, hold: NewHold<'_>, cmd: &HoldCommand) -> Result<Held, TxError<Stop>> {
+        let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(hold.region, cmd.user, idem));
         let writes = match store::hold_writes(&tx, key, hold).await {
             Ok(writes) => writes,
-            Err(e) if is_booking_pkey_violation(&e) => return abort(Stop::AlreadyCommitted),
-            Err(e) => return Err(e.into()),
+            Err(TxError::Db(e)) if is_booking_pkey_violation(&e) => return abort(Stop::AlreadyCommitted),
+            Err(e) => return Err(e),
         };
-        check_claimed(&tx, region, cmd.user, cmd.idempotency.as_ref(), writes.key_claimed).await?;
-        let Some(row) = writes.booking else {
-            return abort(self.why_not_held(&tx, region, cmd, labels).await?);
-        };
-        if writes.claimed.len() < labels.len() {
-            let claimed: Vec<&str> = writes.claimed.iter().map(|(label, _)| label.as_str()).collect();
-            let taken = labels.iter().filter(|l| !claimed.contains(&l.as_str())).cloned().collect();
-            return abort(BookingError::SeatsUnavailable(taken));
+        if writes.key_claimed == Some(false) {
+            return abort(Stop::KeyTaken);
         }
-        check_user_cap(writes.user_seats, labels.len(), self.limits.max_seats_per_user_showtime)
-            .or_else(|(limit, already_held)| abort(BookingError::SeatLimit { limit, already_held }))?;
-        let taken_over = previous_owners(&writes.claimed, id);
-        if !taken_over.is_empty() {
-            store::expire_taken_over(&tx, region, &taken_over).await?;
-        }
+        let Some(row) = writes.booking else { return abort(Stop::NotHeld) };
         let booking = Booking {
-            region: region.clone(),
-            id,
+            region: hold.region.clone(),
+            id: hold.id,
             user_id: cmd.user,
             showtime_id: cmd.showtime,
             status: BookingStatus::Reserved,
@@ -410,67 +422,98 @@ impl BookingService {
             updated_at: row.created_at,
         };
         if let Some(idem) = &cmd.idempotency {
-            store::complete_key(&tx, region, cmd.user, idem.key.as_str(), 201, &to_json(&booking)?).await?;
+            let body = to_json(&booking)?;
+            store::complete_key_and_commit(&tx, hold.region, cmd.user, idem.key.as_str(), 201, &body).await?;
         }
-        Ok(Held { booking, taken_over: taken_over.len() })
+        Ok(Held { booking, taken_over: previous_owners(&row.claimed, hold.id) })
     }
 
-    /// Why `hold.sql` inserted no booking, read in the same transaction (the same snapshot): an unknown showtime,
-    /// a closed one, or seats its screen lacks.
-    async fn why_not_held(
-        &self,
-        tx: &Tx,
-        region: &Region,
-        cmd: &HoldCommand,
-        labels: &[String],
-    ) -> Result<BookingError, TxError<Stop>> {
-        let Some(ctx) = store::hold_context(tx, region, cmd.showtime, labels).await? else {
-            return Ok(BookingError::UnknownShowtime);
+    /// Why `hold.sql` inserted no booking, read after its transaction: an unknown showtime, a closed one, seats its
+    /// screen lacks, seats another booking holds, or the per-user cap. `None`: nothing is in the way any more.
+    async fn why_not_held(&self, hold: NewHold<'_>, cmd: &HoldCommand) -> Result<Option<BookingError>, BookingError> {
+        let client = self.db.write.get().await?;
+        let Some(refusal) = store::hold_refusal(&client, hold).await? else {
+            return Ok(Some(BookingError::UnknownShowtime));
         };
-        if let Err(closed) = check_showtime_open(&ctx.status, ctx.start_time, ctx.now) {
-            return Ok(BookingError::ShowtimeClosed(closed));
+        if let Err(closed) = check_showtime_open(&refusal.status, refusal.start_time, refusal.now) {
+            return Ok(Some(BookingError::ShowtimeClosed(closed)));
         }
-        let unknown = unknown_seats(&cmd.seats, &ctx.kinds);
-        if unknown.is_empty() {
-            return Ok(BookingError::Internal(anyhow::anyhow!(
-                "hold.sql inserted nothing for a bookable showtime {} and known seats",
-                cmd.showtime
-            )));
+        let unknown = unknown_seats(&cmd.seats, &refusal.kinds);
+        if !unknown.is_empty() {
+            return Ok(Some(BookingError::UnknownSeats(unknown)));
         }
-        Ok(BookingError::UnknownSeats(unknown))
+        if !refusal.taken.is_empty() {
+            return Ok(Some(BookingError::SeatsUnavailable(refusal.taken)));
+        }
+        let cap = self.limits.max_seats_per_user_showtime;
+        let already_held = usize::try_from(refusal.user_seats).unwrap_or(usize::MAX);
+        if check_user_cap(
+            refusal.user_seats.saturating_add(i64::try_from(hold.labels.len()).unwrap_or(i64::MAX)),
+            hold.labels.len(),
+            cap,
+        )
+        .is_err()
+        {
+            return Ok(Some(BookingError::SeatLimit { limit: cap, already_held }));
+        }
+        Ok(None)
     }
 
-    async fn after_hold(&self, booking: &Booking, taken_over: usize) {
+    /// After a hold committed: expires the bookings whose lapsed claims it took over, in a transaction of their own
+    /// (the hold's was committed in one round trip, before anyone knew of the takeover). Until then they are lapsed
+    /// holds, which block nothing (I4); should this fail, the sweeper expires them. Then the seat cache and metrics.
+    async fn after_hold(&self, booking: &Booking, taken_over: &[Uuid]) {
         self.booking_regions.insert(booking.id.0, booking.region.clone());
+        if !taken_over.is_empty() {
+            let region = &booking.region;
+            let expired = db::retry(&self.db, "expire_taken_over", |tx| async move {
+                store::expire_taken_over(&tx, region, taken_over).await.map_err(TxError::<()>::Db)
+            })
+            .await;
+            match expired {
+                Ok(()) => metrics::counter!("boxoffice_holds_expired_total", "by" => "takeover")
+                    .increment(taken_over.len() as u64),
+                Err(err) => {
+                    tracing::warn!(booking = %booking.id, error = %err, "taken-over holds not expired; the sweeper will");
+                }
+            }
+        }
         self.after_claims_changed(booking.showtime_id).await;
         metrics::counter!("boxoffice_seats_claimed_total").increment(booking.seats.len() as u64);
-        if taken_over > 0 {
-            metrics::counter!("boxoffice_holds_expired_total", "by" => "takeover").increment(taken_over as u64);
-        }
     }
 
     /// After a COMMIT whose outcome is unknown: did the hold commit? Asked on a fresh connection.
     async fn hold_outcome(
         &self,
-        region: &Region,
-        id: BookingId,
+        hold: NewHold<'_>,
         cmd: &HoldCommand,
     ) -> Result<Option<Answer<Booking>>, BookingError> {
         let client = self.db.write.get().await?;
-        if let Some(found) = store::find(&client, region, id).await? {
+        if let Some(found) = store::find(&client, hold.region, hold.id).await? {
             return Ok(Some(Answer::Fresh(found.booking.as_seen_at(found.now))));
         }
+        drop(client);
         // Not this attempt's booking; the key may still answer for an earlier request with the same key.
-        if let Some(idem) = &cmd.idempotency
-            && let Some(stored) = store::find_key(&client, region, cmd.user, idem.key.as_str()).await?
-        {
-            return match judge_key(&stored.request_hash, stored.response, &idem.request_hash) {
-                KeyVerdict::Replay { status, body } => Ok(Some(Answer::Replayed(StoredResponse { status, body }))),
-                KeyVerdict::Reused => Err(BookingError::KeyReused),
-                KeyVerdict::InFlight => Err(BookingError::KeyInFlight),
-            };
-        }
-        Ok(None)
+        self.key_answer(hold, cmd).await?.transpose()
+    }
+
+    /// The verdict of the request's idempotency key as stored now: its response replayed, or the refusal of a key
+    /// reused for another request or still in flight. `None`: no key, or it is gone.
+    async fn key_answer(
+        &self,
+        hold: NewHold<'_>,
+        cmd: &HoldCommand,
+    ) -> Result<Option<Result<Answer<Booking>, BookingError>>, BookingError> {
+        let Some(idem) = &cmd.idempotency else { return Ok(None) };
+        let client = self.db.write.get().await?;
+        let Some(stored) = store::find_key(&client, hold.region, cmd.user, idem.key.as_str()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(match judge_key(&stored.request_hash, stored.response, &idem.request_hash) {
+            KeyVerdict::Replay { status, body } => Ok(Answer::Replayed(StoredResponse { status, body })),
+            KeyVerdict::Reused => Err(BookingError::KeyReused),
+            KeyVerdict::InFlight => Err(BookingError::KeyInFlight),
+        }))
     }
 
     // ---------------------------------------------------------------------------------------------------------------

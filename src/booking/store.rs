@@ -15,29 +15,16 @@ use postgres_types::{Json, ToSql};
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::model::{Booking, BookingId, BookingStatus, PricedSeat, SeatKind};
 use crate::auth::model::UserId;
-use crate::db::Region;
-use crate::db::queries::{booking as q, payment as pq};
-use crate::payment::store::PaymentStatus;
+use futures_util::future::join;
 
-/// Statements sent back to back in one round trip. All are prepared first (a statement not yet cached on this
-/// connection would otherwise be overtaken by the next one); the server then runs them in order. The results come
-/// back in order; the first failing statement's error is the one returned (the later ones only report that the
-/// transaction is aborted).
-///
-/// # Errors
-/// Database errors.
-pub async fn pipeline(
-    c: &ClientWrapper,
-    steps: &[(&str, &[&(dyn ToSql + Sync)])],
-) -> Result<Vec<Vec<Row>>, tokio_postgres::Error> {
-    let statements = futures_util::future::try_join_all(steps.iter().map(|(sql, _)| c.prepare_cached(sql))).await?;
-    let runs = statements.iter().zip(steps).map(|(statement, (_, params))| c.query(statement, params));
-    futures_util::future::join_all(runs).await.into_iter().collect()
-}
+use crate::db::queries::{booking as q, payment as pq};
+use crate::db::{Region, Tx, TxError, pipeline};
+use crate::payment::store::PaymentStatus;
 
 fn first_found(rows: &[Row]) -> Result<Option<Found>, tokio_postgres::Error> {
     rows.first().map(found_from_row).transpose()
@@ -93,10 +80,10 @@ pub async fn booking_region(c: &ClientWrapper, booking: BookingId) -> Result<Opt
     c.query_opt(&stmt, &[&booking.0]).await?.map(|r| r.try_get(0)).transpose()
 }
 
-/// What a refused hold reads about its showtime to say why (see `hold_context.sql`).
+/// What stood in a refused hold's way, read after its transaction (see `hold_refusal.sql`).
 #[derive(Debug, Clone)]
-pub struct HoldContext {
-    /// The transaction's clock.
+pub struct HoldRefusal {
+    /// The reading statement's clock.
     pub now: OffsetDateTime,
     /// `scheduled` or `canceled`.
     pub status: String,
@@ -104,20 +91,19 @@ pub struct HoldContext {
     pub start_time: OffsetDateTime,
     /// The kind of each requested seat the screen has.
     pub kinds: HashMap<String, SeatKind>,
+    /// The requested seats another booking holds (sorted).
+    pub taken: Vec<String>,
+    /// The user's live seats on the showtime.
+    pub user_seats: i64,
 }
 
-/// Reads the showtime and the kinds of the requested seats; `None` when the showtime does not exist.
+/// Reads why a hold inserted no booking; `None` when the showtime does not exist.
 ///
 /// # Errors
 /// Database errors.
-pub async fn hold_context(
-    c: &ClientWrapper,
-    region: &Region,
-    showtime: Uuid,
-    labels: &[String],
-) -> Result<Option<HoldContext>, tokio_postgres::Error> {
-    let stmt = c.prepare_cached(q::HOLD_CONTEXT).await?;
-    let rows = c.query(&stmt, &[region, &showtime, &labels]).await?;
+pub async fn hold_refusal(c: &ClientWrapper, hold: NewHold<'_>) -> Result<Option<HoldRefusal>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::HOLD_REFUSAL).await?;
+    let rows = c.query(&stmt, &[hold.region, &hold.showtime, &hold.labels, &hold.user.0, &hold.id.0]).await?;
     let Some(first) = rows.first() else { return Ok(None) };
     let mut kinds = HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -127,11 +113,13 @@ pub async fn hold_context(
             kinds.insert(label, kind.parse().unwrap_or(SeatKind::Standard));
         }
     }
-    Ok(Some(HoldContext {
+    Ok(Some(HoldRefusal {
         now: first.try_get("now")?,
         status: first.try_get("status")?,
         start_time: first.try_get("start_time")?,
         kinds,
+        taken: first.try_get("taken")?,
+        user_seats: first.try_get("user_seats")?,
     }))
 }
 
@@ -215,6 +203,23 @@ pub async fn complete_key(
     Ok(())
 }
 
+/// [`complete_key`] and COMMIT in one round trip ([`Tx::commit_with`]).
+///
+/// # Errors
+/// Database errors; [`TxError::Commit`] when COMMIT failed.
+pub async fn complete_key_and_commit<E>(
+    tx: &Tx,
+    region: &Region,
+    user: UserId,
+    key: &str,
+    status: u16,
+    body: &Value,
+) -> Result<(), TxError<E>> {
+    let params: [&(dyn ToSql + Sync); 5] = [region, &user.0, &key, &i32::from(status), &Json(body)];
+    tx.commit_with(&[(q::IDEMPOTENCY_COMPLETE, &params[..])]).await?;
+    Ok(())
+}
+
 /// Forgets an in-flight key (the request ended without a definite answer).
 ///
 /// # Errors
@@ -265,6 +270,8 @@ pub struct NewHold<'a> {
     pub labels: &'a [String],
     /// Hold TTL in seconds.
     pub ttl_secs: f64,
+    /// The per-user cap of seats on a showtime.
+    pub cap: i64,
 }
 
 /// The booking a hold inserted, as `hold.sql` returns it.
@@ -280,68 +287,65 @@ pub struct HeldRow {
     pub hold_expires_at: OffsetDateTime,
     /// Creation time (the transaction's clock).
     pub created_at: OffsetDateTime,
+    /// The seats and, for each lapsed claim taken over, its previous booking.
+    pub claimed: Vec<Claimed>,
 }
 
-/// What the pipelined writes of a hold report.
+/// What the writes of a hold report.
 #[derive(Debug, Clone)]
 pub struct HoldWrites {
     /// `Some(true)`: the key was claimed; `Some(false)`: it exists; `None`: no key.
     pub key_claimed: Option<bool>,
-    /// The booking, `None` when none was inserted (unknown showtime or seat, closed showtime).
+    /// The booking; `None` when the hold was refused (`hold.sql` inserted nothing, or failed on the claims' foreign
+    /// key: `hold_refusal.sql` tells why).
     pub booking: Option<HeldRow>,
-    /// The seats claimed (fewer than asked: some are taken).
-    pub claimed: Vec<Claimed>,
-    /// The user's live seats on the showtime, this hold included.
-    pub user_seats: i64,
 }
 
-/// The writes of a hold in one round trip: the idempotency key claimed in flight (if any), the booking and its
-/// claims (`hold.sql`), and the user's live seats counted after the insert (`count_user_seats.sql`).
+/// The writes of a hold (`hold.sql`, all or nothing). Without an idempotency key they are committed in the same
+/// round trip as the statement (BEGIN, the hold, COMMIT: one write, one wait); with one, the key is claimed in flight
+/// in the same round trip and the caller commits after answering the key.
 ///
 /// # Errors
-/// Database errors.
-pub async fn hold_writes(
-    c: &ClientWrapper,
-    key: Option<KeyClaim<'_>>,
-    hold: NewHold<'_>,
-) -> Result<HoldWrites, tokio_postgres::Error> {
-    let held: [&(dyn ToSql + Sync); 6] =
-        [hold.region, &hold.id.0, &hold.user.0, &hold.showtime, &hold.labels, &hold.ttl_secs];
-    let count: [&(dyn ToSql + Sync); 3] = [hold.region, &hold.showtime, &hold.user.0];
+/// Database errors; [`TxError::Commit`] when the COMMIT sent with the hold failed.
+pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_>) -> Result<HoldWrites, TxError<E>> {
+    let held: [&(dyn ToSql + Sync); 7] =
+        [hold.region, &hold.id.0, &hold.user.0, &hold.showtime, &hold.labels, &hold.ttl_secs, &hold.cap];
     let (status, body): (Option<i32>, Option<Json<&Value>>) = (None, None);
     let key_params = key.as_ref().map(|k| key_claim_params(k, &status, &body));
-    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(3);
-    if let Some(params) = &key_params {
-        steps.push((q::IDEMPOTENCY_CLAIM, params));
-    }
-    steps.extend([(q::HOLD, &held[..]), (q::COUNT_USER_SEATS, &count[..])]);
-    let mut results = pipeline(c, &steps).await?.into_iter();
-    let key_claimed = key_params.map(|_| results.next().is_some_and(|rows| !rows.is_empty()));
-    let rows = results.next().unwrap_or_default();
-    let booking = match rows.first() {
-        Some(row) => {
-            let Json(seats): Json<Vec<PricedSeat>> = row.try_get("seats")?;
-            Some(HeldRow {
-                seats,
-                total: row.try_get("total_amount")?,
-                currency: row.try_get("currency")?,
-                hold_expires_at: row.try_get("hold_expires_at")?,
-                created_at: row.try_get("created_at")?,
-            })
+    // Seats claimed but the booking refused: the claims' foreign key failed the statement (see hold.sql).
+    let refused = |e: &tokio_postgres::Error| e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION);
+    let (key_claimed, rows) = match &key_params {
+        None => match tx.commit_with(&[(q::HOLD, &held[..])]).await {
+            Ok(mut results) => (None, results.pop().unwrap_or_default()),
+            Err(TxError::Db(e)) if refused(&e) => (None, Vec::new()),
+            Err(e) => return Err(e),
+        },
+        Some(params) => {
+            let claim = tx.prepare_cached(q::IDEMPOTENCY_CLAIM).await?;
+            let hold_statement = tx.prepare_cached(q::HOLD).await?;
+            let (claimed_key, rows) = join(tx.query(&claim, params), tx.query(&hold_statement, &held)).await;
+            let rows = match rows {
+                Err(e) if refused(&e) => Vec::new(),
+                other => other?,
+            };
+            (Some(!claimed_key?.is_empty()), rows)
         }
-        None => None,
     };
-    let mut claimed = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if let Some(label) = row.try_get::<_, Option<String>>("seat_label")? {
-            claimed.push((label, row.try_get("taken_from")?));
-        }
-    }
-    let user_seats = match results.next().as_deref() {
-        Some([row, ..]) => row.try_get(0)?,
-        _ => 0,
+    let Some(first) = rows.first() else { return Ok(HoldWrites { key_claimed, booking: None }) };
+    let claimed = rows
+        .iter()
+        .map(|row| Ok((row.try_get("seat_label")?, row.try_get("taken_from")?)))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    let Json(seats): Json<Vec<PricedSeat>> = first.try_get("seats")?;
+    let booking = HeldRow {
+        seats,
+        total: first.try_get("total_amount")?,
+        currency: first.try_get("currency")?,
+        hold_expires_at: first.try_get("hold_expires_at")?,
+        created_at: first.try_get("created_at")?,
+        claimed,
     };
-    Ok(HoldWrites { key_claimed, booking, claimed, user_seats })
+    Ok(HoldWrites { key_claimed, booking: Some(booking) })
 }
 
 fn key_claim_params<'a>(

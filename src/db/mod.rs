@@ -18,9 +18,10 @@ pub mod retry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+use deadpool_postgres::{ClientWrapper, Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use postgres_types::ToSql;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{DatabaseConfig, DbTls, DialectSetting, RetryPolicy};
@@ -149,6 +150,22 @@ pub fn tls_connector(tls: &DbTls) -> Result<MakeRustlsConnect, DbSetupError> {
 ///
 /// CockroachDB has neither predicate locks nor this planner, and no such settings.
 pub const WRITE_SESSION: &str = "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan";
+
+/// A statement of a [`pipeline`] and its parameters.
+pub type Step<'a> = (&'a str, &'a [&'a (dyn ToSql + Sync)]);
+
+/// Statements sent back to back in one round trip. All are prepared first (a statement not yet cached on this
+/// connection would otherwise be overtaken by the next one); the server then runs them in order. The results come
+/// back in order; the first failing statement's error is the one returned (the later ones only report that the
+/// transaction is aborted).
+///
+/// # Errors
+/// Database errors.
+pub async fn pipeline(c: &ClientWrapper, steps: &[Step<'_>]) -> Result<Vec<Vec<Row>>, tokio_postgres::Error> {
+    let statements = futures_util::future::try_join_all(steps.iter().map(|(sql, _)| c.prepare_cached(sql))).await?;
+    let runs = statements.iter().zip(steps).map(|(statement, (_, params))| c.query(statement, params));
+    futures_util::future::join_all(runs).await.into_iter().collect()
+}
 
 fn build_pool(
     name: &'static str,

@@ -93,10 +93,9 @@ queries! {
     booking {
         SHOWTIME_REGION => "showtime_region.sql",
         BOOKING_REGION => "booking_region.sql",
-        HOLD_CONTEXT => "hold_context.sql",
+        HOLD_REFUSAL => "hold_refusal.sql",
         HOLD => "hold.sql",
         CLAIM_SEATS => "claim_seats.sql",
-        COUNT_USER_SEATS => "count_user_seats.sql",
         EXPIRE_TAKEN_OVER => "expire_taken_over.sql",
         FIND => "find.sql",
         FIND_BY_ID => "find_by_id.sql",

@@ -15,10 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{ClientWrapper, Object, PoolError};
+use futures_util::future::{join, join_all, try_join_all};
 use rand::Rng;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
-use super::Db;
+use super::{Db, Step};
 use crate::config::RetryPolicy;
 use crate::error::ApiError;
 
@@ -67,6 +69,27 @@ impl Tx {
         }
         result
     }
+
+    fn is_open(&self) -> bool {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Runs `steps` (a [`pipeline`]) and COMMIT in one round trip, for a body whose last statements need no decision
+    /// before the commit: the transaction is committed when every step and COMMIT succeed, and rolled back when a
+    /// step fails (PostgreSQL answers the COMMIT of a failed transaction with a rollback). Either way it is over, and
+    /// the helper sends no COMMIT of its own.
+    ///
+    /// # Errors
+    /// [`TxError::Db`]: a step failed and the transaction rolled back; [`TxError::Commit`]: COMMIT failed, which the
+    /// helper retries (a serialization failure) or reports as of unknown outcome (the connection went away).
+    pub async fn commit_with<E>(&self, steps: &[Step<'_>]) -> Result<Vec<Vec<Row>>, TxError<E>> {
+        let statements = try_join_all(steps.iter().map(|(sql, _)| self.prepare_cached(sql))).await?;
+        let runs = join_all(statements.iter().zip(steps).map(|(statement, (_, params))| self.query(statement, params)));
+        let (results, committed) = join(runs, self.batch_execute("COMMIT")).await;
+        committed.map_err(TxError::Commit)?;
+        self.open.store(false, Ordering::SeqCst);
+        results.into_iter().collect::<Result<_, _>>().map_err(TxError::Db)
+    }
 }
 
 /// Why a transaction body stopped.
@@ -76,6 +99,8 @@ pub enum TxError<E> {
     Db(tokio_postgres::Error),
     /// A business answer (e.g. "seats taken"): roll back and return it, never retried.
     Abort(E),
+    /// The COMMIT that the body sent itself ([`Tx::commit_with`]) failed: handled as the helper's own COMMIT.
+    Commit(tokio_postgres::Error),
 }
 
 impl<E> From<tokio_postgres::Error> for TxError<E> {
@@ -144,6 +169,20 @@ fn retry_reason(err: &tokio_postgres::Error) -> Option<&'static str> {
     }
 }
 
+/// A failed COMMIT: the error again when it is a conflict to retry, else what the helper returns.
+fn retryable_commit_failure<E>(
+    tx: &'static str,
+    err: tokio_postgres::Error,
+) -> Result<tokio_postgres::Error, RetryError<E>> {
+    if retry_reason(&err).is_some() {
+        Ok(err)
+    } else if commit_outcome_unknown(&err) {
+        Err(RetryError::AmbiguousCommit { tx, source: err })
+    } else {
+        Err(RetryError::Db(err))
+    }
+}
+
 /// Whether a failed COMMIT may nonetheless have committed.
 fn commit_outcome_unknown(err: &tokio_postgres::Error) -> bool {
     err.code() == Some(&SqlState::T_R_STATEMENT_COMPLETION_UNKNOWN) || err.is_closed() || err.code().is_none()
@@ -198,37 +237,44 @@ where
         // them in that order. BEGIN cannot fail on a connection that is not in a transaction (the pool never hands
         // out one that is: see `Tx`'s drop) unless the connection is lost, and then the body's statements are lost
         // with it; if it ever failed, the result is an error and the connection is closed, never committed.
-        let (begun, body_result) =
-            futures_util::future::join(transaction.batch_execute(BEGIN), body(transaction.clone())).await;
+        let (begun, body_result) = join(transaction.batch_execute(BEGIN), body(transaction.clone())).await;
         if let Err(err) = begun {
             return Err(RetryError::Db(err));
         }
+        // Ends the transaction if the body has not (a failed ROLLBACK leaves the Tx open, and its drop closes the
+        // connection).
+        let roll_back = || async {
+            if transaction.is_open() {
+                let _ = transaction.finish("ROLLBACK").await;
+            }
+        };
         let conflict = match body_result {
+            Ok(value) if !transaction.is_open() => return Ok(value),
             Ok(value) => match transaction.finish("COMMIT").await {
                 Ok(()) => return Ok(value),
-                Err(err) if retry_reason(&err).is_some() => {
+                Err(err) => {
+                    let err = retryable_commit_failure(tx, err)?;
                     // PostgreSQL ends the transaction on a failed COMMIT; the ROLLBACK is a harmless no-op there
                     // and required on CockroachDB.
-                    let _ = transaction.finish("ROLLBACK").await;
+                    roll_back().await;
                     err
                 }
-                Err(err) if commit_outcome_unknown(&err) => {
-                    return Err(RetryError::AmbiguousCommit { tx, source: err });
-                }
-                Err(err) => return Err(RetryError::Db(err)),
             },
-            Err(TxError::Abort(answer)) => {
-                // A failed ROLLBACK leaves the Tx open, and its drop closes the connection.
-                let _ = transaction.finish("ROLLBACK").await;
-                return Err(RetryError::Aborted(answer));
-            }
-            Err(TxError::Db(err)) if retry_reason(&err).is_some() => {
-                let _ = transaction.finish("ROLLBACK").await;
+            Err(TxError::Commit(err)) => {
+                let err = retryable_commit_failure(tx, err)?;
+                roll_back().await;
                 err
             }
+            Err(TxError::Abort(answer)) => {
+                roll_back().await;
+                return Err(RetryError::Aborted(answer));
+            }
             Err(TxError::Db(err)) => {
-                let _ = transaction.finish("ROLLBACK").await;
-                return Err(RetryError::Db(err));
+                roll_back().await;
+                if retry_reason(&err).is_none() {
+                    return Err(RetryError::Db(err));
+                }
+                err
             }
         };
         drop(transaction);

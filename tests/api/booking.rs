@@ -244,6 +244,28 @@ async fn hold_returns_409_listing_the_seats_someone_else_holds() {
 }
 
 #[tokio::test]
+async fn a_hold_over_the_per_user_cap_says_how_many_are_held_and_leaves_its_seats_free() {
+    let app = TestApp::spawn().await;
+    let show = show(&app, 0).await;
+    let (_, alice) = app.customer().await;
+    let seats = show.standard(0, 11);
+    held(&app, &alice, show.id, &seats[..9]).await;
+
+    // Both seats are free and claimed by the statement, which then refuses the booking (cap 10): the claims
+    // must go with it.
+    let body = expect_problem(
+        hold(&app, &alice, show.id, &seats[9..], None).await,
+        StatusCode::CONFLICT,
+        "seat-limit-exceeded",
+    )
+    .await;
+
+    assert_eq!((body["limit"].as_u64(), body["alreadyHeld"].as_u64()), (Some(10), Some(9)), "{body}");
+    assert_eq!(live_claims(&app, show.id).await.len(), 9, "the refused hold left no claim behind");
+    held(&app, &alice, show.id, &seats[9..10]).await;
+}
+
+#[tokio::test]
 async fn hold_refuses_bad_requests_with_a_clear_problem_type() {
     let app = TestApp::spawn().await;
     let show = show(&app, 0).await;
@@ -324,6 +346,9 @@ async fn hold_refuses_a_started_or_canceled_showtime() {
     )
     .await;
     assert_eq!(body["reason"], "canceled");
+    // The hold statement claims before it checks the showtime; the refusal took the claims with it.
+    assert!(live_claims(&app, started.id).await.is_empty());
+    assert!(live_claims(&app, canceled.id).await.is_empty());
 }
 
 #[tokio::test]

@@ -1,17 +1,33 @@
--- A hold's booking and claims in ONE statement (DESIGN.md §6 steps 2-3). Inserts the booking, with the price of
--- each seat taken from the showtime row (I5: locked at hold time, inside the transaction, nothing from the client),
--- provided the showtime is scheduled, has not started, and its screen has every requested seat; then claims the
--- seats: a new claim, or the takeover of a claim whose hold has lapsed (I4), which records the previous owner in
--- taken_from (migration 0002 says why it is not read beforehand). A live claim of another booking is left alone and
--- its label is missing from the result: fewer claimed seats than asked means taken, and the caller rolls back. The
--- primary key booking_seats_pkey is the double-booking guard (I1); the claims' foreign key to the booking is checked
--- at the end of the statement, when the booking row exists.
+-- A hold in ONE statement, all or nothing (DESIGN.md §6 steps 2-3): claims the seats, then inserts their booking
+-- only if every seat was claimed, the showtime is scheduled and has not started, its screen has every requested
+-- seat, and the user stays within the per-user cap; the price of each seat comes from the showtime row (I5: locked
+-- at hold time, nothing from the client).
+-- Claims: a new claim, or the takeover of a claim whose hold has lapsed (I4), which records the previous owner in
+-- taken_from (migration 0002 says why it is not read beforehand). A live claim of another booking is left alone.
+-- The primary key booking_seats_pkey is the double-booking guard (I1).
+-- All or nothing without a decision in between: claims whose booking was not inserted break the claims' foreign key
+-- to bookings, which PostgreSQL checks at the end of the statement: the statement fails (23503) and the
+-- transaction with it, so that the service can send COMMIT in the same round trip (a failed transaction's COMMIT
+-- rolls back). When no seat could be claimed the statement inserts nothing and returns nothing.
+-- The cap counts the user's live seats in the statement's snapshot, without this hold (a data-modifying CTE's rows
+-- are not visible to the other parts of its statement); under SERIALIZABLE two concurrent holds of one user cannot
+-- both pass it.
 -- $1 region, $2 booking id, $3 user id, $4 showtime id, $5 seat labels (TEXT[], distinct and sorted: claims lock
--- rows in one order), $6 hold TTL in seconds (FLOAT8).
--- Returns no row when no booking was inserted (unknown showtime or seat, or the showtime is closed:
--- hold_context.sql tells which); else one row per claimed seat, or one row with a NULL seat_label when none was:
--- seats, total_amount, currency, hold_expires_at, created_at (the booking), seat_label, taken_from (the claim).
-WITH booking AS (
+-- rows in one order), $6 hold TTL in seconds (FLOAT8), $7 the per-user cap of seats on a showtime (INT8).
+-- Returns one row per seat when the booking was inserted: seats, total_amount, currency, hold_expires_at,
+-- created_at (the booking), seat_label, taken_from (the claim); no row when nothing was inserted; an error (23503)
+-- when seats were claimed but the booking was refused. Either way, hold_refusal.sql tells why.
+WITH claimed AS (
+    INSERT INTO booking_seats (region, showtime_id, seat_label, booking_id, hold_expires_at)
+    SELECT $1, $4, label, $2, now() + $6::FLOAT8 * INTERVAL '1 second'
+    FROM unnest($5::TEXT[]) AS label
+    ON CONFLICT (region, showtime_id, seat_label) DO UPDATE
+        SET booking_id = excluded.booking_id,
+            hold_expires_at = excluded.hold_expires_at,
+            taken_from = CASE WHEN booking_seats.booking_id = excluded.booking_id THEN NULL ELSE booking_seats.booking_id END
+        WHERE booking_seats.hold_expires_at < now() OR booking_seats.booking_id = excluded.booking_id
+    RETURNING seat_label, taken_from
+), booking AS (
     INSERT INTO bookings (region, id, user_id, showtime_id, status, seats, seat_count, total_amount, currency,
                           hold_expires_at, created_at, updated_at)
     SELECT s.region, $2, $3, s.id, 'reserved',
@@ -30,20 +46,16 @@ WITH booking AS (
       ON st.region = s.region AND st.theater_id = s.theater_id AND st.screen_number = s.screen_number
      AND st.seat_label = ANY($5::TEXT[])
     WHERE s.region = $1 AND s.id = $4 AND s.status = 'scheduled' AND s.start_time > now()
+      AND (SELECT count(*) FROM claimed) = cardinality($5::TEXT[])
+      AND (SELECT COALESCE(SUM(b.seat_count), 0)
+           FROM bookings b
+           WHERE b.region = $1 AND b.showtime_id = $4 AND b.user_id = $3
+             AND (b.status IN ('payment_pending', 'paid') OR (b.status = 'reserved' AND b.hold_expires_at > now())))
+          + cardinality($5::TEXT[]) <= $7::INT8
     GROUP BY s.region, s.id, s.currency
-    HAVING count(*) = array_length($5::TEXT[], 1)
-    RETURNING region, id, showtime_id, seats, total_amount, currency, hold_expires_at, created_at
-), claimed AS (
-    INSERT INTO booking_seats (region, showtime_id, seat_label, booking_id, hold_expires_at)
-    SELECT b.region, b.showtime_id, label, b.id, b.hold_expires_at
-    FROM booking b, unnest($5::TEXT[]) AS label
-    ON CONFLICT (region, showtime_id, seat_label) DO UPDATE
-        SET booking_id = excluded.booking_id,
-            hold_expires_at = excluded.hold_expires_at,
-            taken_from = CASE WHEN booking_seats.booking_id = excluded.booking_id THEN NULL ELSE booking_seats.booking_id END
-        WHERE booking_seats.hold_expires_at < now() OR booking_seats.booking_id = excluded.booking_id
-    RETURNING seat_label, taken_from
+    HAVING count(*) = cardinality($5::TEXT[])
+    RETURNING seats, total_amount, currency, hold_expires_at, created_at
 )
 SELECT b.seats, b.total_amount, b.currency, b.hold_expires_at, b.created_at, c.seat_label, c.taken_from
 FROM booking b
-LEFT JOIN claimed c ON true
+CROSS JOIN claimed c
