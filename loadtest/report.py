@@ -48,9 +48,10 @@ for meta_path in sorted(glob.glob(f"{OUT}/phases/*.json")):
     meta = load(meta_path)
     result_path = f"{OUT}/phases/{name}.result.json"
     meta["result"] = load(result_path) if os.path.exists(result_path) else {}
-    db_path = f"{OUT}/phases/{name}.db.json"
-    if os.path.exists(db_path):
-        meta["db"] = load(db_path)
+    for extra in ("db", "floor"):
+        extra_path = f"{OUT}/phases/{name}.{extra}.json"
+        if os.path.exists(extra_path):
+            meta[extra] = load(extra_path)
     requests = meta["result"].get("requests") or 0
     if meta.get("server") and requests and meta["result"].get("tool") != "pgbench":
         meta["serverCpuSecondsPer1000Requests"] = meta["serverCpuSeconds"] / requests * 1000
@@ -116,6 +117,7 @@ if stampedes:
 stampede_5xx = sum(s["result"]["serverErrors"] for s in stampedes) if stampedes else None
 sold_out = max((s["result"]["soldOutAfterMs"] or 1e9) for s in stampedes) if stampedes else None
 stampede_p99 = max(s["result"]["latencyMs"]["p99"] for s in stampedes) if stampedes else None
+floor_p99 = max((s["floor"]["latencyMs"]["p99"] for s in stampedes if "floor" in s), default=None)
 
 server_phases = [p for p in phases.values() if p.get("server")]
 peak_rss_mb = max((p["peakRssKb"] for p in server_phases), default=0) / 1024
@@ -161,7 +163,8 @@ goals = [
      "yes" if exactly_once else "no", exactly_once),
     ("on-sale: no 5xx", f"{stampede_5xx}", None if stampede_5xx is None else stampede_5xx == 0),
     ("on-sale: sold out within 2 s (worst run)", f"{fmt(sold_out, 0)} ms", None if sold_out is None else sold_out <= 2000),
-    ("on-sale: p99 <= 100 ms (worst run)", f"{fmt(stampede_p99, 1)} ms",
+    ("on-sale: p99 <= 100 ms (worst run)",
+     f"{fmt(stampede_p99, 1)} ms (floor: {fmt(floor_p99, 1)} ms, the same buyers on a static route)",
      None if stampede_p99 is None else stampede_p99 <= 100),
     ("server RSS <= 100 MB under load (peak of the 200 ms samples; VmHWM)", f"{peak_rss_mb:.1f} MB ({hwm_mb:.1f} MB)",
      peak_rss_mb <= 100 and hwm_mb <= 100),
@@ -302,14 +305,24 @@ if k6:
 if stampedes:
     md += ["", f"## On-sale stampedes (examples/loadgen.rs: {args.buyers} buyers, one 200-seat showtime each)", "",
            "| run | sold (distinct) | in the database: claims / seats / bookings | requests | answers | 5xx | "
-           "sold out after ms | p50 / p99 / max ms | tx retries | load avg |", "|---|---|---|---|---|---|---|---|---|---|"]
+           "sold out after ms | p50 / p99 / max ms | p50 / p99 ms of the 201s | p50 / p99 ms of the 409s | "
+           "floor p50 / p99 ms | tx retries | load avg |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def quantiles(q):
+        return "–" if not q else f"{q['p50']:.1f} / {q['p99']:.1f}"
+
     for s in stampedes:
         r, db = s["result"], s["db"]
+        by_status = r.get("latencyMsByStatus", {})
         md.append(
             f"| {s['phase']} | {r['sold']} ({r['distinctSeatsSold']}) | {db['claims']} / {db['distinctSeats']} / "
             f"{db['bookings']} | {r['requests']} | {r['statuses']} | {r['serverErrors']} | "
             f"{fmt(r['soldOutAfterMs'], 0)} | {r['latencyMs']['p50']:.1f} / {r['latencyMs']['p99']:.1f} / "
-            f"{r['latencyMs']['max']:.1f} | {s['txRetries']:.0f} | {load_of(s)} |")
+            f"{r['latencyMs']['max']:.1f} | {quantiles(by_status.get('201'))} | {quantiles(by_status.get('409'))} | "
+            f"{quantiles(s.get('floor', {}).get('latencyMs'))} | {s['txRetries']:.0f} | {load_of(s)} |")
+    md += ["", "The floor: just before each stampede, the same buyers (connections open, one barrier) each send two "
+           "GETs of a 300-byte static body (`loadgen floor`): no authentication, JSON or database. It is what 1,000 "
+           "requests at once cost this machine, load generator included; no stampede's p99 can be lower here."]
 
 if scaling:
     md += ["", f"## Scaling: empty vs {args.bulk_rows:,} booking_seats rows", "",
