@@ -17,11 +17,13 @@ pub mod service;
 pub mod store;
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -248,16 +250,22 @@ impl From<BookingError> for ApiError {
 /// An in-process cache of immutable id -> region mappings (showtimes, bookings: DESIGN.md §4 "a showtime id resolves
 /// to its region through an immutable, cached lookup"). Bounded: when full it is cleared (misses only cost one
 /// indexed lookup). A `RwLock` because reads dominate and no await happens while it is held.
+///
+/// Concurrent misses of one id make one lookup ([`RegionCache::get_or_fetch`]): an on-sale's first second is a
+/// thousand holds of a showtime no request of this process has resolved yet, and each would otherwise take a pooled
+/// connection for the same answer.
 #[derive(Debug)]
 pub struct RegionCache {
     map: RwLock<HashMap<Uuid, Region>>,
     capacity: usize,
+    /// Lookups under way, shared by the requests that missed meanwhile.
+    fetching: Mutex<HashMap<Uuid, Arc<OnceCell<Option<Region>>>>>,
 }
 
 impl RegionCache {
     /// An empty cache of at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        Self { map: RwLock::new(HashMap::new()), capacity }
+        Self { map: RwLock::new(HashMap::new()), capacity, fetching: Mutex::new(HashMap::new()) }
     }
 
     /// The cached region of `id`.
@@ -272,6 +280,33 @@ impl RegionCache {
             map.clear();
         }
         map.insert(id, region);
+    }
+
+    /// The region of `id`: cached, or looked up by `fetch` once for all the requests that miss at the same time
+    /// (`None`: no such id, not cached). A failed lookup is tried again by the next waiter.
+    ///
+    /// # Errors
+    /// The lookup's.
+    pub async fn get_or_fetch<E, Fut>(&self, id: Uuid, fetch: impl FnOnce() -> Fut) -> Result<Option<Region>, E>
+    where
+        Fut: Future<Output = Result<Option<Region>, E>>,
+    {
+        if let Some(region) = self.get(id) {
+            return Ok(Some(region));
+        }
+        let fetching = || self.fetching.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cell = fetching().entry(id).or_default().clone();
+        let result = cell.get_or_try_init(fetch).await.cloned();
+        {
+            let mut fetching = fetching();
+            if fetching.get(&id).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                fetching.remove(&id);
+            }
+        }
+        if let Ok(Some(region)) = &result {
+            self.insert(id, region.clone());
+        }
+        result
     }
 }
 
@@ -289,6 +324,36 @@ mod tests {
         cache.insert(c, Region::new("us-central"));
         assert_eq!(cache.get(c), Some(Region::new("us-central")));
         assert_eq!(cache.get(a), None, "cleared when full");
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_of_one_id_make_one_lookup_and_a_failure_is_not_cached() {
+        let cache = Arc::new(RegionCache::new(10));
+        let id = Uuid::from_u128(7);
+        let lookups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let failed: Result<Option<Region>, &str> = cache.get_or_fetch(id, || async { Err("down") }).await;
+        assert_eq!(failed, Err("down"));
+        let start = Arc::new(tokio::sync::Barrier::new(50));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let (cache, lookups, start) = (cache.clone(), lookups.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    cache
+                        .get_or_fetch(id, || async move {
+                            lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Ok::<_, ()>(Some(Region::new("us-west")))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("task"), Ok(Some(Region::new("us-west"))));
+        }
+        assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), 1, "one lookup for 50 concurrent misses");
+        assert_eq!(cache.get(id), Some(Region::new("us-west")));
     }
 
     #[test]

@@ -263,25 +263,23 @@ impl BookingService {
     }
 
     async fn showtime_region(&self, showtime: Uuid) -> Result<Option<Region>, BookingError> {
-        if let Some(region) = self.showtime_regions.get(showtime) {
-            return Ok(Some(region));
-        }
-        let client = self.db.write.get().await?;
-        let region = store::showtime_region(&client, showtime).await?;
-        if let Some(region) = &region {
-            self.showtime_regions.insert(showtime, region.clone());
-        }
-        Ok(region)
+        self.showtime_regions
+            .get_or_fetch(showtime, || async {
+                let client = self.db.write.get().await?;
+                Ok::<_, BookingError>(store::showtime_region(&client, showtime).await?)
+            })
+            .await
     }
 
     async fn booking_region(&self, booking: BookingId) -> Result<Region, BookingError> {
-        if let Some(region) = self.booking_regions.get(booking.0) {
-            return Ok(region);
-        }
-        let client = self.db.write.get().await?;
-        let region = store::booking_region(&client, booking).await?.ok_or(Refusal::NotFound)?;
-        self.booking_regions.insert(booking.0, region.clone());
-        Ok(region)
+        let region = self
+            .booking_regions
+            .get_or_fetch(booking.0, || async {
+                let client = self.db.write.get().await?;
+                Ok::<_, BookingError>(store::booking_region(&client, booking).await?)
+            })
+            .await?;
+        Ok(region.ok_or(Refusal::NotFound)?)
     }
 
     async fn after_claims_changed(&self, showtime: Uuid) {
