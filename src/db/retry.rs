@@ -80,15 +80,23 @@ impl Tx {
     /// the helper sends no COMMIT of its own.
     ///
     /// # Errors
-    /// [`TxError::Db`]: a step failed and the transaction rolled back; [`TxError::Commit`]: COMMIT failed, which the
+    /// [`TxError::Db`]: a step failed, and nothing was committed; [`TxError::Commit`]: COMMIT failed, which the
     /// helper retries (a serialization failure) or reports as of unknown outcome (the connection went away).
     pub async fn commit_with<E>(&self, steps: &[Step<'_>]) -> Result<Vec<Vec<Row>>, TxError<E>> {
         let statements = try_join_all(steps.iter().map(|(sql, _)| self.prepare_cached(sql))).await?;
         let runs = join_all(statements.iter().zip(steps).map(|(statement, (_, params))| self.query(statement, params)));
         let (results, committed) = join(runs, self.batch_execute("COMMIT")).await;
-        committed.map_err(TxError::Commit)?;
-        self.open.store(false, Ordering::SeqCst);
-        results.into_iter().collect::<Result<_, _>>().map_err(TxError::Db)
+        if committed.is_ok() {
+            self.open.store(false, Ordering::SeqCst);
+        }
+        match (results.into_iter().collect::<Result<Vec<_>, _>>(), committed) {
+            (Ok(rows), Ok(())) => Ok(rows),
+            // A statement failed: nothing was committed, whatever COMMIT answered (a rollback; or an error from a
+            // server that wants an explicit ROLLBACK, which the helper sends while the Tx is still open).
+            (Err(err), _) if !commit_outcome_unknown(&err) => Err(TxError::Db(err)),
+            (_, Err(err)) => Err(TxError::Commit(err)),
+            (Err(err), Ok(())) => Err(TxError::Db(err)),
+        }
     }
 }
 
