@@ -333,7 +333,7 @@ impl BookingService {
             ttl_secs: self.hold_ttl.as_secs_f64(),
             cap: i64::try_from(self.limits.max_seats_per_user_showtime).unwrap_or(i64::MAX),
         };
-        let (mut unknown_commits, mut vanished) = (0, 0);
+        let (mut unknown_commits, mut reruns) = (0, 0);
         loop {
             let result = db::retry(&self.db, "hold", |tx| self.hold_body(tx, hold, cmd)).await;
             let uncertainty = match result {
@@ -347,21 +347,18 @@ impl BookingService {
                     if let Some(refusal) = self.why_not_held(hold, cmd).await? {
                         return Err(refusal);
                     }
-                    // Nothing is in the way any more (the seat that was taken was released meanwhile): hold again.
-                    vanished += 1;
-                    if vanished >= 3 {
-                        return Err(BookingError::Contended(anyhow::anyhow!(
-                            "hold {}: refused, then free, 3 times",
-                            hold.id
-                        )));
-                    }
+                    // Nothing is in the way any more (what was taken was released meanwhile): hold again.
+                    hold_again(&mut reruns, hold.id)?;
                     continue;
                 }
-                Err(RetryError::Aborted(Stop::KeyTaken)) => match self.key_answer(hold, cmd).await? {
-                    Some(answer) => return answer,
+                Err(RetryError::Aborted(Stop::KeyTaken)) => {
+                    if let Some(answer) = self.key_answer(hold, cmd).await? {
+                        return answer;
+                    }
                     // The key expired meanwhile: hold again.
-                    None => continue,
-                },
+                    hold_again(&mut reruns, hold.id)?;
+                    continue;
+                }
                 Err(RetryError::Aborted(Stop::AlreadyCommitted)) => None,
                 Err(err @ RetryError::AmbiguousCommit { .. }) => Some(err),
                 Err(err) => return Err(BookingError::from_retry(err)),
@@ -1223,6 +1220,15 @@ async fn check_claimed(
         }
         _ => Ok(()),
     }
+}
+
+/// Counts a hold that runs again because what refused it is gone; the third time it gives up (contention).
+fn hold_again(reruns: &mut u32, id: BookingId) -> Result<(), BookingError> {
+    *reruns += 1;
+    if *reruns >= 3 {
+        return Err(BookingError::Contended(anyhow::anyhow!("hold {id}: refused, then unhindered, {reruns} times")));
+    }
+    Ok(())
 }
 
 /// The model allowed a transition whose guarded SQL did not apply, in the same snapshot: a bug, not a race.
