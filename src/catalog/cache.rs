@@ -38,9 +38,12 @@ const LAYOUT_SEATS_CAPACITY: u64 = 2_000_000;
 
 /// Most showtimes kept. Once its seat map has been served, an entry holds that map's template and its last rendered
 /// body: about 36 KB for a 200-seat screen. 200,000 entries let the load run's browse and mix phases (random
-/// showtimes, a 5 s TTL) grow the process by 40 MB and past the 100 MB budget; 2,000 bound it to about 70 MB of
-/// 200-seat maps, and the admission policy (TinyLFU) keeps the showtimes that are read the most.
-const SHOWTIMES_CAPACITY: u64 = 2_000;
+/// showtimes, a 5 s TTL) grow the process by 40 MB and past the 100 MB budget. 2,000 still did: the mixed and soak
+/// phases read about 550 random seat maps a second, more distinct showtimes per TTL than the cap, so the cache sat
+/// full at about 70 MB, and the stampedes' 1,000 connections took the process to 109-112 MB (full run 20261125T043258Z).
+/// 1,000 bound it to about 36 MB of 200-seat maps; the admission policy (TinyLFU) keeps the showtimes read the most,
+/// and a miss costs one indexed read.
+const SHOWTIMES_CAPACITY: u64 = 1_000;
 
 /// Most search bodies kept, by total size in bytes. The searches that repeat (by city, ZIP, title) are a few KB each,
 /// so thousands fit; position searches rarely repeat, and at 64 MB a stream of them filled the cache and took the
