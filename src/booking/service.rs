@@ -344,6 +344,12 @@ impl BookingService {
                 Err(RetryError::Aborted(Stop::Replay(stored))) => return Ok(Answer::Replayed(stored)),
                 Err(RetryError::Aborted(Stop::Refused(err))) => return Err(err),
                 Err(RetryError::Aborted(Stop::NotHeld)) => {
+                    // After a COMMIT whose outcome was lost, the first attempt may have committed after all.
+                    if unknown_commits > 0
+                        && let Some(answer) = self.hold_outcome(hold, cmd).await?
+                    {
+                        return Ok(self.committed_after_all(answer).await);
+                    }
                     if let Some(refusal) = self.why_not_held(hold, cmd).await? {
                         return Err(refusal);
                     }
@@ -364,10 +370,7 @@ impl BookingService {
                 Err(err) => return Err(BookingError::from_retry(err)),
             };
             if let Some(answer) = self.hold_outcome(hold, cmd).await? {
-                if let Answer::Fresh(booking) = &answer {
-                    self.after_hold(booking, &[]).await;
-                }
-                return Ok(answer);
+                return Ok(self.committed_after_all(answer).await);
             }
             // Not committed: run again (same id). Bounded, in case the database keeps dropping COMMITs.
             unknown_commits += 1;
@@ -475,6 +478,14 @@ impl BookingService {
         }
         self.after_claims_changed(booking.showtime_id).await;
         metrics::counter!("boxoffice_seats_claimed_total").increment(booking.seats.len() as u64);
+    }
+
+    /// A hold found committed after a COMMIT whose outcome was lost: its post-commit effects, once.
+    async fn committed_after_all(&self, answer: Answer<Booking>) -> Answer<Booking> {
+        if let Answer::Fresh(booking) = &answer {
+            self.after_hold(booking, &[]).await;
+        }
+        answer
     }
 
     /// After a COMMIT whose outcome is unknown: did the hold commit? Asked on a fresh connection.

@@ -490,6 +490,30 @@ async fn a_commit_cut_after_reaching_the_server_ends_with_exactly_one_booking() 
 }
 
 #[tokio::test]
+async fn a_rerun_of_a_hold_that_did_commit_fails_on_its_booking_id_even_at_the_per_user_cap() {
+    // A hold whose COMMIT outcome was lost runs again with the same booking id. If the first attempt committed
+    // after all, the rerun must fail on the booking's primary key (the service then finds the booking), and not be
+    // refused by the per-user cap for counting its own first attempt: 8 held + 2 + 2 again would be 12 > 10.
+    let app = TestApp::spawn().await;
+    let show = show(&app, 0).await;
+    let (user, token) = customers(&app, 1).await.remove(0);
+    let seats = show.standard(0, 10);
+    crate::booking::held(&app, &token, show.id, &seats[..8]).await;
+    let db = app.db().await;
+    let (id, labels, ttl, cap) = (Uuid::new_v4(), seats[8..].to_vec(), 600.0_f64, 10_i64);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+        [&show.region, &id, &user, &show.id, &labels, &ttl, &cap];
+    let hold_sql = boxoffice::db::queries::booking::HOLD;
+
+    let first = db.query(hold_sql, &params).await.expect("the first attempt holds");
+    assert_eq!(first.len(), 2, "both seats claimed");
+    let rerun = db.query(hold_sql, &params).await.expect_err("the rerun must not pass");
+
+    assert_eq!(rerun.code(), Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION), "{rerun}");
+    assert_eq!(live_claims(&app, show.id).await.len(), 10);
+}
+
+#[tokio::test]
 async fn a_commit_cut_before_reaching_the_server_is_run_again_and_makes_one_booking() {
     let (app, proxy) = app_behind_proxy().await;
     let show = show(&app, 0).await;

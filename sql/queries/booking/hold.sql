@@ -10,8 +10,9 @@
 -- transaction with it, so that the service can send COMMIT in the same round trip (a failed transaction's COMMIT
 -- rolls back). When no seat could be claimed the statement inserts nothing and returns nothing.
 -- The cap counts the user's live seats in the statement's snapshot, without this hold (a data-modifying CTE's rows
--- are not visible to the other parts of its statement); under SERIALIZABLE two concurrent holds of one user cannot
--- both pass it.
+-- are not visible to the other parts of its statement, and a booking with this id is left out: a rerun after a
+-- COMMIT whose outcome was lost must reach the booking insert and fail on its primary key, 23505, when the first
+-- attempt did commit); under SERIALIZABLE two concurrent holds of one user cannot both pass it.
 -- $1 region, $2 booking id, $3 user id, $4 showtime id, $5 seat labels (TEXT[], distinct and sorted: claims lock
 -- rows in one order), $6 hold TTL in seconds (FLOAT8), $7 the per-user cap of seats on a showtime (INT8).
 -- Returns one row per seat when the booking was inserted: seats, total_amount, currency, hold_expires_at,
@@ -49,7 +50,7 @@ WITH claimed AS (
       AND (SELECT count(*) FROM claimed) = cardinality($5::TEXT[])
       AND (SELECT COALESCE(SUM(b.seat_count), 0)
            FROM bookings b
-           WHERE b.region = $1 AND b.showtime_id = $4 AND b.user_id = $3
+           WHERE b.region = $1 AND b.showtime_id = $4 AND b.user_id = $3 AND b.id <> $2
              AND (b.status IN ('payment_pending', 'paid') OR (b.status = 'reserved' AND b.hold_expires_at > now())))
           + cardinality($5::TEXT[]) <= $7::INT8
     GROUP BY s.region, s.id, s.currency
