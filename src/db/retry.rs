@@ -74,10 +74,10 @@ impl Tx {
         self.open.load(Ordering::SeqCst)
     }
 
-    /// Runs `steps` (a [`pipeline`]) and COMMIT in one round trip, for a body whose last statements need no decision
-    /// before the commit: the transaction is committed when every step and COMMIT succeed, and rolled back when a
-    /// step fails (PostgreSQL answers the COMMIT of a failed transaction with a rollback). Either way it is over, and
-    /// the helper sends no COMMIT of its own.
+    /// Runs `steps` (a [`super::pipeline`]) and COMMIT in one round trip, for a body whose last statements need no
+    /// decision before the commit: the transaction is committed when every step and COMMIT succeed, and rolled back
+    /// when a step fails (PostgreSQL answers the COMMIT of a failed transaction with a rollback). Either way it is
+    /// over, and the helper sends no COMMIT of its own.
     ///
     /// # Errors
     /// [`TxError::Db`]: a step failed, and nothing was committed; [`TxError::Commit`]: COMMIT failed, which the
