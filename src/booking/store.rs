@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::ClientWrapper;
+use futures_util::future::join;
 use postgres_types::{Json, ToSql};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -20,8 +21,6 @@ use uuid::Uuid;
 
 use super::model::{Booking, BookingId, BookingStatus, PricedSeat, SeatKind};
 use crate::auth::model::UserId;
-use futures_util::future::join;
-
 use crate::db::queries::{booking as q, payment as pq};
 use crate::db::{Region, Tx, TxError, pipeline};
 use crate::payment::store::PaymentStatus;
@@ -93,7 +92,7 @@ pub struct HoldRefusal {
     pub kinds: HashMap<String, SeatKind>,
     /// The requested seats another booking holds (sorted).
     pub taken: Vec<String>,
-    /// The user's live seats on the showtime.
+    /// The user's live seats on the showtime, in bookings other than this hold's.
     pub user_seats: i64,
 }
 

@@ -13,7 +13,6 @@ use crate::helpers::{TestApp, expect_problem, expect_status};
 #[derive(Debug, Clone)]
 pub struct Show {
     pub id: Uuid,
-    #[expect(dead_code, reason = "kept for suites that need the partition")]
     pub region: String,
     pub seats: Vec<(String, String)>,
 }
