@@ -443,18 +443,11 @@ impl BookingService {
         if !refusal.taken.is_empty() {
             return Ok(Some(BookingError::SeatsUnavailable(refusal.taken)));
         }
-        let cap = self.limits.max_seats_per_user_showtime;
-        let already_held = usize::try_from(refusal.user_seats).unwrap_or(usize::MAX);
-        if check_user_cap(
-            refusal.user_seats.saturating_add(i64::try_from(hold.labels.len()).unwrap_or(i64::MAX)),
-            hold.labels.len(),
-            cap,
-        )
-        .is_err()
-        {
-            return Ok(Some(BookingError::SeatLimit { limit: cap, already_held }));
-        }
-        Ok(None)
+        let requested = hold.labels.len();
+        let live_after = refusal.user_seats.saturating_add(i64::try_from(requested).unwrap_or(i64::MAX));
+        Ok(check_user_cap(live_after, requested, self.limits.max_seats_per_user_showtime)
+            .err()
+            .map(|(limit, already_held)| BookingError::SeatLimit { limit, already_held }))
     }
 
     /// After a hold committed: expires the bookings whose lapsed claims it took over, in a transaction of their own

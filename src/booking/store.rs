@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::model::{Booking, BookingId, BookingStatus, PricedSeat, SeatKind};
 use crate::auth::model::UserId;
 use crate::db::queries::{booking as q, payment as pq};
-use crate::db::{Region, Tx, TxError, pipeline};
+use crate::db::{Region, Step, Tx, TxError, pipeline};
 use crate::payment::store::PaymentStatus;
 
 fn first_found(rows: &[Row]) -> Result<Option<Found>, tokio_postgres::Error> {
@@ -319,6 +319,7 @@ pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_
             Err(TxError::Db(e)) if refused(&e) => (None, Vec::new()),
             Err(e) => return Err(e),
         },
+        // Not `pipeline`: the key's verdict is needed even when the hold failed (a replay must not become a 409).
         Some(params) => {
             let claim = tx.prepare_cached(q::IDEMPOTENCY_CLAIM).await?;
             let hold_statement = tx.prepare_cached(q::HOLD).await?;
@@ -409,7 +410,7 @@ pub async fn transition(
     };
     let (status, body): (Option<i32>, Option<Json<&Value>>) = (None, None);
     let key_params = key.as_ref().map(|k| key_claim_params(k, &status, &body));
-    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(3);
+    let mut steps: Vec<Step<'_>> = Vec::with_capacity(3);
     if let Some(params) = &key_params {
         steps.push((q::IDEMPOTENCY_CLAIM, params));
     }
@@ -438,7 +439,7 @@ pub async fn extend_claims_and_record_payment(
     // The claims are rewritten only when the hold moved: an UPDATE writes a new version of each claim row even with
     // the same value, and those writes land on the leaf pages every concurrent hold of the showtime reads (the
     // payments of one showtime's buyers exhausted their retries on the resulting serialization failures).
-    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(2);
+    let mut steps: Vec<Step<'_>> = Vec::with_capacity(2);
     if extended {
         steps.push((q::SET_CLAIMS_EXPIRY, &extend));
     }
@@ -534,7 +535,7 @@ pub async fn settle(
         .as_ref()
         .filter(|(_, _, _, r)| r.is_none())
         .map(|(region, user, key, _)| [*region as &(dyn ToSql + Sync), user, key]);
-    let mut steps: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::with_capacity(3);
+    let mut steps: Vec<Step<'_>> = Vec::with_capacity(3);
     match claim {
         Some(_) => steps.push((q::CLAIM_SEATS, &claim_params)),
         None => steps.push((q::DELETE_CLAIMS, &release_params)),
