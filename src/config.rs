@@ -32,6 +32,7 @@
 //! | `BOXOFFICE_MAX_SEATS_PER_BOOKING` | `10` | seats one hold may ask for |
 //! | `BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME` | `10` | live seats (held, being paid, paid) one user may have on one showtime |
 //! | `BOXOFFICE_SEAT_GATE` | `true` | refuse at once (409) a hold of a seat another hold of this process is claiming (`booking::gate`) |
+//! | `BOXOFFICE_HOLD_BATCH_MAX` | `32` | most holds of one region committed in one transaction when every write connection is busy (`booking::combine`); `1` turns group commit off |
 //! | `BOXOFFICE_PAYMENT_PROVIDER` | `sandbox` | payment provider; `sandbox` is the in-process test provider (`tok_visa`, ...) |
 //! | `BOXOFFICE_PAYMENT_TIMEOUT_MS` | `5000` | a provider call unanswered after this is an unknown outcome (504, reconciled later) |
 //! | `BOXOFFICE_PAYMENT_WINDOW_SECS` | `120` | a hold being paid is extended to at least this far ahead |
@@ -243,6 +244,8 @@ pub struct BookingConfig {
     pub max_seats_per_user_showtime: usize,
     /// Whether holds go through the in-process seat gate first.
     pub seat_gate: bool,
+    /// Most holds committed together when every write connection is busy (`booking::combine`); 1 turns it off.
+    pub hold_batch_max: usize,
 }
 
 /// Payment provider settings.
@@ -628,6 +631,7 @@ impl Config {
             max_seats_per_booking: v.positive("BOXOFFICE_MAX_SEATS_PER_BOOKING", 10)? as usize,
             max_seats_per_user_showtime: v.positive("BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME", 10)? as usize,
             seat_gate: v.parse("BOXOFFICE_SEAT_GATE", true)?,
+            hold_batch_max: v.positive("BOXOFFICE_HOLD_BATCH_MAX", 32)? as usize,
         };
         Ok(Self {
             listen_addr: v.parse("BOXOFFICE_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
@@ -726,7 +730,12 @@ mod tests {
         assert_eq!(c.database.read.get_dbname(), Some("boxoffice"));
         assert_eq!(
             c.booking,
-            BookingConfig { max_seats_per_booking: 10, max_seats_per_user_showtime: 10, seat_gate: true }
+            BookingConfig {
+                max_seats_per_booking: 10,
+                max_seats_per_user_showtime: 10,
+                seat_gate: true,
+                hold_batch_max: 32
+            }
         );
         assert_eq!(c.payment.provider, PaymentProvider::Sandbox);
         assert_eq!(c.payment.timeout, Duration::from_secs(5));

@@ -10,6 +10,7 @@
 //! effects; also used by the worker's sweeper and reconciler), [`routes`] (HTTP), [`gate`] (the in-process seat
 //! gate a hold passes before its transaction).
 
+pub mod combine;
 pub mod gate;
 pub mod model;
 pub mod routes;

@@ -26,13 +26,14 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::combine::{HoldCombiner, Outcome as BatchOutcome};
 use super::gate::{Refused as GateRefusal, SeatGate};
 use super::model::{
     Action, Booking, BookingId, BookingStatus, CancelStep, FinalizeStep, IdempotencyKey, KeyVerdict, Refusal,
     SeatSelection, authorize, cancel_step, check_showtime_open, check_user_cap, finalize_step, judge_key,
     unknown_seats,
 };
-use super::store::{self, Claimed, Found, Guarded, KeyClaim, NewHold, StatusChange};
+use super::store::{self, Claimed, Found, Guarded, HeldRow, KeyClaim, NewHold, StatusChange};
 use super::{BookingError, RegionCache};
 use crate::auth::AuthUser;
 use crate::auth::model::UserId;
@@ -213,6 +214,8 @@ pub struct BookingService {
     booking_regions: RegionCache,
     /// Seats being claimed by holds of this process (`None`: disabled by configuration).
     gate: Option<SeatGate>,
+    /// Group commit of holds waiting for a write connection (`None`: disabled by configuration).
+    combiner: Option<Arc<HoldCombiner>>,
 }
 
 impl std::fmt::Debug for BookingService {
@@ -232,6 +235,8 @@ impl BookingService {
     pub fn new(db: Db, redis: Redis, config: &Config) -> Self {
         let mut patient = db.clone();
         patient.retry_policy.max_attempts = patient.retry_policy.max_attempts.saturating_mul(4);
+        let combiner =
+            (config.booking.hold_batch_max > 1).then(|| HoldCombiner::new(db.clone(), config.booking.hold_batch_max));
         Self {
             db,
             patient,
@@ -244,6 +249,7 @@ impl BookingService {
             showtime_regions: RegionCache::new(REGION_CACHE_CAPACITY),
             booking_regions: RegionCache::new(REGION_CACHE_CAPACITY),
             gate: config.booking.seat_gate.then(SeatGate::new),
+            combiner,
         }
     }
 
@@ -260,6 +266,11 @@ impl BookingService {
     /// The seat gate, when enabled.
     pub fn gate(&self) -> Option<&SeatGate> {
         self.gate.as_ref()
+    }
+
+    /// Group commit of holds, when enabled.
+    pub fn combiner(&self) -> Option<&HoldCombiner> {
+        self.combiner.as_deref()
     }
 
     async fn showtime_region(&self, showtime: Uuid) -> Result<Option<Region>, BookingError> {
@@ -333,9 +344,24 @@ impl BookingService {
             ttl_secs: self.hold_ttl.as_secs_f64(),
             cap: i64::try_from(self.limits.max_seats_per_user_showtime).unwrap_or(i64::MAX),
         };
+        // Every write connection busy: the first attempt goes with a batch (booking::combine). Its outcome reads as
+        // an attempt of this hold's own: a batch that committed nothing is run again here, alone.
+        let mut batched = match &self.combiner {
+            Some(combiner) if cmd.idempotency.is_none() && combiner.busy(&region) => {
+                Some(combiner.submit(hold.into()).await)
+            }
+            _ => None,
+        };
         let (mut unknown_commits, mut reruns) = (0, 0);
         loop {
-            let result = db::retry(&self.db, "hold", |tx| self.hold_body(tx, hold, cmd)).await;
+            let result = match batched.take() {
+                Some(BatchOutcome::Committed(Some(row))) => Ok(self.held(hold, cmd, row)),
+                Some(BatchOutcome::Committed(None)) => Err(RetryError::Aborted(Stop::NotHeld)),
+                Some(BatchOutcome::Unknown) => Err(RetryError::Aborted(Stop::AlreadyCommitted)),
+                Some(BatchOutcome::Alone) | None => {
+                    db::retry(&self.db, "hold", |tx| self.hold_body(tx, hold, cmd)).await
+                }
+            };
             let uncertainty = match result {
                 Ok(held) => {
                     self.after_hold(&held.booking, &held.taken_over).await;
@@ -405,6 +431,16 @@ impl BookingService {
             return abort(Stop::KeyTaken);
         }
         let Some(row) = writes.booking else { return abort(Stop::NotHeld) };
+        let held = self.held(hold, cmd, row);
+        if let Some(idem) = &cmd.idempotency {
+            let body = to_json(&held.booking)?;
+            store::complete_key_and_commit(&tx, hold.region, cmd.user, idem.key.as_str(), 201, &body).await?;
+        }
+        Ok(held)
+    }
+
+    /// The booking `hold.sql` inserted, and the bookings whose lapsed claims it took over.
+    fn held(&self, hold: NewHold<'_>, cmd: &HoldCommand, row: HeldRow) -> Held {
         let booking = Booking {
             region: hold.region.clone(),
             id: hold.id,
@@ -419,11 +455,7 @@ impl BookingService {
             created_at: row.created_at,
             updated_at: row.created_at,
         };
-        if let Some(idem) = &cmd.idempotency {
-            let body = to_json(&booking)?;
-            store::complete_key_and_commit(&tx, hold.region, cmd.user, idem.key.as_str(), 201, &body).await?;
-        }
-        Ok(Held { booking, taken_over: previous_owners(&row.claimed, hold.id) })
+        Held { taken_over: previous_owners(&row.claimed, hold.id), booking }
     }
 
     /// Why `hold.sql` inserted no booking, read after its transaction: an unknown showtime, a closed one, seats its

@@ -307,16 +307,13 @@ pub struct HoldWrites {
 /// # Errors
 /// Database errors; [`TxError::Commit`] when the COMMIT sent with the hold failed.
 pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_>) -> Result<HoldWrites, TxError<E>> {
-    let held: [&(dyn ToSql + Sync); 7] =
-        [hold.region, &hold.id.0, &hold.user.0, &hold.showtime, &hold.labels, &hold.ttl_secs, &hold.cap];
+    let held = hold_params(&hold);
     let (status, body): (Option<i32>, Option<Json<&Value>>) = (None, None);
     let key_params = key.as_ref().map(|k| key_claim_params(k, &status, &body));
-    // Seats claimed but the booking refused: the claims' foreign key failed the statement (see hold.sql).
-    let refused = |e: &tokio_postgres::Error| e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION);
     let (key_claimed, rows) = match &key_params {
         None => match tx.commit_with(&[(q::HOLD, &held[..])]).await {
             Ok(mut results) => (None, results.pop().unwrap_or_default()),
-            Err(TxError::Db(e)) if refused(&e) => (None, Vec::new()),
+            Err(TxError::Db(e)) if hold_refused(&e) => (None, Vec::new()),
             Err(e) => return Err(e),
         },
         // Not `pipeline`: the key's verdict is needed even when the hold failed (a replay must not become a 409).
@@ -325,27 +322,58 @@ pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_
             let hold_statement = tx.prepare_cached(q::HOLD).await?;
             let (claimed_key, rows) = join(tx.query(&claim, params), tx.query(&hold_statement, &held)).await;
             let rows = match rows {
-                Err(e) if refused(&e) => Vec::new(),
+                Err(e) if hold_refused(&e) => Vec::new(),
                 other => other?,
             };
             (Some(!claimed_key?.is_empty()), rows)
         }
     };
-    let Some(first) = rows.first() else { return Ok(HoldWrites { key_claimed, booking: None }) };
+    Ok(HoldWrites { key_claimed, booking: held_row(&rows)? })
+}
+
+/// The holds of a batch (`booking::combine`) in one transaction: each one's `hold.sql`, then COMMIT, in one round
+/// trip. Each hold is all or nothing, and so is the batch: `Ok(None)` when a hold claimed seats but was refused (the
+/// claims' foreign key failed its statement, and the transaction rolled back with every other hold of the batch).
+/// A hold that claimed nothing inserted nothing and failed nothing: its entry is `None` and the others commit.
+///
+/// # Errors
+/// Database errors; [`TxError::Commit`] when the COMMIT failed.
+pub async fn hold_batch<E>(tx: &Tx, holds: &[NewHold<'_>]) -> Result<Option<Vec<Option<HeldRow>>>, TxError<E>> {
+    let params: Vec<_> = holds.iter().map(hold_params).collect();
+    let steps: Vec<Step<'_>> = params.iter().map(|p| (q::HOLD, &p[..])).collect();
+    match tx.commit_with(&steps).await {
+        Ok(results) => Ok(Some(results.iter().map(|rows| held_row(rows)).collect::<Result<_, _>>()?)),
+        Err(TxError::Db(e)) if hold_refused(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `hold.sql`'s parameters.
+fn hold_params<'a>(hold: &'a NewHold<'_>) -> [&'a (dyn ToSql + Sync); 7] {
+    [hold.region, &hold.id.0, &hold.user.0, &hold.showtime, &hold.labels, &hold.ttl_secs, &hold.cap]
+}
+
+/// Seats claimed but the booking refused: the claims' foreign key failed `hold.sql` (see the file).
+fn hold_refused(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION)
+}
+
+/// The booking `hold.sql` inserted, from its rows (one per seat); `None` when it inserted none.
+fn held_row(rows: &[Row]) -> Result<Option<HeldRow>, tokio_postgres::Error> {
+    let Some(first) = rows.first() else { return Ok(None) };
     let claimed = rows
         .iter()
         .map(|row| Ok((row.try_get("seat_label")?, row.try_get("taken_from")?)))
         .collect::<Result<_, tokio_postgres::Error>>()?;
     let Json(seats): Json<Vec<PricedSeat>> = first.try_get("seats")?;
-    let booking = HeldRow {
+    Ok(Some(HeldRow {
         seats,
         total: first.try_get("total_amount")?,
         currency: first.try_get("currency")?,
         hold_expires_at: first.try_get("hold_expires_at")?,
         created_at: first.try_get("created_at")?,
         claimed,
-    };
-    Ok(HoldWrites { key_claimed, booking: Some(booking) })
+    }))
 }
 
 fn key_claim_params<'a>(

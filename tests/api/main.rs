@@ -3,6 +3,7 @@
 
 mod authz;
 mod booking;
+mod booking_batches;
 mod booking_concurrency;
 mod booking_idempotency;
 mod booking_payments;
