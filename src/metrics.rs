@@ -95,6 +95,16 @@ pub const CATALOGUE: &[Metric] = &[
     ),
     counter("boxoffice_seats_claimed_total", &[], "Seats claimed by committed holds"),
     counter(
+        "boxoffice_hold_batches_total",
+        &[],
+        "Transactions of holds committed together because every write connection was busy (booking::combine)",
+    ),
+    counter(
+        "boxoffice_hold_batch_members_total",
+        &[],
+        "Holds sent in those transactions (divided by boxoffice_hold_batches_total: the mean batch size)",
+    ),
+    counter(
         "boxoffice_holds_expired_total",
         &["by"],
         "Holds that expired unpaid, by what expired them: sweeper (worker), takeover (a new hold took a lapsed seat), \

@@ -198,7 +198,8 @@ impl HoldCombiner {
                     for member in alone {
                         let _ = member.reply.send(Outcome::Alone);
                     }
-                    metrics::histogram!("boxoffice_hold_batch_size").record(members.len() as f64);
+                    metrics::counter!("boxoffice_hold_batches_total").increment(1);
+                    metrics::counter!("boxoffice_hold_batch_members_total").increment(members.len() as u64);
                     members
                 });
                 let holds: Vec<NewHold<'_>> = members.iter().map(|m| m.hold.as_new()).collect();
