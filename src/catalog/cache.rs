@@ -41,9 +41,11 @@ const LAYOUT_SEATS_CAPACITY: u64 = 2_000_000;
 /// showtimes, a 5 s TTL) grow the process by 40 MB and past the 100 MB budget. 2,000 still did: the mixed and soak
 /// phases read about 550 random seat maps a second, more distinct showtimes per TTL than the cap, so the cache sat
 /// full at about 70 MB, and the stampedes' 1,000 connections took the process to 109-112 MB (full run 20261125T043258Z).
-/// 1,000 bound it to about 36 MB of 200-seat maps; the admission policy (TinyLFU) keeps the showtimes read the most,
-/// and a miss costs one indexed read.
-const SHOWTIMES_CAPACITY: u64 = 1_000;
+/// 1,000 bound it to about 36 MB of 200-seat maps, and the full run still peaked at 105 MB (20261125T045520Z). 500:
+/// the peak after 40 s of browse, 40 s of mixed and a stampede went from 81.3 to 61.1 MB (same machine, back to
+/// back), about 38 KB an entry. The admission policy (TinyLFU) keeps the showtimes read the most (an on-sale's map
+/// is one of them), and a miss costs one indexed read.
+const SHOWTIMES_CAPACITY: u64 = 500;
 
 /// Most search bodies kept, by total size in bytes. The searches that repeat (by city, ZIP, title) are a few KB each,
 /// so thousands fit; position searches rarely repeat, and at 64 MB a stream of them filled the cache and took the
