@@ -30,12 +30,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use futures_util::future::join_all;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::model::BookingId;
 use super::store::{self, HeldRow, NewHold};
 use crate::auth::model::UserId;
+use crate::cache::{Redis, seats as seat_cache};
 use crate::db::{self, Db, Region, RetryError, TxError};
 
 /// A hold, owned, as it waits in a queue.
@@ -81,7 +83,8 @@ impl HoldSpec {
 /// What became of a hold sent with a batch.
 #[derive(Debug)]
 pub enum Outcome {
-    /// The batch committed: the booking, or `None` when this hold claimed no seat and inserted nothing.
+    /// The batch committed: the booking, or `None` when this hold claimed no seat and inserted nothing. The seat
+    /// cache of each showtime the batch changed was invalidated once, before the answers.
     Committed(Option<HeldRow>),
     /// The batch's COMMIT outcome was lost: the hold may or may not have committed.
     Unknown,
@@ -99,6 +102,7 @@ struct Member {
 /// The queues of holds waiting for a write connection, per region.
 pub struct HoldCombiner {
     db: Db,
+    redis: Redis,
     max: usize,
     queues: Mutex<HashMap<Region, Vec<Member>>>,
 }
@@ -110,9 +114,9 @@ impl std::fmt::Debug for HoldCombiner {
 }
 
 impl HoldCombiner {
-    /// Batches of at most `max` holds (at least 2) on `db`'s write pool.
-    pub fn new(db: Db, max: usize) -> Arc<Self> {
-        Arc::new(Self { db, max: max.max(2), queues: Mutex::new(HashMap::new()) })
+    /// Batches of at most `max` holds (at least 2) on `db`'s write pool; `redis` holds the seat cache.
+    pub fn new(db: Db, redis: Redis, max: usize) -> Arc<Self> {
+        Arc::new(Self { db, redis, max: max.max(2), queues: Mutex::new(HashMap::new()) })
     }
 
     fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<Region, Vec<Member>>> {
@@ -214,6 +218,12 @@ impl HoldCombiner {
         let members = batch.into_inner().unwrap_or_else(|| self.take(&region));
         match result {
             Ok(rows) => {
+                // One invalidation a showtime, not one a hold: an on-sale's batch is one showtime's.
+                let mut changed: Vec<Uuid> =
+                    members.iter().zip(&rows).filter(|(_, row)| row.is_some()).map(|(m, _)| m.hold.showtime).collect();
+                changed.sort_unstable();
+                changed.dedup();
+                join_all(changed.into_iter().map(|showtime| seat_cache::invalidate(&self.redis, showtime))).await;
                 for (member, row) in members.into_iter().zip(rows) {
                     let _ = member.reply.send(Outcome::Committed(row));
                 }

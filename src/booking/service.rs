@@ -159,6 +159,8 @@ struct Held {
     booking: Booking,
     /// The bookings whose lapsed claims it took over.
     taken_over: Vec<Uuid>,
+    /// The seat cache of its showtime was invalidated after the commit already (by its batch: booking::combine).
+    cache_invalidated: bool,
 }
 
 /// What finalize's first transaction decided.
@@ -235,8 +237,8 @@ impl BookingService {
     pub fn new(db: Db, redis: Redis, config: &Config) -> Self {
         let mut patient = db.clone();
         patient.retry_policy.max_attempts = patient.retry_policy.max_attempts.saturating_mul(4);
-        let combiner =
-            (config.booking.hold_batch_max > 1).then(|| HoldCombiner::new(db.clone(), config.booking.hold_batch_max));
+        let combiner = (config.booking.hold_batch_max > 1)
+            .then(|| HoldCombiner::new(db.clone(), redis.clone(), config.booking.hold_batch_max));
         Self {
             db,
             patient,
@@ -355,7 +357,9 @@ impl BookingService {
         let (mut unknown_commits, mut reruns) = (0, 0);
         loop {
             let result = match batched.take() {
-                Some(BatchOutcome::Committed(Some(row))) => Ok(self.held(hold, cmd, row)),
+                Some(BatchOutcome::Committed(Some(row))) => {
+                    Ok(Held { cache_invalidated: true, ..self.held(hold, cmd, row) })
+                }
                 Some(BatchOutcome::Committed(None)) => Err(RetryError::Aborted(Stop::NotHeld)),
                 Some(BatchOutcome::Unknown) => Err(RetryError::Aborted(Stop::AlreadyCommitted)),
                 Some(BatchOutcome::Alone) | None => {
@@ -364,7 +368,7 @@ impl BookingService {
             };
             let uncertainty = match result {
                 Ok(held) => {
-                    self.after_hold(&held.booking, &held.taken_over).await;
+                    self.after_hold(&held.booking, &held.taken_over, held.cache_invalidated).await;
                     return Ok(Answer::Fresh(held.booking));
                 }
                 Err(RetryError::Aborted(Stop::Replay(stored))) => return Ok(Answer::Replayed(stored)),
@@ -455,7 +459,7 @@ impl BookingService {
             created_at: row.created_at,
             updated_at: row.created_at,
         };
-        Held { taken_over: previous_owners(&row.claimed, hold.id), booking }
+        Held { taken_over: previous_owners(&row.claimed, hold.id), booking, cache_invalidated: false }
     }
 
     /// Why `hold.sql` inserted no booking, read after its transaction: an unknown showtime, a closed one, seats its
@@ -485,7 +489,7 @@ impl BookingService {
     /// After a hold committed: expires the bookings whose lapsed claims it took over, in a transaction of their own
     /// (the hold's was committed in one round trip, before anyone knew of the takeover). Until then they are lapsed
     /// holds, which block nothing (I4); should this fail, the sweeper expires them. Then the seat cache and metrics.
-    async fn after_hold(&self, booking: &Booking, taken_over: &[Uuid]) {
+    async fn after_hold(&self, booking: &Booking, taken_over: &[Uuid], cache_invalidated: bool) {
         self.booking_regions.insert(booking.id.0, booking.region.clone());
         if !taken_over.is_empty() {
             let region = &booking.region;
@@ -501,14 +505,17 @@ impl BookingService {
                 }
             }
         }
-        self.after_claims_changed(booking.showtime_id).await;
+        // Expiring a taken-over booking releases its other claims: invalidated after that, whatever the batch did.
+        if !cache_invalidated || !taken_over.is_empty() {
+            self.after_claims_changed(booking.showtime_id).await;
+        }
         metrics::counter!("boxoffice_seats_claimed_total").increment(booking.seats.len() as u64);
     }
 
     /// A hold found committed after a COMMIT whose outcome was lost: its post-commit effects, once.
     async fn committed_after_all(&self, answer: Answer<Booking>) -> Answer<Booking> {
         if let Answer::Fresh(booking) = &answer {
-            self.after_hold(booking, &[]).await;
+            self.after_hold(booking, &[], false).await;
         }
         answer
     }

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::booking::{Show, customers, held, hold, id_of, labels_of, live_claims, show};
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, expect_status};
 
 async fn one_connection_app() -> Arc<TestApp> {
     Arc::new(TestApp::spawn_with(&[("BOXOFFICE_DB_POOL_SIZE", "1")]).await)
@@ -50,6 +50,12 @@ async fn wait_queued(app: &TestApp, n: usize) {
     }
 }
 
+/// The seat map's count of taken seats.
+async fn seats_taken(app: &TestApp, show: &Show) -> i64 {
+    let map = expect_status(app.get(&format!("/showtimes/{}/seats", show.id), None).await, StatusCode::OK).await;
+    map["totals"]["taken"].as_i64().expect("totals.taken")
+}
+
 async fn results(tasks: Vec<JoinHandle<(StatusCode, Value)>>) -> Vec<(StatusCode, Value)> {
     let mut out = Vec::with_capacity(tasks.len());
     for task in tasks {
@@ -77,11 +83,14 @@ async fn holds_waiting_for_a_connection_commit_in_one_transaction_each_with_its_
         .map(|(i, (_, token))| (token.clone(), seats[1 + 2 * i..3 + 2 * i].to_vec()))
         .collect();
     holds.push((users[20].1.clone(), taken.clone()));
+    // Cached now, with one seat taken: the batch must invalidate it (its holds leave that to it).
+    assert_eq!(seats_taken(&app, &show).await, 1);
     let connection = app.state.db.write.get().await.expect("the one write connection");
     let tasks = send_holds(&app, &show, holds.clone());
     wait_queued(&app, holds.len()).await;
     drop(connection);
     let results = results(tasks).await;
+    assert_eq!(seats_taken(&app, &show).await, 41, "the seat map shows every seat the batch held");
 
     for (i, ((status, body), (_, seats))) in results.iter().zip(&holds).enumerate().take(20) {
         assert_eq!(*status, StatusCode::CREATED, "hold {i}: {body}");
