@@ -267,9 +267,10 @@ write_pg_conf() {
     # SERIALIZABLE's predicate locks (every profile: the tests and `make run` see what the load run sees).
     # - A transaction that has read 3 rows of one heap page (max_pred_locks_per_page, default 2) has its row locks
     #   promoted to a lock on the whole page. A payment reads its booking and its claims and writes their new
-    #   versions, which lands on the page where concurrent holds insert theirs: in the load run's booking scenario
-    #   every payment was retried about 3 times (finalize_start), p95 281 ms. At 64 rows a page the locks stay on
-    #   rows: 0.8 retries a payment, p95 62 ms, 40% more requests/s (same run, same database).
+    #   versions, which lands on the page where concurrent holds insert theirs. k6 booking on a load database of
+    #   107,696 bookings: 2.9 retries a payment (finalize_start), p95 281 ms; at 64 rows a page, 0.8 and 62 ms.
+    #   On the full run's younger database (few bookings, so a small id index) only 2.2 -> 1.9: what is left there
+    #   is page locks on the bookings id index, where a payment's non-HOT update inserts next to its own read.
     # - Committed transactions keep their locks while overlapping ones run; row locks take more entries than page
     #   locks, and sustained load exhausts the default table (64 per connection): "out of shared memory".
     echo "max_pred_locks_per_page = 64"
