@@ -149,8 +149,9 @@ impl HoldCombiner {
         if first {
             tokio::spawn(Arc::clone(self).run(region));
         }
-        // A runner that died (it cannot panic by design, but) dropped the reply: nothing is known of the batch, and a
-        // hold run alone with the same booking id cannot make a second booking (the id is the primary key).
+        // No reply means the runner died (a panic; nothing in it should panic): nothing is known of the batch. Run
+        // alone, the hold keeps its booking id, so a batch that did commit fails the rerun on the primary key and the
+        // hold then finds its booking (Stop::AlreadyCommitted), never a second one.
         outcome.await.unwrap_or(Outcome::Alone)
     }
 
