@@ -11,6 +11,8 @@
 //!   for it; a 409 teaches it which seats are taken and it picks again, until it has a seat or believes none is left. Buyers
 //!   share what they learn, as they would by watching a live seat map. Prints a JSON summary, and appends the id of
 //!   every acknowledged (201) booking and its seat (`<id> <seat>`) to `--acks` for the harness's invariant checks.
+//!   `--timeline FILE` writes each request's sending time, latency and status (CSV): where the time of a slow stampede
+//!   went.
 //! * `floor --url URL --buyers 1000 --requests 2`: the stampede's floor, measured in the same run: the same buyers,
 //!   connections and barrier, but each sends `--requests` GETs of `/loadtest/static?bytes=300` (a body of a 409's
 //!   size) one after the other, answered without authentication, JSON or database. No stampede's p99 can be lower
@@ -73,6 +75,9 @@ enum Command {
         /// A file to which the id of every booking answered 201 is appended, one per line.
         #[arg(long)]
         acks: Option<PathBuf>,
+        /// A CSV file for every request: when it was sent and how long it took (ms since the start), its status.
+        #[arg(long)]
+        timeline: Option<PathBuf>,
     },
     /// The stampede's floor: the same buyers asking for a static body.
     Floor {
@@ -92,8 +97,8 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Prepare { users, out, stampedes } => prepare(users, &out, stampedes).await,
-        Command::Stampede { url, dir, buyers, showtime, acks } => {
-            stampede(&url, &dir, buyers, showtime, acks.as_deref()).await
+        Command::Stampede { url, dir, buyers, showtime, acks, timeline } => {
+            stampede(&url, &dir, buyers, showtime, acks.as_deref(), timeline.as_deref()).await
         }
         Command::Floor { url, buyers, requests } => floor(&url, buyers, requests).await,
     }
@@ -196,6 +201,8 @@ async fn prepare(users: i64, out: &std::path::Path, stampedes: i64) -> anyhow::R
 struct Tally {
     /// Each request's answer and latency.
     latencies: Vec<(u16, Duration)>,
+    /// Each request's sending time (since the start), latency and answer.
+    timeline: Vec<(Duration, Duration, u16)>,
     statuses: std::collections::BTreeMap<u16, usize>,
     sold: Vec<(String, String)>,
     last_sale: Option<Duration>,
@@ -207,6 +214,7 @@ async fn stampede(
     buyers: usize,
     which: usize,
     acks: Option<&std::path::Path>,
+    timeline: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let tokens: Vec<String> =
         std::fs::read_to_string(dir.join("tokens.txt"))?.lines().map(str::to_owned).take(buyers).collect();
@@ -257,6 +265,7 @@ async fn stampede(
                     {
                         let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                         tally.latencies.push((status, latency));
+                        tally.timeline.push((since_start.saturating_sub(latency), latency, status));
                         *tally.statuses.entry(status).or_default() += 1;
                         if status == 201 {
                             let id = body["id"].as_str().unwrap_or_default().to_owned();
@@ -299,6 +308,13 @@ async fn stampede(
         for (seat, id) in &tally.sold {
             writeln!(file, "{id} {seat}")?;
         }
+    }
+    if let Some(path) = timeline {
+        let mut csv = String::from("sent_ms,latency_ms,status\n");
+        for (sent, latency, status) in &tally.timeline {
+            csv.push_str(&format!("{:.3},{:.3},{status}\n", sent.as_secs_f64() * 1e3, latency.as_secs_f64() * 1e3));
+        }
+        std::fs::write(path, csv)?;
     }
     let distinct: HashSet<&String> = tally.sold.iter().map(|(s, _)| s).collect();
     let server_errors: usize = tally.statuses.iter().filter(|(s, _)| **s >= 500 || **s == 0).map(|(_, n)| n).sum();
