@@ -32,6 +32,7 @@
 //! | `BOXOFFICE_MAX_SEATS_PER_BOOKING` | `10` | seats one hold may ask for |
 //! | `BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME` | `10` | live seats (held, being paid, paid) one user may have on one showtime |
 //! | `BOXOFFICE_SEAT_GATE` | `true` | refuse at once (409) a hold of a seat another hold of this process is claiming (`booking::gate`) |
+//! | `BOXOFFICE_SEAT_GATE_MEMORY_MS` | `2000` | how long the seat gate also refuses the seats a hold of this process committed (never past the hold's expiry; what this process releases is forgotten at once); bounds how long a seat another pod released can be refused here; `0` turns it off |
 //! | `BOXOFFICE_HOLD_BATCH_MAX` | `32` | most holds of one region committed in one transaction when every write connection is busy (`booking::combine`); `1` turns group commit off |
 //! | `BOXOFFICE_PAYMENT_PROVIDER` | `sandbox` | payment provider; `sandbox` is the in-process test provider (`tok_visa`, ...) |
 //! | `BOXOFFICE_PAYMENT_TIMEOUT_MS` | `5000` | a provider call unanswered after this is an unknown outcome (504, reconciled later) |
@@ -244,6 +245,8 @@ pub struct BookingConfig {
     pub max_seats_per_user_showtime: usize,
     /// Whether holds go through the in-process seat gate first.
     pub seat_gate: bool,
+    /// How long the seat gate refuses the seats a hold of this process committed (zero: not at all).
+    pub seat_gate_memory: Duration,
     /// Most holds committed together when every write connection is busy (`booking::combine`); 1 turns it off.
     pub hold_batch_max: usize,
 }
@@ -631,6 +634,7 @@ impl Config {
             max_seats_per_booking: v.positive("BOXOFFICE_MAX_SEATS_PER_BOOKING", 10)? as usize,
             max_seats_per_user_showtime: v.positive("BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME", 10)? as usize,
             seat_gate: v.parse("BOXOFFICE_SEAT_GATE", true)?,
+            seat_gate_memory: Duration::from_millis(v.parse("BOXOFFICE_SEAT_GATE_MEMORY_MS", 2000)?),
             hold_batch_max: v.positive("BOXOFFICE_HOLD_BATCH_MAX", 32)? as usize,
         };
         Ok(Self {
@@ -734,6 +738,7 @@ mod tests {
                 max_seats_per_booking: 10,
                 max_seats_per_user_showtime: 10,
                 seat_gate: true,
+                seat_gate_memory: Duration::from_secs(2),
                 hold_batch_max: 32
             }
         );
@@ -768,6 +773,7 @@ mod tests {
             ("BOXOFFICE_PAYMENT_CIRCUIT_COOLDOWN_MS", "soon"),
             ("BOXOFFICE_SWEEP_BATCH", "0"),
             ("BOXOFFICE_SEAT_GATE", "maybe"),
+            ("BOXOFFICE_SEAT_GATE_MEMORY_MS", "-1"),
             ("BOXOFFICE_RECONCILE_AFTER_SECS", "5"),
             ("BOXOFFICE_RATE_LIMITS", "sometimes"),
             ("BOXOFFICE_RATE_LIMIT_PER_IP", "0"),

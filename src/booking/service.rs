@@ -20,7 +20,7 @@
 //! * Cancel: `reserved` -> `canceled` in one transaction; `paid` -> refund, then `canceled`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -250,7 +250,7 @@ impl BookingService {
             abandon_after: config.worker.reconcile_after,
             showtime_regions: RegionCache::new(REGION_CACHE_CAPACITY),
             booking_regions: RegionCache::new(REGION_CACHE_CAPACITY),
-            gate: config.booking.seat_gate.then(SeatGate::new),
+            gate: config.booking.seat_gate.then(|| SeatGate::new(config.booking.seat_gate_memory)),
             combiner,
         }
     }
@@ -295,7 +295,12 @@ impl BookingService {
         Ok(region.ok_or(Refusal::NotFound)?)
     }
 
+    /// After a commit that released claims of `showtime`: the seat gate forgets the seats it remembers as claimed,
+    /// and the seat cache is invalidated.
     async fn after_claims_changed(&self, showtime: Uuid) {
+        if let Some(gate) = &self.gate {
+            gate.forget(showtime);
+        }
         seat_cache::invalidate(&self.redis, showtime).await;
     }
 
@@ -324,7 +329,7 @@ impl BookingService {
     async fn hold_inner(&self, cmd: &HoldCommand) -> Result<Answer<Booking>, BookingError> {
         let labels = cmd.seats.as_strings();
         // Held until the hold is over (committed, refused or failed): see booking::gate.
-        let _pass = match &self.gate {
+        let mut pass = match &self.gate {
             Some(gate) => {
                 let key = cmd.idempotency.as_ref().map(|i| i.key.as_str());
                 Some(gate.enter(cmd.showtime, &labels, cmd.user, key).map_err(|refused| match refused {
@@ -369,6 +374,9 @@ impl BookingService {
             let uncertainty = match result {
                 Ok(held) => {
                     self.after_hold(&held.booking, &held.taken_over, held.cache_invalidated).await;
+                    if let (Some(pass), Some(expires)) = (pass.take(), held.booking.hold_expires_at) {
+                        pass.claimed(instant_at(expires));
+                    }
                     return Ok(Answer::Fresh(held.booking));
                 }
                 Err(RetryError::Aborted(Stop::Replay(stored))) => return Ok(Answer::Replayed(stored)),
@@ -505,9 +513,11 @@ impl BookingService {
                 }
             }
         }
-        // Expiring a taken-over booking releases its other claims: invalidated after that, whatever the batch did.
-        if !cache_invalidated || !taken_over.is_empty() {
+        // Expiring a taken-over booking releases its other claims: after that, whatever the batch did.
+        if !taken_over.is_empty() {
             self.after_claims_changed(booking.showtime_id).await;
+        } else if !cache_invalidated {
+            seat_cache::invalidate(&self.redis, booking.showtime_id).await;
         }
         metrics::counter!("boxoffice_seats_claimed_total").increment(booking.seats.len() as u64);
     }
@@ -1266,6 +1276,12 @@ async fn check_claimed(
 }
 
 /// Counts a hold that runs again because what refused it is gone; the third time it gives up (contention).
+/// The instant of this process's clock at `at` (now if `at` is past).
+fn instant_at(at: OffsetDateTime) -> Instant {
+    let now = Instant::now();
+    std::time::Duration::try_from(at - OffsetDateTime::now_utc()).map_or(now, |left| now + left)
+}
+
 fn hold_again(reruns: &mut u32, id: BookingId) -> Result<(), BookingError> {
     *reruns += 1;
     if *reruns >= 3 {

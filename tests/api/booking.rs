@@ -148,12 +148,27 @@ pub async fn status_of(app: &TestApp, booking: &str) -> String {
 pub async fn lapse(app: &TestApp, booking: &str) {
     let id: Uuid = booking.parse().expect("uuid");
     let db = app.db().await;
-    db.execute("UPDATE bookings SET hold_expires_at = now() - INTERVAL '1 second' WHERE id = $1", &[&id])
+    let showtime: Uuid = db
+        .query_one(
+            "UPDATE bookings SET hold_expires_at = now() - INTERVAL '1 second' WHERE id = $1 RETURNING showtime_id",
+            &[&id],
+        )
         .await
-        .expect("lapse booking");
+        .expect("lapse booking")
+        .get(0);
     db.execute("UPDATE booking_seats SET hold_expires_at = now() - INTERVAL '1 second' WHERE booking_id = $1", &[&id])
         .await
         .expect("lapse claims");
+    // The hold's time has passed for the seat gate too: it never remembers a seat past its hold's expiry.
+    forget_claimed(app, showtime);
+}
+
+/// What the seat gate of `app` remembers as claimed on `showtime` lapses, as when its memory runs out
+/// (`BOXOFFICE_SEAT_GATE_MEMORY_MS`): for claims changed behind this pod's back (by another pod, or by the test).
+pub fn forget_claimed(app: &TestApp, showtime: Uuid) {
+    if let Some(gate) = app.state.bookings.gate() {
+        gate.forget(showtime);
+    }
 }
 
 /// The sum of a counter's samples whose labels contain every `label`.

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::booking::{Show, customers, held, hold, id_of, labels_of, live_claims, show};
+use crate::booking::{Show, customers, forget_claimed, held, hold, id_of, labels_of, live_claims, show};
 use crate::helpers::{TestApp, expect_status};
 
 async fn one_connection_app() -> Arc<TestApp> {
@@ -76,6 +76,8 @@ async fn holds_waiting_for_a_connection_commit_in_one_transaction_each_with_its_
     // Taken before: the last hold below asks for this seat alone, claims nothing and inserts nothing.
     let taken = seats[..1].to_vec();
     let first = held(&app, &users[20].1, show.id, &taken).await;
+    // As if another pod had taken it: this pod's seat gate would refuse it without a transaction.
+    forget_claimed(&app, show.id);
 
     let mut holds: Vec<(String, Vec<String>)> = users[..20]
         .iter()
@@ -130,6 +132,7 @@ async fn a_refusal_that_fails_the_batch_leaves_nothing_and_every_hold_is_answere
     let users = customers(&app, 13).await;
     let taken = show.standard(0, 1);
     held(&app, &users[12].1, show.id, &taken).await;
+    forget_claimed(&app, show.id); // as if another pod had taken it (see the test above)
 
     // Ten single-seat holds; one of the taken seat and a free one (it claims the free one, so its statement fails on
     // the claims' foreign key and rolls the batch back); and one user asking for 11 seats over two holds (cap 10).

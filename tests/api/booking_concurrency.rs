@@ -104,6 +104,41 @@ async fn two_pods_with_seat_gates_sell_contested_seats_once() {
 }
 
 #[tokio::test]
+async fn a_pod_refuses_the_seats_it_sold_a_moment_ago_and_forgets_those_it_releases() {
+    // Two pods on one database; the first remembers for 5 s what it sold (BOXOFFICE_SEAT_GATE_MEMORY_MS).
+    const MEMORY: Duration = Duration::from_secs(5);
+    let first = TestApp::spawn_with(&[("BOXOFFICE_SEAT_GATE_MEMORY_MS", "5000")]).await;
+    let second = TestApp::spawn_on(&first.db_name, test_config(&first.db_name, &[])).await;
+    let show = show(&first, 0).await;
+    let seat = show.standard(0, 1);
+    let users = customers(&first, 3).await;
+    let (alice, bob, carol) = (&users[0].1, &users[1].1, &users[2].1);
+
+    // Alice holds the seat through the first pod and cancels through the second: free in the database at once ...
+    let sold = Instant::now();
+    let alices = id_of(&expect_status(hold(&first, alice, show.id, &seat, None).await, StatusCode::CREATED).await);
+    expect_status(cancel(&second, Some(alice), &alices, None).await, StatusCode::OK).await;
+    assert!(live_claims(&first, show.id).await.is_empty());
+    // ... the first pod still refuses it (DESIGN.md I6: the lag of a cache, a 409, never a double sale) ...
+    expect_problem(hold(&first, bob, show.id, &seat, None).await, StatusCode::CONFLICT, "seats-unavailable").await;
+    assert!(sold.elapsed() < MEMORY, "the refusal above came within the memory");
+    // ... a request with an Idempotency-Key goes to the database whatever the gate remembers ...
+    let keyed = hold(&first, bob, show.id, &seat, Some("bob-1")).await;
+    let bobs = id_of(&expect_status(keyed, StatusCode::CREATED).await);
+    expect_status(cancel(&first, Some(bob), &bobs, None).await, StatusCode::OK).await;
+    // ... and what this pod releases it forgets at once: Carol gets the seat Bob just canceled here.
+    let carols = id_of(&expect_status(hold(&first, carol, show.id, &seat, None).await, StatusCode::CREATED).await);
+    assert_eq!(live_claims(&first, show.id).await, vec![(seat[0].clone(), carols.parse().expect("uuid"))]);
+
+    // Released behind its back again, the seat is refused until the memory lapses, then sold.
+    expect_status(cancel(&second, Some(carol), &carols, None).await, StatusCode::OK).await;
+    let remembered = Instant::now();
+    expect_problem(hold(&first, alice, show.id, &seat, None).await, StatusCode::CONFLICT, "seats-unavailable").await;
+    tokio::time::sleep(MEMORY.saturating_sub(remembered.elapsed()) + Duration::from_millis(200)).await;
+    expect_status(hold(&first, alice, show.id, &seat, None).await, StatusCode::CREATED).await;
+}
+
+#[tokio::test]
 async fn the_per_user_cap_holds_under_concurrency() {
     let app = Arc::new(TestApp::spawn().await);
     let show = show(&app, 0).await;
