@@ -1275,13 +1275,13 @@ async fn check_claimed(
     }
 }
 
-/// Counts a hold that runs again because what refused it is gone; the third time it gives up (contention).
 /// The instant of this process's clock at `at` (now if `at` is past).
 fn instant_at(at: OffsetDateTime) -> Instant {
     let now = Instant::now();
     std::time::Duration::try_from(at - OffsetDateTime::now_utc()).map_or(now, |left| now + left)
 }
 
+/// Counts a hold that runs again because what refused it is gone; the third time it gives up (contention).
 fn hold_again(reruns: &mut u32, id: BookingId) -> Result<(), BookingError> {
     *reruns += 1;
     if *reruns >= 3 {
