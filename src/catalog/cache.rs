@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | seat layouts | `(region, theater, screen)` -> layout | in process | none needed: a layout is frozen once a showtime uses it (the admin API refuses to change it), and only such layouts are cached |
 //! | showtimes | id -> region, theater, screen, movie, times, prices, status, and the seat-map template | in process | `BOXOFFICE_CATALOG_TTL_MS` (5 s); an admin change on this pod evicts at once, other pods see it within the TTL |
-//! | search results | `GET /theaters` and `GET /movies` bodies by normalized query | in process | the same TTL; admin changes on this pod clear it |
+//! | search results | `GET /theaters` and `GET /movies` bodies by normalized query, except searches around a position (they rarely repeat) | in process | the same TTL; admin changes on this pod clear it |
 //! | availability | showtime -> bitmap of taken seats | Redis ([`crate::cache::seats`]) | `BOXOFFICE_SEATMAP_TTL_MS` (2 s), invalidated after each commit that changes claims |
 //! | rendered map | showtime -> the last seat-map body and ETag with the bitmap it shows | in process, on the showtime entry | reused only while Redis returns the same bitmap |
 //!
@@ -48,8 +48,9 @@ const LAYOUT_SEATS_CAPACITY: u64 = 2_000_000;
 const SHOWTIMES_CAPACITY: u64 = 500;
 
 /// Most search bodies kept, by total size in bytes. The searches that repeat (by city, ZIP, title) are a few KB each,
-/// so thousands fit; position searches rarely repeat, and at 64 MB a stream of them filled the cache and took the
-/// process from 17 MB to 132 MB of RSS within seconds (loadtest/run.sh, `near`), past the 100 MB budget (#7).
+/// so thousands fit. Position searches rarely repeat and are not cached: at 64 MB a stream of them filled the cache
+/// and took the process from 17 MB to 132 MB of RSS within seconds (loadtest/run.sh, `near`), past the 100 MB budget
+/// (#7); at 16 MB they still added 26 MB to the process (full run 20261125T091504Z, `warmup-near`).
 const SEARCH_BYTES_CAPACITY: u64 = 16 * 1024 * 1024;
 
 /// A cached showtime: its record and, built on first use, its layout and seat-map template.
@@ -255,15 +256,16 @@ impl Catalog {
         Ok(found)
     }
 
-    /// A cached search body, or the one `compute` makes (then cached). Not coalesced: a search is one indexed
-    /// query, and errors (which are not cached) stay plain `ApiError`s.
+    /// The search body cached under `key`, or the one `compute` makes (then cached; without a key, neither).
+    /// Not coalesced: a search is one indexed query, and errors (which are not cached) stay plain `ApiError`s.
     ///
     /// # Errors
     /// Those of `compute`.
-    pub async fn search<F>(&self, key: String, compute: F) -> Result<Bytes, ApiError>
+    pub async fn search<F>(&self, key: Option<String>, compute: F) -> Result<Bytes, ApiError>
     where
         F: Future<Output = Result<Bytes, ApiError>>,
     {
+        let Some(key) = key else { return compute.await };
         if let Some(body) = self.searches.get(&key).await {
             return Ok(body);
         }

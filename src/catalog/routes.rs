@@ -112,7 +112,11 @@ pub async fn search_theaters(
     ApiQuery(raw): ApiQuery<TheatersQuery>,
 ) -> ApiResult<Response> {
     let search = raw.parse().map_err(ApiError::invalid_fields)?;
-    let key = format!("theaters|{search:?}");
+    // Positions rarely repeat: cached, a stream of them would only crowd out the searches that do (and memory).
+    let key = match &search.criterion {
+        TheaterCriterion::Near { origin: Origin::Position(_), .. } => None,
+        _ => Some(format!("theaters|{search:?}")),
+    };
     let db = &state.db;
     let body = state
         .catalog
@@ -263,7 +267,7 @@ pub async fn theater_movies(
 ))]
 pub async fn search_movies(State(state): State<AppState>, ApiQuery(raw): ApiQuery<MoviesQuery>) -> ApiResult<Response> {
     let search = raw.parse().map_err(ApiError::invalid_fields)?;
-    let key = format!("movies|{search:?}");
+    let key = Some(format!("movies|{search:?}"));
     let db = &state.db;
     let body = state
         .catalog
