@@ -95,6 +95,12 @@ pub const CATALOGUE: &[Metric] = &[
     ),
     counter("boxoffice_seats_claimed_total", &[], "Seats claimed by committed holds"),
     counter(
+        "boxoffice_seat_gate_refusals_total",
+        &["reason"],
+        "Holds answered 409 by the seat gate without a transaction (also counted as conflicts), by why: claiming \
+         (another hold of the pod is claiming a seat) or claimed (a hold of the pod committed it moments ago)",
+    ),
+    counter(
         "boxoffice_hold_batches_total",
         &[],
         "Transactions of holds committed together because every write connection was busy (booking::combine)",

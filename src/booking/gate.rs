@@ -136,9 +136,12 @@ impl SeatGate {
         let busy: Vec<String> =
             labels.iter().filter(|l| seats.claiming.contains_key(*l) || remembered(l)).cloned().collect();
         if !busy.is_empty() {
+            let reason = if busy.iter().any(|l| seats.claiming.contains_key(l)) { "claiming" } else { "claimed" };
             if seats.is_empty() {
                 shard.showtimes.remove(&showtime);
             }
+            drop(shard);
+            metrics::counter!("boxoffice_seat_gate_refusals_total", "reason" => reason).increment(1);
             return Err(Refused::Busy(busy));
         }
         let holder = Holder { user, key: key.map(str::to_owned) };

@@ -119,9 +119,13 @@ async fn a_pod_refuses_the_seats_it_sold_a_moment_ago_and_forgets_those_it_relea
     let alices = id_of(&expect_status(hold(&first, alice, show.id, &seat, None).await, StatusCode::CREATED).await);
     expect_status(cancel(&second, Some(alice), &alices, None).await, StatusCode::OK).await;
     assert!(live_claims(&first, show.id).await.is_empty());
-    // ... the first pod still refuses it (DESIGN.md I6: the lag of a cache, a 409, never a double sale) ...
+    // ... the first pod still refuses it (DESIGN.md I6: the lag of a cache, a 409, never a double sale), from its
+    // seat gate ...
+    let refused = |app| counter(app, "boxoffice_seat_gate_refusals_total", &["reason=\"claimed\""]);
+    let before = refused(&first);
     expect_problem(hold(&first, bob, show.id, &seat, None).await, StatusCode::CONFLICT, "seats-unavailable").await;
     assert!(sold.elapsed() < MEMORY, "the refusal above came within the memory");
+    assert!(refused(&first) >= before + 1.0, "counted as a refusal of a claimed seat");
     // ... a request with an Idempotency-Key goes to the database whatever the gate remembers ...
     let keyed = hold(&first, bob, show.id, &seat, Some("bob-1")).await;
     let bobs = id_of(&expect_status(keyed, StatusCode::CREATED).await);
