@@ -108,7 +108,8 @@ lt_server_start() {
     sleep 0.1
   done
   curl -fsS "$LT_URL/readyz" >/dev/null || lt_die "the service is not ready"
-  curl -fsS "$LT_URL/metrics" | grep -qF "git_sha=\"$LT_SHA\"" ||
+  # A here-string, not a pipe: grep -q would quit at the match and curl, cut off, fail the pipeline.
+  grep -qF "git_sha=\"$LT_SHA\"" <<<"$(curl -fsS "$LT_URL/metrics")" ||
     lt_die "the service on :$LT_PORT is not this checkout's build ($LT_SHA)"
 }
 

@@ -11,7 +11,7 @@ cd "$ROOT_DIR"
 
 VERSION=0.20.2
 
-if ! cargo deny --version 2>/dev/null | grep -q "$VERSION"; then
+if [[ $(cargo deny --version 2>/dev/null) != *"$VERSION"* ]]; then
   echo "audit.sh: installing cargo-deny $VERSION (one-off, a few minutes)" >&2
   cargo install --locked --version "$VERSION" cargo-deny
 fi

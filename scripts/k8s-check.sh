@@ -45,7 +45,7 @@ for dir in "$ROOT"/k8s/overlays/*/; do
   overlays=$((overlays + 1))
 done
 ((overlays)) || ops_die "no overlay under k8s/overlays/"
-ops_log "rendered $overlays overlays with $(kubectl version --client 2>/dev/null | head -n 1)"
+ops_log "rendered $overlays overlays with $(kubectl version --client 2>/dev/null | sed -n 1p)"
 
 "$python" "$ROOT/scripts/k8s_check.py" "${renders[@]}" \
   --example "$ROOT/k8s/base/secret.example.yaml" \

@@ -54,7 +54,7 @@ check_port() {
 }
 
 ensure_venv() {
-  if [[ -x $VENV/bin/st ]] && "$VENV/bin/st" --version 2>/dev/null | grep -q "$VERSION"; then
+  if [[ -x $VENV/bin/st ]] && [[ $("$VENV/bin/st" --version 2>/dev/null) == *"$VERSION"* ]]; then
     return
   fi
   log "installing schemathesis $VERSION into $VENV"
@@ -176,7 +176,7 @@ main() {
   log "both runs took $((SECONDS - started)) s"
   if grep -q '"level":"ERROR"' "$LOG_FILE"; then
     log "the server logged errors:"
-    grep '"level":"ERROR"' "$LOG_FILE" | head -n 20 >&2
+    grep -m 20 '"level":"ERROR"' "$LOG_FILE" >&2
     failed=1
   fi
   ((failed == 0)) || die "schemathesis found failures (reports in $REPORT_DIR)"

@@ -142,7 +142,9 @@ apt_update_once() {
   APT_UPDATED=1
 }
 
-has_candidate() { LC_ALL=C apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
+# Not `apt-cache ... | grep -q`: grep -q quits at the first match and, under pipefail, apt-cache's SIGPIPE
+# would make the pipeline fail.
+has_candidate() { grep -q 'Candidate: [^(]' <<<"$(LC_ALL=C apt-cache policy "$1" 2>/dev/null)"; }
 
 # Stop the Debian package from creating (and starting) its default 'main'
 # cluster on port 5432: we only want the binaries. Drop-in file, so the
@@ -509,10 +511,13 @@ smtp_up() {
   log "starting the SMTP sink on 127.0.0.1:$SMTP_PORT (mail in $MAIL_DIR/new)"
   PYTHONPATH="$ROOT_DIR/scripts" nohup "$SYSTEM_PYTHON" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
     -c mailsink.Sink "$MAIL_DIR" >"$SMTP_LOG" 2>&1 9>&- &
-  echo $! >"$SMTP_PIDFILE"
+  local pid=$!
+  echo "$pid" >"$SMTP_PIDFILE"
   local deadline=$((SECONDS + READY_TIMEOUT))
   until smtp_probe; do
-    if ((SECONDS >= deadline)) || ! smtp_our_pid >/dev/null; then
+    # Only "is it alive", not smtp_our_pid: until the forked shell has exec'd python, its cmdline
+    # does not name aiosmtpd yet, and that check failed a CI run with an empty log.
+    if ((SECONDS >= deadline)) || ! kill -0 "$pid" 2>/dev/null; then
       tail -n 20 "$SMTP_LOG" >&2 || true
       die "SMTP sink not ready on 127.0.0.1:$SMTP_PORT"
     fi
