@@ -684,7 +684,7 @@ impl BookingService {
     ) -> Result<Start, TxError<Stop>> {
         let guarded = Guarded::StartPayment { user: cmd.caller.id, window_secs: self.payment_window.as_secs_f64() };
         let idem = cmd.idempotency.as_ref();
-        let (Found { booking, now }, after) =
+        let (Found { booking, now }, after, attempt) =
             self.guarded_start(&tx, region, &cmd.caller, idem, cmd.booking, guarded, Action::Pay).await?;
         match finalize_step(booking.status, booking.hold_expires_at, now).or_else(abort)? {
             FinalizeStep::AlreadyPaid => {
@@ -693,11 +693,12 @@ impl BookingService {
                 Ok(Start::AlreadyPaid(view))
             }
             FinalizeStep::Charge => {
-                let Some(started) = after else { return abort(disagreement(booking.id, "start_payment")) };
+                let (Some(started), Some(attempt)) = (after, attempt) else {
+                    return abort(disagreement(booking.id, "start_payment"));
+                };
                 let extended = started.booking.hold_expires_at != booking.hold_expires_at;
-                let attempt =
-                    store::extend_claims_and_record_payment(&tx, &started.booking, extended, self.payments.provider())
-                        .await?;
+                let provider = self.payments.provider();
+                store::extend_claims_and_record_payment(&tx, &started.booking, extended, provider, attempt).await?;
                 Ok(Start::Charge { booking: started.booking, attempt, original_hold: booking.hold_expires_at })
             }
         }
@@ -706,7 +707,7 @@ impl BookingService {
     /// The start shared by the guarded changes (pay, cancel), in one round trip: the key claimed in flight (with
     /// one) and the guarded write tried; then a key already used is answered from what it recorded, a missing booking
     /// is not found, and the caller must be allowed `action`. Returns the booking as it was and, when the write's
-    /// guard held, as it is now.
+    /// guard held, as it is now, with the charge attempt `start_payment.sql` counted.
     #[allow(clippy::too_many_arguments)]
     async fn guarded_start(
         &self,
@@ -717,13 +718,13 @@ impl BookingService {
         id: BookingId,
         guarded: Guarded,
         action: Action,
-    ) -> Result<(Found, Option<Found>), TxError<Stop>> {
+    ) -> Result<(Found, Option<Found>, Option<i32>), TxError<Stop>> {
         let key = idem.map(|idem| self.in_flight(region, caller.id, idem));
         let t = store::transition(tx, key, region, id, guarded).await?;
         check_claimed(tx, region, caller.id, idem, t.key_claimed).await?;
         let Some(before) = t.before else { return abort(Refusal::NotFound) };
         authorize(before.booking.user_id, caller.id, caller.is_admin(), action).or_else(abort)?;
-        Ok((before, t.after))
+        Ok((before, t.after, t.payment_attempt))
     }
 
     /// An in-flight claim of `idem` (NULL response).
@@ -1075,7 +1076,7 @@ impl BookingService {
         let user = cmd.caller.id;
         let guarded = Guarded::CancelHold { user, admin: cmd.caller.is_admin() };
         let idem = cmd.idempotency.as_ref();
-        let (Found { booking, now }, after) =
+        let (Found { booking, now }, after, _) =
             self.guarded_start(&tx, region, &cmd.caller, idem, cmd.booking, guarded, Action::Cancel).await?;
         match cancel_step(booking.status, booking.hold_expires_at, now).or_else(abort)? {
             CancelStep::AlreadyCanceled => {

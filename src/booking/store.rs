@@ -393,6 +393,8 @@ pub struct Transition {
     pub before: Option<Found>,
     /// The booking after the guarded write, when its guard held.
     pub after: Option<Found>,
+    /// `start_payment.sql`, when its guard held: the number of the charge attempt it counted.
+    pub payment_attempt: Option<i32>,
 }
 
 /// The guarded writes a [`Transition`] can carry.
@@ -446,12 +448,17 @@ pub async fn transition(
     let mut results = pipeline(c, &steps).await?.into_iter();
     let key_claimed = key_params.map(|_| results.next().is_some_and(|rows| !rows.is_empty()));
     let before = first_found(&results.next().unwrap_or_default())?;
-    let after = first_found(&results.next().unwrap_or_default())?;
-    Ok(Transition { key_claimed, before, after })
+    let written = results.next().unwrap_or_default();
+    let after = first_found(&written)?;
+    let payment_attempt = match (guarded, written.first()) {
+        (Guarded::StartPayment { .. }, Some(row)) => Some(row.try_get("payment_attempts")?),
+        _ => None,
+    };
+    Ok(Transition { key_claimed, before, after, payment_attempt })
 }
 
-/// Finalize tx1, second round trip: the claims get the booking's new hold (when `extended`: it moved) and the charge
-/// attempt is recorded; returns the attempt number.
+/// Finalize tx1, second round trip: the claims get the booking's new hold (when `extended`: it moved) and charge
+/// attempt number `attempt` (counted by `start_payment.sql`) is recorded.
 ///
 /// # Errors
 /// Database errors.
@@ -460,10 +467,11 @@ pub async fn extend_claims_and_record_payment(
     booking: &Booking,
     extended: bool,
     provider: &str,
-) -> Result<i32, tokio_postgres::Error> {
+    attempt: i32,
+) -> Result<(), tokio_postgres::Error> {
     let extend: [&(dyn ToSql + Sync); 3] = [&booking.region, &booking.id.0, &booking.hold_expires_at];
-    let record: [&(dyn ToSql + Sync); 5] =
-        [&booking.region, &booking.id.0, &provider, &booking.total, &booking.currency];
+    let record: [&(dyn ToSql + Sync); 6] =
+        [&booking.region, &booking.id.0, &provider, &booking.total, &booking.currency, &attempt];
     // The claims are rewritten only when the hold moved: an UPDATE writes a new version of each claim row even with
     // the same value, and those writes land on the leaf pages every concurrent hold of the showtime reads (the
     // payments of one showtime's buyers exhausted their retries on the resulting serialization failures).
@@ -472,11 +480,8 @@ pub async fn extend_claims_and_record_payment(
         steps.push((q::SET_CLAIMS_EXPIRY, &extend));
     }
     steps.push((pq::INSERT, &record));
-    let results = pipeline(c, &steps).await?;
-    match results.last().map(Vec::as_slice) {
-        Some([row, ..]) => row.try_get(0),
-        _ => Ok(0),
-    }
+    pipeline(c, &steps).await?;
+    Ok(())
 }
 
 /// Resolves a charge attempt (from pending or unknown) and runs a status change on its booking, in one round trip;

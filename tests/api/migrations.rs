@@ -68,6 +68,65 @@ async fn every_query_prepares_against_the_migrated_schema() {
     }
 }
 
+/// Migration 0003 moves the count of charge attempts onto the booking: a booking paid (or tried) before it must
+/// continue from its last attempt number, or its next charge would reuse a provider idempotency key.
+#[tokio::test]
+async fn bookings_charged_before_0003_continue_from_their_last_attempt() {
+    let db = empty_database().await;
+    let mut client = connect(&db).await;
+    let dialect = server_dialect().await;
+    let all = migrate::for_dialect(dialect);
+    let before = all.iter().position(|m| m.name.ends_with("_payment_attempts")).expect("the migration is listed");
+    migrate::apply(&mut client, &all[..before], Mode::for_dialect(dialect)).await.expect("migrated up to 0003");
+    boxoffice::seed::demo(&mut client).await.expect("seeded");
+    let showtime = client
+        .query_one("SELECT region, id FROM showtimes ORDER BY start_time DESC LIMIT 1", &[])
+        .await
+        .expect("a showtime");
+    let (region, showtime): (boxoffice::db::region::Region, uuid::Uuid) = (showtime.get(0), showtime.get(1));
+    let user: uuid::Uuid = client
+        .query_one(
+            "INSERT INTO users (name, email, phone_number, password_hash)
+             VALUES ('Ada', 'ada@example.com', '+15550100', 'x') RETURNING id",
+            &[],
+        )
+        .await
+        .expect("a user")
+        .get(0);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id: uuid::Uuid = client
+            .query_one(
+                "INSERT INTO bookings (region, user_id, showtime_id, seats, seat_count, total_amount, currency)
+                 VALUES ($1, $2, $3, '[]', 1, 1250, 'USD') RETURNING id",
+                &[&region, &user, &showtime],
+            )
+            .await
+            .expect("a booking")
+            .get(0);
+        ids.push(id);
+    }
+    for attempt in 1..=2_i32 {
+        client
+            .execute(
+                "INSERT INTO payments (region, booking_id, attempt, provider, amount, currency, status)
+                 VALUES ($1, $2, $3, 'sandbox', 1250, 'USD', 'declined')",
+                &[&region, &ids[0], &attempt],
+            )
+            .await
+            .expect("a payment");
+    }
+    migrate::run(&mut client, dialect).await.expect("migrated to the end");
+    for (id, expected) in [(ids[0], 2), (ids[1], 0)] {
+        let attempts: i32 = client
+            .query_one("SELECT payment_attempts FROM bookings WHERE id = $1", &[&id])
+            .await
+            .expect("the booking")
+            .get(0);
+        assert_eq!(attempts, expected, "booking {id}");
+    }
+}
+
 // --- One statement at a time (CockroachDB's mode) -----------------------------------------------------------------
 
 const PER_STATEMENT: Mode = Mode::PerStatement { lease: Duration::from_secs(60) };

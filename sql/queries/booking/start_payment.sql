@@ -2,12 +2,15 @@
 -- least the payment window from now (never shortened). Sent in the same round trip as the find.sql that explains a
 -- refusal, so that the row is read and written with no gap in between (a gap is where SERIALIZABLE conflicts with
 -- concurrent holds on the same showtime come from). Matching no row: the caller decides from what find.sql read.
+-- The booking counts the charge attempt here (payment_attempts, the number payment/insert.sql records): counting
+-- the booking's payments instead would read the payments_pkey page that concurrent payments insert into.
 -- $1 region, $2 booking id, $3 caller (owner) id, $4 payment window in seconds (FLOAT8).
--- Returns the booking row (the columns of find_by_id.sql).
+-- Returns the booking row (the columns of find_by_id.sql) and payment_attempts (INT4), this attempt's number.
 UPDATE bookings
 SET status = 'payment_pending',
     hold_expires_at = GREATEST(hold_expires_at, now() + $4::FLOAT8 * INTERVAL '1 second'),
-    updated_at = now()
+    updated_at = now(),
+    payment_attempts = payment_attempts + 1
 WHERE region = $1 AND id = $2 AND user_id = $3 AND status = 'reserved' AND hold_expires_at > now()
 RETURNING region, id, user_id, showtime_id, status, seats, total_amount, currency, hold_expires_at, payment_ref,
-          created_at, updated_at, now() AS now
+          created_at, updated_at, now() AS now, payment_attempts

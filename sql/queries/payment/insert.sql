@@ -1,8 +1,6 @@
--- Records a charge attempt before the provider is called (finalize tx1): attempt numbers count up per booking and the
--- provider idempotency key is '{booking}:{attempt}' (DESIGN.md §6). payments_pkey guards the attempt number.
--- $1 region, $2 booking id, $3 provider name, $4 amount (INT8), $5 currency. Returns one row: attempt (INT4).
+-- Records a charge attempt before the provider is called (finalize tx1). The attempt number comes from the booking's
+-- payment_attempts, counted up by start_payment.sql in the same transaction; the provider idempotency key is
+-- '{booking}:{attempt}' (DESIGN.md §6). No read of payments here: see migration 0003. payments_pkey guards the number.
+-- $1 region, $2 booking id, $3 provider name, $4 amount (INT8), $5 currency, $6 attempt (INT4).
 INSERT INTO payments (region, booking_id, attempt, provider, amount, currency, status)
-SELECT $1, $2, COALESCE(MAX(attempt), 0) + 1, $3::TEXT, $4::INT8, $5::TEXT, 'pending'
-FROM payments
-WHERE region = $1 AND booking_id = $2
-RETURNING attempt
+VALUES ($1, $2, $6::INT4, $3::TEXT, $4::INT8, $5::TEXT, 'pending')
