@@ -125,6 +125,19 @@ lt_server_stop() {
 lt_server_ticks() { awk '{print $14 + $15}' "/proc/$LT_SERVER_PID/stat"; }
 
 # The sum of a Prometheus counter over the lines that contain every given label text.
+# boxoffice_db_tx_retries_total by its tx label (reasons summed), as a JSON object.
+lt_retries_by_tx() {
+  curl -fsS "$LT_URL/metrics" | python3 -c '
+import json, re, sys
+by_tx = {}
+for line in sys.stdin:
+    m = re.match(r"boxoffice_db_tx_retries_total\{.*?tx=\"([^\"]+)\".*\} (\S+)", line)
+    if m:
+        by_tx[m[1]] = by_tx.get(m[1], 0) + float(m[2])
+print(json.dumps(by_tx))
+'
+}
+
 lt_metric() { # <name> [label text...]
   local name="$1"
   shift
@@ -152,6 +165,7 @@ lt_phase_begin() { # <name>
   if [[ -n $LT_SERVER_PID ]]; then
     LT_PHASE_TICKS0="$(lt_server_ticks)"
     LT_PHASE_RETRIES0="$(lt_metric boxoffice_db_tx_retries_total)"
+    lt_retries_by_tx >"$dir/$name.retries0"
     (
       while kill -0 "$LT_SERVER_PID" 2>/dev/null; do
         awk '/^VmRSS/ {print $2}' "/proc/$LT_SERVER_PID/status" 2>/dev/null || true
@@ -163,7 +177,7 @@ lt_phase_begin() { # <name>
 }
 
 lt_phase_end() { # <name>
-  local name="$1" dir="$LT_OUT/phases" t1 ticks1=0 retries1=0 hwm=0 peak=0
+  local name="$1" dir="$LT_OUT/phases" t1 ticks1=0 retries1=0 hwm=0 peak=0 by_tx="{}"
   t1="$(date +%s.%N)"
   if [[ -n $LT_SAMPLER_PID ]]; then
     kill "$LT_SAMPLER_PID" 2>/dev/null || true
@@ -171,6 +185,11 @@ lt_phase_end() { # <name>
     LT_SAMPLER_PID=""
     ticks1="$(lt_server_ticks)"
     retries1="$(lt_metric boxoffice_db_tx_retries_total)"
+    by_tx="$(lt_retries_by_tx | python3 -c '
+import json, sys
+before, after = json.load(open(sys.argv[1])), json.load(sys.stdin)
+print(json.dumps({tx: n - before.get(tx, 0) for tx, n in after.items() if n > before.get(tx, 0)}))
+' "$dir/$name.retries0")"
     hwm="$(awk '/^VmHWM/ {print $2}' "/proc/$LT_SERVER_PID/status")"
     peak="$(sort -n "$dir/$name.rss" | tail -n 1)"
   fi
@@ -178,9 +197,10 @@ lt_phase_end() { # <name>
     --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson ticks "$((ticks1 - LT_PHASE_TICKS0))" \
     --argjson hz "$(getconf CLK_TCK)" --argjson rss "${peak:-0}" --argjson hwm "${hwm:-0}" \
     --argjson retries "$(python3 -c "print($retries1 - $LT_PHASE_RETRIES0)")" \
-    --argjson server "$([[ $ticks1 == 0 ]] && echo false || echo true)" \
+    --argjson server "$([[ $ticks1 == 0 ]] && echo false || echo true)" --argjson by_tx "$by_tx" \
     '{phase: $name, started: $t0, seconds: ($t1 - $t0), loadBefore: $load0, loadAfter: $load1, server: $server,
-      serverCpuSeconds: ($ticks / $hz), peakRssKb: $rss, hwmKb: $hwm, txRetries: $retries}' >"$dir/$name.json"
+      serverCpuSeconds: ($ticks / $hz), peakRssKb: $rss, hwmKb: $hwm, txRetries: $retries,
+      txRetriesByTx: $by_tx}' >"$dir/$name.json"
 }
 
 # wrk with one of the Lua scripts (each prints one `WRK_JSON {...}` line, report.lua's format) ->

@@ -205,6 +205,13 @@ def errors_of(result):
     return ""
 
 
+def retries_of(p):
+    """A phase's transaction retries, with the transactions that retried most (older runs lack the breakdown)."""
+    by_tx = sorted(p.get("txRetriesByTx", {}).items(), key=lambda kv: -kv[1])
+    detail = "; ".join(f"{tx} {n:,.0f}" for tx, n in by_tx[:3])
+    return f"{p['txRetries']:,.0f}" + (f" ({detail})" if detail else "")
+
+
 def load_of(p):
     return p["loadBefore"].split()[0] + " → " + p["loadAfter"].split()[0]
 
@@ -299,7 +306,7 @@ if k6:
         md.append(
             f"| {name} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 2)} | {fmt(r['p90_ms'], 2)} | {fmt(r['p95_ms'], 2)} | "
             f"{fmt(r['p99_ms'], 2)} | {fmt(r['max_ms'], 1)} | {errors_of(r)} | "
-            f"{c.get('holds_won', 0):.0f} / {c.get('holds_lost', 0):.0f}{extra} | {p['txRetries']:.0f} | "
+            f"{c.get('holds_won', 0):.0f} / {c.get('holds_lost', 0):.0f}{extra} | {retries_of(p)} | "
             f"{'ok' if r.get('thresholdsOk') else 'FAILED'} | {load_of(p)} | {cpu_of(p)} | {rss_of(p)} |")
 
 if stampedes:
@@ -319,7 +326,7 @@ if stampedes:
             f"{db['bookings']} | {r['requests']} | {r['statuses']} | {r['serverErrors']} | "
             f"{fmt(r['soldOutAfterMs'], 0)} | {r['latencyMs']['p50']:.1f} / {r['latencyMs']['p99']:.1f} / "
             f"{r['latencyMs']['max']:.1f} | {quantiles(by_status.get('201'))} | {quantiles(by_status.get('409'))} | "
-            f"{quantiles(s.get('floor', {}).get('latencyMs'))} | {s['txRetries']:.0f} | {load_of(s)} |")
+            f"{quantiles(s.get('floor', {}).get('latencyMs'))} | {retries_of(s)} | {load_of(s)} |")
     md += ["", "The floor: just before each stampede, the same buyers (connections open, one barrier) each send two "
            "GETs of a 300-byte static body (`loadgen floor`): no authentication, JSON or database. It is what 1,000 "
            "requests at once cost this machine, load generator included; no stampede's p99 can be lower here."]
@@ -349,7 +356,7 @@ for p in sorted(phases.values(), key=lambda p: p.get("started", 0)):
         f"{fmt(r.get('p50_ms', (r.get('latencyMs') or {}).get('p50')), 2)} | "
         f"{fmt(r.get('p99_ms', (r.get('latencyMs') or {}).get('p99')), 2)} | "
         f"{fmt(r.get('max_ms', (r.get('latencyMs') or {}).get('max')), 1)} | {errors_of(r) or r.get('statuses', '')} | "
-        f"{load_of(p)} | {p['serverCpuSeconds']:.1f} | {cpu_of(p)} | {rss_of(p)} | {p['txRetries']:.0f} |")
+        f"{load_of(p)} | {p['serverCpuSeconds']:.1f} | {cpu_of(p)} | {rss_of(p)} | {retries_of(p)} |")
 
 for target in ("seatmap", "holds"):
     path = f"{OUT}/profile-{target}.txt"
