@@ -21,6 +21,7 @@ mod logscan;
 mod mail;
 mod migrations;
 mod operations;
+mod plans;
 mod portability;
 mod proxy;
 mod retry;

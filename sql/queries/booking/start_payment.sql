@@ -6,11 +6,15 @@
 -- the booking's payments instead would read the payments_pkey page that concurrent payments insert into.
 -- $1 region, $2 booking id, $3 caller (owner) id, $4 payment window in seconds (FLOAT8).
 -- Returns the booking row (the columns of find_by_id.sql) and payment_attempts (INT4), this attempt's number.
+-- Keyed: the row is found by (region, id) alone. The guard is wrapped in (...) IS TRUE, which no index matches,
+-- so no statistics can make the generic plan scan bookings_status_expiry_idx for it (a range scan whose predicate
+-- locks cover the pages every concurrent hold and payment writes; README, "Transactions").
 UPDATE bookings
 SET status = 'payment_pending',
     hold_expires_at = GREATEST(hold_expires_at, now() + $4::FLOAT8 * INTERVAL '1 second'),
     updated_at = now(),
     payment_attempts = payment_attempts + 1
-WHERE region = $1 AND id = $2 AND user_id = $3 AND status = 'reserved' AND hold_expires_at > now()
+WHERE region = $1 AND id = $2
+  AND (user_id = $3 AND status = 'reserved' AND hold_expires_at > now()) IS TRUE
 RETURNING region, id, user_id, showtime_id, status, seats, total_amount, currency, hold_expires_at, payment_ref,
           created_at, updated_at, now() AS now, payment_attempts
