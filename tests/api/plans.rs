@@ -41,7 +41,8 @@ async fn keyed_booking_statements_use_the_key_when_statistics_say_no_hold_is_liv
         .get(0);
     client
         .batch_execute(&format!(
-            "INSERT INTO users (name, email, phone_number, password_hash) VALUES ('Ada', 'ada@example.com', '+15550100', 'x');
+            "INSERT INTO users (name, email, phone_number, password_hash)
+             VALUES ('Ada', 'ada@example.com', '+15550100', 'x');
              INSERT INTO bookings (region, user_id, showtime_id, status, seats, seat_count, total_amount, currency)
              SELECT s.region, u.id, s.id, 'paid', '[]', 1, 1250, 'USD'
              FROM (SELECT region, id FROM showtimes WHERE region = '{region}' LIMIT 50) s,

@@ -7,9 +7,9 @@
 -- of one lapsed booking: each waited for the other's claim while holding its own (1 s of PostgreSQL's deadlock
 -- detection, then a retry). A claim skipped here and not taken over after all is lapsed: it blocks nothing (I4).
 -- $1 region, $2 booking ids (UUID[]). Returns nothing.
--- Keyed: the row is found by (region, id) alone (ids in $2). The guard is wrapped in (...) IS TRUE, which no index matches,
--- so no statistics can make the generic plan scan bookings_status_expiry_idx for it (a range scan whose predicate
--- locks cover the pages every concurrent hold and payment writes; README, "Transactions").
+-- Keyed: the rows are found by (region, id) alone (the ids in $2). The guard is wrapped in (...) IS TRUE, which no
+-- index matches, so no statistics can make the generic plan scan bookings_status_expiry_idx for it (a range scan
+-- whose predicate locks cover the pages every concurrent hold and payment writes; README, "Transactions").
 WITH expired AS (
     UPDATE bookings SET status = 'expired', updated_at = now()
     WHERE region = $1 AND id = ANY($2) AND (status IN ('reserved', 'payment_pending')) IS TRUE
