@@ -165,23 +165,19 @@ impl SeatGate {
 
     /// How many seats are remembered as claimed, lapsed or not, all showtimes.
     pub fn remembered(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                let shard = s.lock().unwrap_or_else(PoisonError::into_inner);
-                shard.showtimes.values().map(|seats| seats.claimed.len()).sum::<usize>()
-            })
-            .sum()
+        self.sum(|seats| seats.claimed.len())
     }
 
     /// How many showtimes have seats being claimed (tests check that it empties).
     pub fn showtimes(&self) -> usize {
+        self.sum(|seats| usize::from(!seats.claiming.is_empty()))
+    }
+
+    /// `count` summed over every showtime of every shard.
+    fn sum(&self, count: impl Fn(&Seats) -> usize) -> usize {
         self.shards
             .iter()
-            .map(|s| {
-                let shard = s.lock().unwrap_or_else(PoisonError::into_inner);
-                shard.showtimes.values().filter(|seats| !seats.claiming.is_empty()).count()
-            })
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).showtimes.values().map(&count).sum::<usize>())
             .sum()
     }
 }

@@ -1279,7 +1279,7 @@ async fn check_claimed(
 /// The instant of this process's clock at `at` (now if `at` is past).
 fn instant_at(at: OffsetDateTime) -> Instant {
     let now = Instant::now();
-    std::time::Duration::try_from(at - OffsetDateTime::now_utc()).map_or(now, |left| now + left)
+    Duration::try_from(at - OffsetDateTime::now_utc()).map_or(now, |left| now + left)
 }
 
 /// Counts a hold that runs again because what refused it is gone; the third time it gives up (contention).
