@@ -22,6 +22,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::auth::{self, token::TokenKeys};
 use crate::booking::{self, BookingService};
 use crate::cache::Redis;
+use crate::cache::seats::SeatCache;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, Problem};
@@ -113,8 +114,11 @@ impl Application {
             None => None,
         };
         let gateway = Arc::new(Gateway::new(&config.gateway, redis.clone()));
-        let catalog = crate::catalog::Catalog::new(&config, redis.clone());
-        let bookings = Arc::new(BookingService::new(db.clone(), redis.clone(), &config));
+        // One seat cache for the process: the catalog reads it, the booking side invalidates it, and a read waits
+        // for this process's own invalidations (cache::seats).
+        let seats = SeatCache::new(redis.clone(), config.seatmap_ttl);
+        let catalog = crate::catalog::Catalog::new(&config, seats.clone());
+        let bookings = Arc::new(BookingService::new(db.clone(), seats, &config));
         let state = AppState(Arc::new(Shared {
             config: Arc::new(config),
             db,

@@ -145,7 +145,8 @@ async fn run_worker(config: Config) -> anyhow::Result<()> {
     let sampler = tokio::spawn(boxoffice::metrics::sample_pools(db.clone(), Some(redis.clone()), token.clone()));
     // With the sandbox payment provider, this process's reconciler asks a sandbox that never saw the charges made by
     // the serving processes: run the worker inside `serve --with-worker` then (see payment::sandbox).
-    let bookings = std::sync::Arc::new(boxoffice::booking::BookingService::new(db.clone(), redis, &config));
+    let seats = boxoffice::cache::seats::SeatCache::new(redis, config.seatmap_ttl);
+    let bookings = std::sync::Arc::new(boxoffice::booking::BookingService::new(db.clone(), seats, &config));
     let dispatcher = Dispatcher::new(db.clone(), &config.mail)?;
     worker::run(db, bookings, dispatcher, config.worker, token.clone()).await;
     token.cancel();

@@ -30,14 +30,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use futures_util::future::join_all;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::model::BookingId;
 use super::store::{self, HeldRow, NewHold};
 use crate::auth::model::UserId;
-use crate::cache::{Redis, seats as seat_cache};
+use crate::cache::seats::SeatCache;
 use crate::db::{self, Db, Region, RetryError, TxError};
 
 /// A hold, owned, as it waits in a queue.
@@ -84,7 +83,7 @@ impl HoldSpec {
 #[derive(Debug)]
 pub enum Outcome {
     /// The batch committed: the booking, or `None` when this hold claimed no seat and inserted nothing. The seat
-    /// cache of each showtime the batch changed was invalidated once, before the answers.
+    /// cache of each showtime the batch changed was invalidated once (queued), before the answers.
     Committed(Option<HeldRow>),
     /// The batch's COMMIT outcome was lost: the hold may or may not have committed.
     Unknown,
@@ -102,7 +101,7 @@ struct Member {
 /// The queues of holds waiting for a write connection, per region.
 pub struct HoldCombiner {
     db: Db,
-    redis: Redis,
+    seats: SeatCache,
     max: usize,
     queues: Mutex<HashMap<Region, Vec<Member>>>,
 }
@@ -114,9 +113,9 @@ impl std::fmt::Debug for HoldCombiner {
 }
 
 impl HoldCombiner {
-    /// Batches of at most `max` holds (at least 2) on `db`'s write pool; `redis` holds the seat cache.
-    pub fn new(db: Db, redis: Redis, max: usize) -> Arc<Self> {
-        Arc::new(Self { db, redis, max: max.max(2), queues: Mutex::new(HashMap::new()) })
+    /// Batches of at most `max` holds (at least 2) on `db`'s write pool; `seats` is the seat cache to invalidate.
+    pub fn new(db: Db, seats: SeatCache, max: usize) -> Arc<Self> {
+        Arc::new(Self { db, seats, max: max.max(2), queues: Mutex::new(HashMap::new()) })
     }
 
     fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<Region, Vec<Member>>> {
@@ -224,7 +223,9 @@ impl HoldCombiner {
                     members.iter().zip(&rows).filter(|(_, row)| row.is_some()).map(|(m, _)| m.hold.showtime).collect();
                 changed.sort_unstable();
                 changed.dedup();
-                join_all(changed.into_iter().map(|showtime| seat_cache::invalidate(&self.redis, showtime))).await;
+                for showtime in changed {
+                    self.seats.invalidate(showtime);
+                }
                 for (member, row) in members.into_iter().zip(rows) {
                     let _ = member.reply.send(Outcome::Committed(row));
                 }

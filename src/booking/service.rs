@@ -37,7 +37,7 @@ use super::store::{self, Claimed, Found, Guarded, HeldRow, KeyClaim, NewHold, St
 use super::{BookingError, RegionCache};
 use crate::auth::AuthUser;
 use crate::auth::model::UserId;
-use crate::cache::{Redis, seats as seat_cache};
+use crate::cache::seats::SeatCache;
 use crate::config::{BookingConfig, Config};
 use crate::db::{self, Db, Region, RetryError, Tx, TxError};
 use crate::error::ApiError;
@@ -199,13 +199,14 @@ impl Idempotency {
     }
 }
 
-/// The booking protocol with what it needs: the pools, Redis (seat-cache invalidation), the payment provider and the
+/// The booking protocol with what it needs: the pools, the seat cache (to invalidate), the payment provider and the
 /// limits. Shared by the HTTP handlers and the worker.
 pub struct BookingService {
     db: Db,
     /// The same pools with a larger retry budget, for the transactions of a payment (money about to move or moved).
     patient: Db,
-    redis: Redis,
+    /// The seat cache, which every commit that changes claims invalidates.
+    seats: SeatCache,
     payments: Arc<Payments>,
     hold_ttl: Duration,
     limits: BookingConfig,
@@ -234,15 +235,15 @@ const REGION_CACHE_CAPACITY: usize = 100_000;
 
 impl BookingService {
     /// The service with the configured payment provider.
-    pub fn new(db: Db, redis: Redis, config: &Config) -> Self {
+    pub fn new(db: Db, seats: SeatCache, config: &Config) -> Self {
         let mut patient = db.clone();
         patient.retry_policy.max_attempts = patient.retry_policy.max_attempts.saturating_mul(4);
         let combiner = (config.booking.hold_batch_max > 1)
-            .then(|| HoldCombiner::new(db.clone(), redis.clone(), config.booking.hold_batch_max));
+            .then(|| HoldCombiner::new(db.clone(), seats.clone(), config.booking.hold_batch_max));
         Self {
             db,
             patient,
-            redis,
+            seats,
             payments: Arc::new(Payments::from_config(&config.payment)),
             hold_ttl: config.hold_ttl,
             limits: config.booking,
@@ -296,12 +297,12 @@ impl BookingService {
     }
 
     /// After a commit that released claims of `showtime`: the seat gate forgets the seats it remembers as claimed,
-    /// and the seat cache is invalidated.
-    async fn after_claims_changed(&self, showtime: Uuid) {
+    /// and the seat cache's invalidation is queued.
+    fn after_claims_changed(&self, showtime: Uuid) {
         if let Some(gate) = &self.gate {
             gate.forget(showtime);
         }
-        seat_cache::invalidate(&self.redis, showtime).await;
+        self.seats.invalidate(showtime);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -515,9 +516,9 @@ impl BookingService {
         }
         // Expiring a taken-over booking releases its other claims: after that, whatever the batch did.
         if !taken_over.is_empty() {
-            self.after_claims_changed(booking.showtime_id).await;
+            self.after_claims_changed(booking.showtime_id);
         } else if !cache_invalidated {
-            seat_cache::invalidate(&self.redis, booking.showtime_id).await;
+            self.seats.invalidate(booking.showtime_id);
         }
         metrics::counter!("boxoffice_seats_claimed_total").increment(booking.seats.len() as u64);
     }
@@ -796,7 +797,7 @@ impl BookingService {
         .await;
         match result {
             Ok((view, taken_over)) => {
-                self.after_claims_changed(view.showtime_id).await;
+                self.after_claims_changed(view.showtime_id);
                 metrics::counter!("boxoffice_bookings_total", "outcome" => "paid").increment(1);
                 if taken_over > 0 {
                     metrics::counter!("boxoffice_holds_expired_total", "by" => "takeover").increment(taken_over as u64);
@@ -879,7 +880,7 @@ impl BookingService {
         match result {
             Ok(released) => {
                 if released && let Ok(Some(found)) = self.find_quietly(region, id).await {
-                    self.after_claims_changed(found.booking.showtime_id).await;
+                    self.after_claims_changed(found.booking.showtime_id);
                 }
                 Ok(refunded)
             }
@@ -949,7 +950,7 @@ impl BookingService {
         .await;
         match result {
             Ok(Some(showtime)) => {
-                self.after_claims_changed(showtime).await;
+                self.after_claims_changed(showtime);
                 metrics::counter!("boxoffice_holds_expired_total", "by" => "payment").increment(1);
                 Ok(())
             }
@@ -994,7 +995,7 @@ impl BookingService {
         let (booking, attempt, charge_id, amount) = match start {
             Ok(CancelStart::Done { booking, released }) => {
                 if released {
-                    self.after_claims_changed(booking.showtime_id).await;
+                    self.after_claims_changed(booking.showtime_id);
                     metrics::counter!("boxoffice_bookings_total", "outcome" => "canceled").increment(1);
                 }
                 return Ok(Answer::Fresh(booking));
@@ -1057,7 +1058,7 @@ impl BookingService {
         match done {
             Ok((view, released)) => {
                 if released {
-                    self.after_claims_changed(view.showtime_id).await;
+                    self.after_claims_changed(view.showtime_id);
                     metrics::counter!("boxoffice_bookings_total", "outcome" => "canceled").increment(1);
                 }
                 Ok(Answer::Fresh(view))
@@ -1162,7 +1163,7 @@ impl BookingService {
             showtimes.sort_unstable();
             showtimes.dedup();
             for showtime in showtimes {
-                self.after_claims_changed(showtime).await;
+                self.after_claims_changed(showtime);
             }
             metrics::counter!("boxoffice_holds_expired_total", "by" => "sweeper").increment(swept.len() as u64);
             report.resolved += swept.len() as u64;

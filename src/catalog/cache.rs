@@ -27,7 +27,6 @@ use tokio::sync::OnceCell;
 use super::model::ShowtimeId;
 use super::model::seatmap::{ScreenKey, SeatLayout, SeatMapTemplate, TakenSeats};
 use super::store::{self, LayoutError, ShowtimeRecord};
-use crate::cache::Redis;
 use crate::cache::seats::SeatCache;
 use crate::config::Config;
 use crate::db::Db;
@@ -134,7 +133,7 @@ fn api_error(err: &LoadError) -> ApiError {
 
 impl Catalog {
     /// Empty caches configured by `config`, availability over `redis`.
-    pub fn new(config: &Config, redis: Redis) -> Self {
+    pub fn new(config: &Config, seats: SeatCache) -> Self {
         let ttl = config.catalog_ttl;
         Self {
             showtimes: Cache::builder().max_capacity(SHOWTIMES_CAPACITY).time_to_live(ttl).build(),
@@ -148,7 +147,7 @@ impl Catalog {
                 .weigher(|key: &String, body: &Bytes| u32::try_from(key.len() + body.len()).unwrap_or(u32::MAX))
                 .time_to_live(ttl)
                 .build(),
-            seats: SeatCache::new(redis, config.seatmap_ttl),
+            seats,
         }
     }
 

@@ -33,7 +33,6 @@ use super::model::{CityId, MovieId, ShowtimeId, ShowtimeStatus, TheaterId};
 use super::store::{self, AdminError, ShowtimeRow};
 use crate::app::AppState;
 use crate::auth::AdminUser;
-use crate::cache::seats;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -653,7 +652,7 @@ pub async fn cancel_showtime(
 ) -> ApiResult<Json<ShowtimeDetail>> {
     let id: ShowtimeId = path_id(&raw, "showtimeId")?;
     store::cancel_showtime(&state.db, id).await?;
-    seats::invalidate(&state.redis, id.0).await;
+    state.catalog.seats.invalidate(id.0);
     Ok(Json(showtime_detail(&state, id).await?))
 }
 

@@ -94,7 +94,7 @@ async fn if_none_match_gives_304_until_availability_changes() {
 
     // A hold commits and the booking side invalidates, as its contract says: the map and its tag change at once.
     claim(&app, showtime, &region, &["C5"], Some("10 minutes")).await;
-    boxoffice::cache::seats::invalidate(&app.state.redis, showtime).await;
+    app.state.catalog.seats.invalidate(showtime);
     let changed = app.request(reqwest::Method::GET, &path).header("If-None-Match", &etag).send().await.expect("sent");
     assert_eq!(changed.status(), StatusCode::OK);
     let new_etag = changed.headers().get("etag").and_then(|v| v.to_str().ok()).expect("etag").to_owned();
@@ -103,6 +103,33 @@ async fn if_none_match_gives_304_until_availability_changes() {
     assert!(!available(&map, "C5") && available(&first, "C5"));
     // The tag is a function of the content: the same map again, the same tag.
     assert_eq!(seat_map(&app, showtime).await, (new_etag, map));
+}
+
+#[tokio::test]
+async fn an_invalidation_is_not_waited_for_but_this_process_reads_after_it() {
+    let app = TestApp::spawn().await;
+    let (showtime, region, _) = future_showtime(&app).await;
+    let (_, map) = seat_map(&app, showtime).await;
+    assert!(available(&map, "G3"));
+    claim(&app, showtime, &region, &["G3"], Some("10 minutes")).await;
+    // A blocking connection: checking Redis with it cannot let the flusher task run on this (single-threaded) test
+    // runtime in between.
+    let mut redis = redis::Client::open(redis_url()).expect("url").get_connection().expect("connect");
+    let key = boxoffice::cache::seats::availability_key(&app.state.redis, showtime);
+    let cached = |redis: &mut redis::Connection| redis::cmd("EXISTS").arg(&key).query::<i64>(redis).expect("exists");
+    assert_eq!(cached(&mut redis), 1);
+
+    let cache = app.state.catalog.seats.clone();
+    cache.invalidate(showtime);
+    assert_eq!(cached(&mut redis), 1, "the caller did not wait for Redis");
+    // The next read of this process waits for the flush, so it cannot serve the entry cached before the claim.
+    let id = boxoffice::catalog::model::ShowtimeId(showtime);
+    let record = app.state.catalog.showtime(&app.state.db, id).await.expect("showtime").expect("found");
+    let (layout, _) = app.state.catalog.seat_map(&app.state.db, &record).await.expect("layout");
+    let taken = cache.taken(&app.state.db, &record.record.key(), &layout).await.expect("taken");
+    assert!(taken.is_taken(layout.position("G3").expect("G3")), "a read after this process's invalidation is current");
+    let (_, map) = seat_map(&app, showtime).await;
+    assert!(!available(&map, "G3"));
 }
 
 #[tokio::test]
