@@ -331,21 +331,41 @@ pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_
     Ok(HoldWrites { key_claimed, booking: held_row(&rows)? })
 }
 
-/// The holds of a batch (`booking::combine`) in one transaction: each one's `hold.sql`, then COMMIT, in one round
-/// trip. Each hold is all or nothing, and so is the batch: `Ok(None)` when a hold claimed seats but was refused (the
-/// claims' foreign key failed its statement, and the transaction rolled back with every other hold of the batch).
-/// A hold that claimed nothing inserted nothing and failed nothing: its entry is `None` and the others commit.
+/// The holds of a batch (`booking::combine`) in one transaction of one round trip: BEGIN, `hold_batch.sql` (every
+/// hold in one statement), COMMIT. Each hold is all or nothing, and so is the batch: `Ok(None)` when a hold claimed
+/// seats but was refused (the claims' foreign key failed the statement, and the transaction rolled back with every
+/// other hold of the batch). A hold that claimed nothing inserted nothing and failed nothing: its entry is `None`
+/// and the others commit. The holds are of one region, none shares a seat with another, none has the user and
+/// showtime of another, and they are in lock order (see `booking::combine`).
 ///
 /// # Errors
 /// Database errors; [`TxError::Commit`] when the COMMIT failed.
 pub async fn hold_batch<E>(tx: &Tx, holds: &[NewHold<'_>]) -> Result<Option<Vec<Option<HeldRow>>>, TxError<E>> {
-    let params: Vec<_> = holds.iter().map(hold_params).collect();
-    let steps: Vec<Step<'_>> = params.iter().map(|p| (q::HOLD, &p[..])).collect();
-    match tx.commit_with(&steps).await {
-        Ok(results) => Ok(Some(results.iter().map(|rows| held_row(rows)).collect::<Result<_, _>>()?)),
-        Err(TxError::Db(e)) if hold_refused(&e) => Ok(None),
-        Err(e) => Err(e),
+    let Some(first) = holds.first() else { return Ok(Some(Vec::new())) };
+    let ids: Vec<Uuid> = holds.iter().map(|h| h.id.0).collect();
+    let users: Vec<Uuid> = holds.iter().map(|h| h.user.0).collect();
+    let showtimes: Vec<Uuid> = holds.iter().map(|h| h.showtime).collect();
+    let counts: Vec<i64> = holds.iter().map(|h| h.labels.len() as i64).collect();
+    let owners: Vec<i64> =
+        holds.iter().enumerate().flat_map(|(i, h)| std::iter::repeat_n(i as i64 + 1, h.labels.len())).collect();
+    let labels: Vec<&str> = holds.iter().flat_map(|h| h.labels.iter().map(String::as_str)).collect();
+    // One service, one configuration: every hold of a batch has the same TTL and cap.
+    let params: [&(dyn ToSql + Sync); 9] =
+        [first.region, &ids, &users, &showtimes, &counts, &owners, &labels, &first.ttl_secs, &first.cap];
+    let rows = match tx.commit_with(&[(q::HOLD_BATCH, &params[..])]).await {
+        Ok(mut results) => results.pop().unwrap_or_default(),
+        Err(TxError::Db(e)) if hold_refused(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut by_booking: HashMap<Uuid, Vec<Row>> = HashMap::with_capacity(holds.len());
+    for row in rows {
+        by_booking.entry(row.try_get("booking_id")?).or_default().push(row);
     }
+    let held = ids
+        .iter()
+        .map(|id| by_booking.remove(id).map_or(Ok(None), |rows| held_row(&rows)))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    Ok(Some(held))
 }
 
 /// `hold.sql`'s parameters.

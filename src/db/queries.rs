@@ -95,6 +95,7 @@ queries! {
         BOOKING_REGION => "booking_region.sql",
         HOLD_REFUSAL => "hold_refusal.sql",
         HOLD => "hold.sql",
+        HOLD_BATCH => "hold_batch.sql",
         CLAIM_SEATS => "claim_seats.sql",
         EXPIRE_TAKEN_OVER => "expire_taken_over.sql",
         FIND => "find.sql",

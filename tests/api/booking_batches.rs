@@ -169,3 +169,37 @@ async fn a_refusal_that_fails_the_batch_leaves_nothing_and_every_hold_is_answere
         results.iter().filter(|(s, _)| *s == StatusCode::CREATED).map(|(_, b)| labels_of(b).len()).sum();
     assert_eq!(claims.len(), held_seats + 1, "claims are exactly the bookings' seats and the first hold's");
 }
+
+#[tokio::test]
+async fn a_users_second_hold_on_a_showtime_waits_for_a_later_batch_and_counts_the_first() {
+    let app = one_connection_app().await;
+    let show = show(&app, 0).await;
+    let users = customers(&app, 5).await;
+    let mut seats = show.standard(0, usize::MAX);
+    seats.sort();
+    // Four users' single seats, then one user's two holds of 6 and 5 seats: together over the cap (10). The batch
+    // runs in one statement, whose cap check sees only what committed before it, so the two cannot share a batch.
+    let mut holds: Vec<(String, Vec<String>)> =
+        users[..4].iter().enumerate().map(|(i, (_, token))| (token.clone(), seats[i..=i].to_vec())).collect();
+    holds.push((users[4].1.clone(), seats[4..10].to_vec()));
+    holds.push((users[4].1.clone(), seats[10..15].to_vec()));
+    // A first hold, alone, so that the showtime's region is cached (its lookup would wait for the connection).
+    held(&app, &users[0].1, show.id, &seats[15..16]).await;
+    let connection = app.state.db.write.get().await.expect("the one write connection");
+    let tasks = send_holds(&app, &show, holds.clone());
+    wait_queued(&app, holds.len()).await;
+    drop(connection);
+    let results = results(tasks).await;
+
+    for (i, (status, body)) in results.iter().enumerate().take(4) {
+        assert_eq!(*status, StatusCode::CREATED, "hold {i}: {body}");
+    }
+    let theirs = &results[4..];
+    assert_eq!(theirs.iter().filter(|(s, _)| *s == StatusCode::CREATED).count(), 1, "one fits the cap: {theirs:?}");
+    let refused = theirs.iter().find(|(s, _)| *s != StatusCode::CREATED).expect("the other");
+    assert_eq!(refused.0, StatusCode::CONFLICT);
+    assert_eq!(refused.1["type"], "https://boxoffice.dev/problems/seat-limit-exceeded", "{}", refused.1);
+    let held_seats: usize =
+        results.iter().filter(|(s, _)| *s == StatusCode::CREATED).map(|(_, b)| labels_of(b).len()).sum();
+    assert_eq!(live_claims(&app, show.id).await.len(), held_seats + 1, "the refused hold left no claim");
+}
