@@ -18,6 +18,7 @@
 -- Returns one row per seat when the booking was inserted: seats, total_amount, currency, hold_expires_at,
 -- created_at (the booking), seat_label, taken_from (the claim); no row when nothing was inserted; an error (23503)
 -- when seats were claimed but the booking was refused. Either way, hold_refusal.sql tells why.
+-- hold_batch.sql is this statement for the holds of a batch (booking::combine): a change here is a change there.
 WITH claimed AS (
     INSERT INTO booking_seats (region, showtime_id, seat_label, booking_id, hold_expires_at)
     SELECT $1, $4, label, $2, now() + $6::FLOAT8 * INTERVAL '1 second'
