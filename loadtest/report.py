@@ -19,6 +19,8 @@ import re
 import statistics
 import subprocess
 
+import chart
+
 parser = argparse.ArgumentParser()
 parser.add_argument("out")
 parser.add_argument("--sha", required=True)
@@ -182,6 +184,25 @@ goals = [
      for name, p in k6.items()]
 
 
+# The goals with a number and a threshold, for the chart (loadtest/chart.py) and report.json.
+figures = [
+    {"label": "warm seat map / static route", "value": seatmap_ratio, "goal": 0.5, "unit": "%", "better": "higher"},
+    {"label": "/theaters?city= / static route", "value": city_ratio, "goal": 0.3, "unit": "%", "better": "higher"},
+    {"label": "API holds / pgbench minimal hold", "value": holds_over_minimal, "goal": 0.6, "unit": "%",
+     "better": "higher"},
+    {"label": "API holds / pgbench of the service SQL", "value": holds_over_service, "goal": 0.85, "unit": "%",
+     "better": "higher"},
+    {"label": "holds with the bulk rows / empty", "value": scaling["holdsRatio"] if scaling else None, "goal": 0.9,
+     "unit": "%", "better": "higher"},
+    {"label": "seat map with the bulk rows / empty", "value": scaling["seatmapRatio"] if scaling else None,
+     "goal": 0.9, "unit": "%", "better": "higher"},
+    {"label": "seat map p99 (wrk)", "value": seatmap_p99, "goal": 10, "unit": "ms", "better": "lower"},
+    {"label": "on-sale sold out (worst run)", "value": sold_out, "goal": 2000, "unit": "ms", "better": "lower"},
+    {"label": "on-sale p99 (worst run)", "value": stampede_p99, "goal": 100, "unit": "ms", "better": "lower"},
+    {"label": "server peak RSS", "value": peak_rss_mb or None, "goal": 100, "unit": "MB", "better": "lower"},
+]
+
+
 # --- tables ------------------------------------------------------------------------------------------------------
 def errors_of(result):
     tool = result.get("tool")
@@ -283,6 +304,7 @@ md.append(f"Commit `{args.sha}`, {'quick' if args.quick else 'full'} run of {arg
           "connections. Load average: 1-minute, before → after each run.")
 md += ["", "## Goals (issue #7)", "", "| goal | measured | verdict |", "|---|---|---|"]
 md += [f"| {g} | {m} | {verdict(ok)} |" for g, m, ok in goals]
+md += ["", "![Each goal's figure against its goal](chart.svg)"]
 md += ["", "## wrk and pgbench (baselines and throughput)", "",
        "| phase | req/s | p50 ms | p90 ms | p99 ms | max ms | errors by status (per round) | ratio | load avg | "
        "server CPU s / 1k req | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -369,6 +391,7 @@ report = {
     "settings": {"rounds": args.rounds, "pool": args.pool, "wrkConnections": args.connections,
                  "buyers": args.buyers, "bodyBytes": args.body_bytes},
     "goals": [{"goal": g, "measured": m, "met": ok} for g, m, ok in goals],
+    "figures": figures,
     "ratios": {"seatmapOverStatic": seatmap_ratio, "cityOverStatic": city_ratio,
                "holdsOverPgbenchMinimal": holds_over_minimal, "holdsOverPgbenchService": holds_over_service},
     "peakRssMb": peak_rss_mb, "hwmMb": hwm_mb, "scaling": scaling, "invariants": invariants,
@@ -376,6 +399,8 @@ report = {
 }
 with open(f"{OUT}/report.json", "w") as f:
     json.dump(report, f, indent=2)
+with open(f"{OUT}/chart.svg", "w") as f:
+    f.write(chart.render(figures, f"Load run {run_id} ({args.sha[:7]})"))
 with open(f"{OUT}/report.md", "w") as f:
     f.write("\n".join(md) + "\n")
 print("\n".join(md))
