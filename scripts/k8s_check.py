@@ -40,7 +40,7 @@ KNOWN_CRDS = {
     ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 
-# Secrets made out of band (README, "Deploying to a region"); everything else must be in the render.
+# Secrets made out of band (k8s/README.md, "Deploying to a region"); everything else must be in the render.
 EXTERNAL_SECRETS = {
     "boxoffice-secrets",
     "boxoffice-tls",

@@ -78,7 +78,7 @@ const fn seconds(name: &'static str, labels: &'static [&'static str], help: &'st
     Metric { name, kind: Kind::Histogram, unit: Some(Unit::Seconds), labels, help }
 }
 
-/// Every metric the service exports (README, "Metrics", is this table).
+/// Every metric the service exports (k8s/monitoring/README.md, "Metrics", is this table).
 pub const CATALOGUE: &[Metric] = &[
     // HTTP (RED by route template)
     seconds(
