@@ -84,7 +84,7 @@ impl std::fmt::Debug for TokenKeys {
 
 impl TokenKeys {
     /// Keys from configuration; without a configured secret, a random one (tokens then die with the process and are
-    /// not shared between pods: development only, announced by a warning).
+    /// not shared between processes: for tools such as the load generator; `serve` refuses to start without one).
     pub fn from_config(config: &AuthConfig) -> Self {
         let secret = match &config.jwt_secret {
             Some(secret) => secret.expose().as_bytes().to_vec(),
@@ -101,6 +101,9 @@ impl TokenKeys {
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        // We never issue `nbf`, but a token that carries one is not valid before it (RFC 7519 §4.1.5): the library
+        // checks it only when asked.
+        validation.validate_nbf = true;
         validation.leeway = 5;
         let mut decoding: HashMap<String, DecodingKey> = config
             .jwt_previous_keys
@@ -234,6 +237,23 @@ mod tests {
         let none_header = encode(br#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
         let unsigned = format!("{none_header}.{}.", token.split('.').nth(1).unwrap_or_default());
         assert!(k.verify(&unsigned).is_err());
+    }
+
+    #[test]
+    fn a_token_is_not_valid_before_its_nbf() {
+        let k = keys(SECRET, "k1", "api");
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let with_nbf = |nbf: i64| {
+            let claims = serde_json::json!({
+                "sub": Uuid::new_v4(), "role": "customer", "iat": now, "exp": now + 600,
+                "iss": "boxoffice", "aud": "api", "nbf": nbf,
+            });
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some("k1".into());
+            jsonwebtoken::encode(&header, &claims, &k.encoding).expect("signs")
+        };
+        assert!(matches!(k.verify(&with_nbf(now + 300)), Err(TokenError::Invalid(_))), "nbf five minutes ahead");
+        assert!(k.verify(&with_nbf(now - 1)).is_ok(), "nbf in the past");
     }
 
     #[test]
