@@ -438,7 +438,9 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
             JsonRejection::JsonSyntaxError(e) => Self::new(Problem::MalformedJson, e.body_text()),
-            JsonRejection::JsonDataError(e) => Self::new(Problem::InvalidBody, redact_values(&e.body_text())),
+            JsonRejection::JsonDataError(e) => {
+                Self::new(Problem::InvalidBody, plain_expectations(&redact_values(&e.body_text())))
+            }
             JsonRejection::MissingJsonContentType(_) => {
                 Self::new(Problem::UnsupportedMediaType, "the body must be JSON with Content-Type: application/json")
             }
@@ -468,6 +470,47 @@ fn redact_values(message: &str) -> String {
         let kind = unexpected.find(['`', '"', '\'']).map_or(unexpected, |q| unexpected[..q].trim_end());
         out.push_str(kind);
         rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Says what serde expected in JSON's words, not Rust's: "expected struct HoldBody" (a body of `null`, say) becomes
+/// "expected a JSON object", "expected u32" "expected an integer", "expected a sequence" "expected an array". A
+/// client reads the message; our type names are none of its business.
+fn plain_expectations(message: &str) -> String {
+    const MARK: &str = "expected ";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at + MARK.len()]);
+        rest = &rest[at + MARK.len()..];
+        let word_end = |s: &str| s.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(s.len());
+        let mut words = rest;
+        let mut kind = &words[..word_end(words)];
+        // "tuple struct X", "newtype struct X", "unit struct X": the kind is the last word before the name.
+        if matches!(kind, "tuple" | "newtype" | "unit") && words[kind.len()..].starts_with(" struct ") {
+            words = &words[kind.len() + 1..];
+            kind = "struct";
+        }
+        let (plain, used) = match kind {
+            "struct" | "enum" => {
+                let after = &words[kind.len()..];
+                let name = after.strip_prefix(' ').map_or(0, |n| 1 + word_end(n));
+                let plain = if kind == "struct" { "a JSON object" } else { "one of the documented values" };
+                (plain, rest.len() - words.len() + kind.len() + name)
+            }
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => {
+                ("an integer", kind.len())
+            }
+            "f32" | "f64" => ("a number", kind.len()),
+            "char" => ("a single character", kind.len()),
+            _ if rest.starts_with("a sequence") => ("an array", "a sequence".len()),
+            _ if rest.starts_with("a map") => ("a JSON object", "a map".len()),
+            _ => ("", 0),
+        };
+        out.push_str(plain);
+        rest = &rest[used..];
     }
     out.push_str(rest);
     out
@@ -580,6 +623,36 @@ mod tests {
             ("missing field `email`", "missing field `email`"),
         ] {
             assert_eq!(redact_values(message), expected);
+        }
+    }
+
+    #[test]
+    fn json_data_errors_say_what_was_expected_in_json_words_not_rust_type_names() {
+        for (message, expected) in [
+            (
+                "Failed to deserialize the JSON body into the target type: invalid type: null, expected struct HoldBody at line 1 column 4",
+                "Failed to deserialize the JSON body into the target type: invalid type: null, expected a JSON object at line 1 column 4",
+            ),
+            (
+                "seatIds: invalid type: map, expected a sequence at line 1",
+                "seatIds: invalid type: map, expected an array at line 1",
+            ),
+            ("n: invalid type: string, expected u32", "n: invalid type: string, expected an integer"),
+            ("x: invalid type: string, expected f64", "x: invalid type: string, expected a number"),
+            ("x: invalid type: null, expected tuple struct Pair", "x: invalid type: null, expected a JSON object"),
+            (
+                "x: unknown variant `gold`, expected enum SeatKind",
+                "x: unknown variant `gold`, expected one of the documented values",
+            ),
+            ("x: invalid type: integer, expected a map", "x: invalid type: integer, expected a JSON object"),
+            ("x: invalid type: integer, expected a string", "x: invalid type: integer, expected a string"),
+            (
+                "unknown field `role`, expected one of `name`, `email`",
+                "unknown field `role`, expected one of `name`, `email`",
+            ),
+            ("x: expected struct", "x: expected a JSON object"),
+        ] {
+            assert_eq!(plain_expectations(message), expected);
         }
     }
 

@@ -17,6 +17,9 @@ async fn malformed_requests_get_problem_json() {
         (Method::POST, "/users", Some(json), r#"{"name": 1, "email": "a@b.co", "phoneNumber": "+12125550100", "password": "12345678"}"#.into(), None, StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "name"),
         (Method::POST, "/users", Some(json), r#"{"name": "A", "phoneNumber": "+12125550100", "password": "12345678"}"#.into(), None, StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "email"),
         (Method::POST, "/users", Some(json), r#"{"name": "A", "email": "a@b.co", "phoneNumber": "+12125550100", "password": "12345678", "role": "admin"}"#.into(), None, StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "role"),
+        // JSON's words, not Rust's: no type name (it answered "expected struct RegisterBody").
+        (Method::POST, "/users", Some(json), "null".into(), None, StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "expected a JSON object"),
+        (Method::POST, "/users", Some(json), "\"text\"".into(), None, StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "expected a JSON object"),
         (Method::POST, "/users", Some("text/plain"), "{}".into(), None, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", ""),
         (Method::POST, "/users", None, "{}".into(), None, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", ""),
         (Method::POST, "/users", Some(json), format!(r#"{{"name": "{}"}}"#, "x".repeat(4096)), None, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", ""),
@@ -38,6 +41,7 @@ async fn malformed_requests_get_problem_json() {
         let problem = expect_problem(response, status, slug).await;
         let detail = problem["detail"].as_str().unwrap_or_default();
         assert!(detail.contains(word), "{method} {path}: detail {detail:?} lacks {word:?}");
+        assert!(!detail.contains("Body") && !detail.contains("struct"), "{method} {path}: a Rust type in {detail:?}");
         if status == StatusCode::METHOD_NOT_ALLOWED {
             let allow = allow.expect("405 carries Allow");
             let expected = if path == "/users/me" { "GET" } else { "POST" };
