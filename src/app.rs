@@ -98,9 +98,16 @@ impl Application {
     /// Connects the pools, ensures the configured admin, binds the listener and assembles the router.
     ///
     /// # Errors
-    /// Unreachable database while detecting the dialect (set `BOXOFFICE_DB_DIALECT` to start without it), an
-    /// address that cannot be bound, or a failed admin bootstrap.
+    /// No `BOXOFFICE_JWT_SECRET`, unreachable database while detecting the dialect (set `BOXOFFICE_DB_DIALECT` to
+    /// start without it), an address that cannot be bound, or a failed admin bootstrap.
     pub async fn build(config: Config, routes: Routes) -> anyhow::Result<Self> {
+        // Each pod would make its own random key, and a token from one would be refused by the next: users logged
+        // out at random behind a load balancer. `make run` sets a development key (scripts/stack.sh env dev).
+        anyhow::ensure!(
+            config.auth.jwt_secret.is_some(),
+            "BOXOFFICE_JWT_SECRET is not set: every pod must sign and verify tokens with the same key (32 bytes or \
+             more; `make run` sets a development key)"
+        );
         let metrics = metrics::install();
         let db = Db::connect(&config.database).await?;
         let redis = Redis::new(&config.redis)?;
@@ -216,6 +223,7 @@ pub fn router(state: AppState, routes: Routes) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), gateway::middleware::security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(tower::util::MapRequestLayer::new(telemetry::drop_unfit_request_id::<axum::body::Body>))
         .with_state(state)
 }
 

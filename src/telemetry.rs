@@ -30,6 +30,23 @@ pub fn init(config: &Config) {
     };
 }
 
+/// The longest client-chosen `X-Request-Id` kept (a UUID is 36 bytes; tracing systems use up to 64).
+pub const REQUEST_ID_MAX_LEN: usize = 128;
+
+/// Drops a client's `X-Request-Id` unless it is 1 to [`REQUEST_ID_MAX_LEN`] bytes of ASCII letters, digits and
+/// `-_.:`, so the id that is echoed, put in the request span and logged is short and plain; the layer after it
+/// then gives the request a fresh UUID. (A 3,000-character id used to be echoed and logged as sent.)
+pub fn drop_unfit_request_id<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let fit = |id: &[u8]| {
+        (1..=REQUEST_ID_MAX_LEN).contains(&id.len())
+            && id.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    };
+    if request.headers().get("x-request-id").is_some_and(|id| !fit(id.as_bytes())) {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
+}
+
 /// The request middleware: a span with method, route template and request id; the latency histogram; one log
 /// line per error response (with its cause, if any); and a problem+json body for any error response that does
 /// not have one yet (axum's 405, tower's 408/413, ...), keeping its headers (`Allow`, `Retry-After`).

@@ -117,6 +117,27 @@ async fn every_response_carries_a_request_id() {
 }
 
 #[tokio::test]
+async fn a_request_id_too_long_or_with_odd_characters_is_replaced_by_a_fresh_one() {
+    let app = TestApp::spawn().await;
+    let echoed = |id: String| {
+        let app = &app;
+        async move {
+            let response =
+                app.request(reqwest::Method::GET, "/healthz").header("x-request-id", &id).send().await.expect("sent");
+            response.headers()["x-request-id"].to_str().expect("ascii").to_owned()
+        }
+    };
+    let longest = "a".repeat(128);
+    assert_eq!(echoed(longest.clone()).await, longest, "128 plain characters are kept");
+    assert_eq!(echoed("trace-1:span.2_x".into()).await, "trace-1:span.2_x");
+    for unfit in ["a".repeat(129), "x".repeat(3000), "id with spaces".into(), "<script>".into(), "a\"b".into()] {
+        let id = echoed(unfit.clone()).await;
+        assert_ne!(id, unfit);
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{unfit:.20}... was replaced by a UUID, not {id}");
+    }
+}
+
+#[tokio::test]
 async fn shutdown_lets_an_in_flight_request_finish_and_then_stops_listening() {
     let (app, proxy) = app_behind_proxy().await;
     // A request that takes about the database timeout (500 ms) to answer.
