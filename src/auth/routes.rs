@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{Email, NewUser, Role};
 use super::store::{self, InsertError, User};
 use super::token::{IssuedToken, TokenKeys};
-use super::{AdminUser, AuthUser, password};
+use super::{AuthUser, password};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
@@ -46,10 +46,11 @@ pub struct RegisterBody {
     password: String,
 }
 
-/// `POST /users`: registers a customer. 201 with the user and its `Location`; 409 `email-taken`.
+/// `POST /users`: registers a customer. 201 with the user and its `Location` (`/users/{id}`, which its owner may
+/// read); 409 `email-taken`.
 #[utoipa::path(post, path = "/users", tag = "identity", request_body = RegisterBody, responses(
     (status = 201, description = "Account created", body = User,
-        headers(("Location" = String, description = "`/users/me`"))),
+        headers(("Location" = String, description = "`/users/{userId}`: the new account"))),
     (status = 400, description = "A field is invalid; `errors` lists each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
     (status = 409, description = "`email-taken`: the email already has an account", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
     (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
@@ -61,7 +62,8 @@ pub async fn register(
 ) -> ApiResult<(StatusCode, RateLimitHeaders, [(header::HeaderName, String); 1], Json<User>)> {
     let limit = state.gateway.enforce(Scope::Signup, &address_key(client.0).to_string()).await?;
     let user = create_customer(&state, body).await.map_err(|e| limit.attach(e))?;
-    Ok((StatusCode::CREATED, limit, [(header::LOCATION, "/users/me".to_owned())], Json(user)))
+    let location = format!("/users/{}", user.id);
+    Ok((StatusCode::CREATED, limit, [(header::LOCATION, location)], Json(user)))
 }
 
 async fn create_customer(state: &AppState, body: RegisterBody) -> ApiResult<User> {
@@ -173,21 +175,25 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json
         .ok_or_else(|| ApiError::new(Problem::Unauthorized, "the account behind this token no longer exists"))
 }
 
-/// `GET /users/{userId}` (admin): any account.
+/// `GET /users/{userId}`: an account, for its owner or an admin (the `Location` of `POST /users`).
 #[utoipa::path(get, path = "/users/{userId}", tag = "identity", security(("bearer" = [])),
     params(("userId" = uuid::Uuid, Path, description = "The user's id")),
     responses(
         (status = 200, description = "The account", body = User),
         (status = 400, description = "`userId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the account's owner nor an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn get_user(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    caller: AuthUser,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> ApiResult<Json<User>> {
+    // Another customer's id is a 403 whether or not it exists: the answer tells nothing about other accounts.
+    if caller.id.0 != id {
+        caller.require_admin()?;
+    }
     let client = state.db.read.get().await?;
     let found = store::find_by_id(&client, super::model::UserId(id)).await?;
     found.map(Json).ok_or_else(|| ApiError::not_found(format_args!("user {id}")))

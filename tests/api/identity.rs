@@ -15,8 +15,9 @@ use crate::helpers::{TestApp, expect_problem, expect_status};
 async fn register_returns_201_with_the_user_and_no_secret() {
     let app = TestApp::spawn().await;
     let response = app.register("  Ada@Example.com ", "correct horse battery").await;
-    assert_eq!(response.headers()["location"], "/users/me");
+    let location = response.headers()["location"].to_str().expect("ascii").to_owned();
     let body = expect_status(response, StatusCode::CREATED).await;
+    assert_eq!(location, format!("/users/{}", body["id"].as_str().expect("id")), "Location names the new account");
     assert_eq!(body["email"], "ada@example.com");
     assert_eq!(body["phoneNumber"], "+12125550100");
     assert_eq!(body["role"], "customer");
