@@ -637,8 +637,20 @@ cmd_status() {
   ((ok)) || exit 3
 }
 
+# The dev profile's token key: `serve` refuses to start without BOXOFFICE_JWT_SECRET, and `make run` should just
+# work. Random per checkout, made on first use and kept in ./var/dev, so tokens survive a restart of `make run`.
+dev_jwt_secret() {
+  local file="$VAR_DIR/jwt-secret"
+  if [[ ! -s $file ]]; then
+    mkdir -p "$VAR_DIR"
+    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$file")
+  fi
+  cat "$file"
+}
+
 cmd_env() {
   printf 'export %s=%q\n' "$DB_VAR" "${EXTERNAL_DB_URL:-$LOCAL_DB_URL}"
+  [[ $PROFILE != dev ]] || printf 'export BOXOFFICE_JWT_SECRET=%q\n' "${BOXOFFICE_JWT_SECRET:-$(dev_jwt_secret)}"
   printf 'export %s=%q\n' "$REDIS_VAR" "${EXTERNAL_REDIS_URL:-$LOCAL_REDIS_URL}"
   if [[ -n $SMTP_PORT ]]; then
     local smtp_url="${!SMTP_VAR:-smtp://127.0.0.1:$SMTP_PORT}"

@@ -23,7 +23,7 @@
 //! | `BOXOFFICE_SEATMAP_TTL_MS` | `2000` | lifetime of a showtime's seat-availability entry in Redis (shortened to the earliest hold expiry); bounds how stale a seat map can be |
 //! | `BOXOFFICE_CATALOG_TTL_MS` | `5000` | lifetime of in-process showtime summaries and search results: how long another pod may show a showtime an admin changed or canceled |
 //! | `BOXOFFICE_LOADTEST_ROUTES` | `false` | `true` serves `GET /loadtest/static?bytes=N` (a JSON body of N bytes from memory), the HTTP baseline of `loadtest/run.sh`; keep it off in production |
-//! | `BOXOFFICE_JWT_SECRET` | random per process (warning) | HMAC key for access tokens, 32 bytes or more; set it in production so that all pods share it |
+//! | `BOXOFFICE_JWT_SECRET` | none: `serve` refuses to start without it | HMAC key for access tokens, 32 bytes or more, the same in every pod (`make run` sets a development key) |
 //! | `BOXOFFICE_JWT_KEY_ID` | `k1` | `kid` of tokens signed with the secret |
 //! | `BOXOFFICE_JWT_ISSUER` | `boxoffice` | `iss` of issued tokens, checked on every request |
 //! | `BOXOFFICE_JWT_AUDIENCE` | `boxoffice-api` | `aud` of issued tokens, checked on every request |

@@ -338,3 +338,13 @@ async fn a_nul_character_anywhere_in_a_request_is_a_400_not_a_database_error() {
     .await;
     assert_eq!(body["errors"][0]["field"], "body.title");
 }
+
+#[tokio::test]
+async fn serve_refuses_to_start_without_a_shared_token_key() {
+    // Before: a random key per process and a warning, and users logged out at random behind a balancer.
+    let mut config = crate::helpers::test_config("never_connected", &[]);
+    config.auth.jwt_secret = None;
+    let refused = boxoffice::app::Application::build(config, boxoffice::app::Routes::All).await;
+    let error = refused.err().expect("no key, no server");
+    assert!(error.to_string().contains("BOXOFFICE_JWT_SECRET is not set"), "{error}");
+}
