@@ -25,13 +25,21 @@ use unicode_normalization::char::is_combining_mark;
 use uuid::Uuid;
 
 /// The form under which names are stored for search and compared: Unicode-decomposed, combining marks (accents)
-/// dropped, lower-cased, runs of white space folded to one space and trimmed.
+/// dropped, lower-cased, apostrophes dropped, other punctuation read as a space, runs of white space folded to one
+/// space and trimmed.
 ///
-/// `"  Montréal "`, `"MONTREAL"` and `"montreal"` all give `"montreal"`; the database stores this form next to the
-/// display name (`cities.search_name`, `movies.search_title`) so a plain index serves accent- and case-insensitive
-/// lookups on PostgreSQL and CockroachDB alike.
+/// `"  Montréal "`, `"MONTREAL"` and `"montreal"` all give `"montreal"`; `"St. Louis"` and `"st louis"` give
+/// `"st louis"`, `"Ocean's Eleven"` `"oceans eleven"`. The database stores this form next to the display name
+/// (`cities.search_name`, `movies.search_title`) so a plain index serves these lookups on PostgreSQL and CockroachDB
+/// alike. Punctuation is ASCII's plus the typographic quotes and dashes; migration 0004 folds stored names the same
+/// way, so a change here needs a migration too.
 pub fn search_key(text: &str) -> String {
-    let folded: String = text.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect();
+    let folded: String = text
+        .nfd()
+        .filter(|c| !is_combining_mark(*c) && !matches!(c, '\'' | '‘' | '’'))
+        .flat_map(char::to_lowercase)
+        .map(|c| if c.is_ascii_punctuation() || matches!(c, '“' | '”' | '–' | '—' | '·') { ' ' } else { c })
+        .collect();
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -204,6 +212,15 @@ mod tests {
             ("MONTRÉAL", "montreal"),
             ("São Paulo", "sao paulo"),
             ("Zürich", "zurich"),
+            ("St. Louis", "st louis"),
+            ("st louis", "st louis"),
+            ("ST.LOUIS", "st louis"),
+            ("Winston-Salem", "winston salem"),
+            ("Ocean's Eleven", "oceans eleven"),
+            ("Ocean’s Eleven", "oceans eleven"),
+            ("Spider-Man: Into the Spider-Verse", "spider man into the spider verse"),
+            ("Coeur d’Alene", "coeur dalene"),
+            ("...", ""),
             ("", ""),
         ] {
             assert_eq!(search_key(input), expected, "input {input:?}");

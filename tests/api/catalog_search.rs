@@ -25,6 +25,13 @@ async fn theaters_by_city_are_case_and_accent_insensitive() {
         assert!(items.iter().all(|t| t["city"] == "Montréal" && t["state"] == "QC" && t["country"] == "CA"));
         assert!(items.iter().all(|t| t.get("distanceKm").is_none()), "no position, no distance");
     }
+    // Punctuation is not part of a name: `st louis` finds St. Louis (it found nothing before migration 0004).
+    let reference = get_ok(&app, "/theaters?city=St.%20Louis").await;
+    assert!(!names(&reference).is_empty(), "{reference}");
+    for spelling in ["st%20louis", "ST.LOUIS", "st-louis", "St%20Louis%2C"] {
+        let page = get_ok(&app, &format!("/theaters?city={spelling}")).await;
+        assert_eq!(names(&page), names(&reference), "{spelling}");
+    }
 }
 
 #[tokio::test]

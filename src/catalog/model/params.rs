@@ -77,7 +77,11 @@ fn parse_city(raw: &str) -> Result<String, String> {
         return Err(format!("must be at most {MAX_TEXT} characters"));
     }
     let key = search_key(raw);
-    if key.is_empty() { Err("must not be empty".into()) } else { Ok(key) }
+    if key.is_empty() {
+        Err("must contain a letter or a digit (punctuation and spaces are ignored)".into())
+    } else {
+        Ok(key)
+    }
 }
 
 fn parse_code(raw: &str, what: &str, max: usize) -> Result<String, String> {
