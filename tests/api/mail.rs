@@ -22,11 +22,20 @@ fn maildir() -> PathBuf {
         .join("new")
 }
 
-/// The messages in the sink addressed to `email`, by Message-ID.
+/// A message with its header fields unfolded (RFC 5322 §2.2.3: a line break followed by white space is removed):
+/// the mail library folds a header longer than 76 characters, a Subject with a long movie title among them.
+fn unfold_headers(message: &str) -> String {
+    let (head, body) = message.split_once("\r\n\r\n").or_else(|| message.split_once("\n\n")).unwrap_or((message, ""));
+    let head = head.replace("\r\n ", " ").replace("\r\n\t", "\t").replace("\n ", " ").replace("\n\t", "\t");
+    format!("{head}\n\n{body}")
+}
+
+/// The messages in the sink addressed to `email`, by Message-ID, with their header fields unfolded.
 fn mails_to(email: &str) -> HashMap<String, String> {
     let mut found = HashMap::new();
     for entry in std::fs::read_dir(maildir()).expect("the sink's maildir").flatten() {
         let Ok(text) = std::fs::read_to_string(entry.path()) else { continue };
+        let text = unfold_headers(&text);
         let to_line = text.lines().find(|l| l.starts_with("To: ")).unwrap_or_default();
         if to_line.contains(&format!("<{email}>")) {
             let id = text.lines().find_map(|l| l.strip_prefix("Message-ID: ")).unwrap_or_default().to_owned();
@@ -199,4 +208,15 @@ async fn two_dispatchers_at_once_send_every_event_exactly_once() {
         .expect("n")
         .get(0);
     assert_eq!(unsent, 0);
+}
+
+#[test]
+fn folded_header_fields_are_unfolded_and_the_body_is_kept() {
+    let folded = "To: <a@example.com>\r\nSubject: Your tickets: A Title Long Enough To Be Folded By The Mail Library,\r\n Theater\r\n\r\nBody line\r\n indented body line\r\n";
+    let text = unfold_headers(folded);
+    assert!(
+        text.contains("Subject: Your tickets: A Title Long Enough To Be Folded By The Mail Library, Theater\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("Body line\r\n indented body line\r\n"), "{text}");
 }
