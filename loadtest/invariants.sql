@@ -1,6 +1,9 @@
 -- loadtest/invariants.sql — DESIGN.md §7's invariants, checked in the database after the load runs (run.sh). One row
 -- per check: `name|violations|what it means`; the run fails when any count is not 0. Table load_acks (id, seats)
 -- holds every booking the generators saw acknowledged (a 201): its id and its seats, comma-separated.
+-- Every check can fail: tests/api/invariants.rs plants each violation in a test database and sees it reported. (Two
+-- claims on one seat is not among them: booking_seats' primary key forbids it, so a count of them could never be
+-- anything but 0; a seat in the seat lists of two live bookings is what the key does not guard.)
 WITH acks AS (
     SELECT id, ARRAY(SELECT unnest(string_to_array(seats, ',')) ORDER BY 1) AS seats FROM load_acks
 ), claimed AS (
@@ -8,12 +11,17 @@ WITH acks AS (
            count(*) FILTER (WHERE hold_expires_at IS NULL) AS held_for_good
     FROM booking_seats GROUP BY booking_id
 ), live AS (
-    SELECT b.id, b.status, b.seat_count, b.seats
+    SELECT b.id, b.showtime_id, b.status, b.seat_count, b.seats
     FROM bookings b
     WHERE b.status IN ('payment_pending', 'paid') OR (b.status = 'reserved' AND b.hold_expires_at > now())
 )
-SELECT 'seat_claimed_twice', count(*), 'two claims on one (showtime, seat)'
-FROM (SELECT 1 FROM booking_seats GROUP BY showtime_id, seat_label HAVING count(*) > 1) d
+SELECT 'seat_in_two_live_bookings', count(*), 'a seat listed by two live bookings of one showtime (sold twice)'
+FROM (SELECT 1 FROM live l CROSS JOIN jsonb_array_elements(l.seats) AS s
+      GROUP BY l.showtime_id, s ->> 'label' HAVING count(*) > 1) d
+UNION ALL
+SELECT 'claim_on_another_showtime', count(*), 'a claim on a showtime other than its booking''s'
+FROM booking_seats s JOIN bookings b ON b.region = s.region AND b.id = s.booking_id
+WHERE s.showtime_id <> b.showtime_id
 UNION ALL
 SELECT 'acknowledged_booking_missing', count(*), 'a 201 whose booking is not in the database'
 FROM acks a WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.id = a.id)

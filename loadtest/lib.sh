@@ -243,7 +243,8 @@ PY
 
 # A k6 scenario: loadtest/k6/<script>.js with the run's files; the summary (handleSummary in k6/lib.js) goes to
 # $LT_OUT/phases/<name>.result.json, the acknowledged booking ids to $LT_OUT/acks/<name>.txt. Extra arguments are
-# passed to k6 (e.g. -e RATE=...). Returns k6's exit status (99 when a threshold failed) without stopping the run.
+# passed to k6 (e.g. -e RATE=...). A failed threshold (k6 exits 99) is written to $LT_OUT/k6-failed.txt: the run goes
+# on, and fails after its report is written.
 lt_k6() { # <name> <script> [k6 args...]
   local name="$1" script="$2" rc=0
   shift 2
@@ -253,9 +254,13 @@ lt_k6() { # <name> <script> [k6 args...]
     -e BASE="$LT_URL" -e DIR="$LT_OUT" -e SUMMARY="$LT_OUT/phases/$name.result.json" -e QUICK="$LT_QUICK" \
     "$@" "loadtest/k6/$script.js") >"$LT_OUT/phases/$name.k6.txt" 2>&1 || rc=$?
   lt_phase_end "$name"
-  sed -n 's/^ACK //p' "$LT_OUT/phases/$name.k6.log" >"$LT_OUT/acks/$name.txt" 2>/dev/null || true
+  # No `|| true`: a missing log would leave an empty acknowledgement file and invariants that pass vacuously.
+  sed -n 's/^ACK //p' "$LT_OUT/phases/$name.k6.log" >"$LT_OUT/acks/$name.txt" || lt_die "k6 $name left no log"
   [[ -s $LT_OUT/phases/$name.result.json ]] || lt_die "k6 $name wrote no summary: $(tail -n 20 "$LT_OUT/phases/$name.k6.txt")"
   jq -c --argjson rc "$rc" '. + {k6ExitCode: $rc}' "$LT_OUT/phases/$name.result.json" >"$LT_OUT/phases/$name.tmp" &&
     mv "$LT_OUT/phases/$name.tmp" "$LT_OUT/phases/$name.result.json"
-  ((rc == 0)) || lt_log "warning: k6 $name exited $rc (a threshold failed: see the report)"
+  if ((rc != 0)); then
+    lt_log "k6 $name exited $rc (a threshold failed: see the report); the run will fail"
+    echo "$name $rc" >>"$LT_OUT/k6-failed.txt"
+  fi
 }

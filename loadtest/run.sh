@@ -23,7 +23,7 @@
 # [5] per wrk read run; HOLDS_SECONDS 15 [5] per holds/pgbench run; K6_DURATION 60s [15s]; SOAK_DURATION 300s [20s];
 # K6_VUS 32; ONSALE_VUS 600 [300]; BUYERS 1000; STAMPEDES 3 [1]; BULK_ROWS 10000000 [0: no scaling phase]; POOL 16
 # (service write pool = pgbench clients); CONNECTIONS 32 (wrk); PORT 18080; PROFILE=1 records a perf profile of the
-# server during an extra seat-map and holds run.
+# server during an extra seat-map and holds run; MIN_ACKS 20000 [2000]: fewer acknowledged bookings fail the run.
 set -euo pipefail
 
 LT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,6 +53,8 @@ LT_POOL="${POOL:-16}"
 LT_CONNECTIONS="${CONNECTIONS:-32}"
 LT_PORT="${PORT:-18080}"
 LT_PROFILE="${PROFILE:-0}"
+# Fewer acknowledged bookings than this and the invariant checks prove nothing: the run fails.
+LT_MIN_ACKS="${MIN_ACKS:-$(q 20000 2000)}"
 LT_URL="http://127.0.0.1:$LT_PORT"
 LT_USERS=4000
 LT_RUN_ID="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -230,6 +232,9 @@ main() {
   if awk -F'|' '$2 != 0 {bad = 1} END {exit !bad}' "$LT_OUT/invariants.txt"; then
     lt_die "invariant violated: $(awk -F'|' '$2 != 0' "$LT_OUT/invariants.txt")"
   fi
+  (($(cat "$LT_OUT/acks.count") >= LT_MIN_ACKS)) ||
+    lt_die "only $(cat "$LT_OUT/acks.count") acknowledged bookings (MIN_ACKS $LT_MIN_ACKS): the invariants prove little"
+  [[ ! -s $LT_OUT/k6-failed.txt ]] || lt_die "k6 thresholds failed: $(tr '\n' ' ' <"$LT_OUT/k6-failed.txt")"
 }
 
 main "$@"

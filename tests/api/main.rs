@@ -15,6 +15,7 @@ mod errors;
 mod health;
 mod helpers;
 mod identity;
+mod invariants;
 mod journey;
 mod limits;
 mod logscan;
