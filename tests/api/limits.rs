@@ -59,13 +59,16 @@ async fn an_address_over_its_quota_gets_a_429_problem_with_retry_after_and_ratel
         ("BOXOFFICE_RATE_LIMIT_PER_IP_BURST", "3"),
     ])
     .await;
+    let started = Instant::now();
     let first = app.get("/openapi.json", None).await;
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(header(&first, "ratelimit-policy"), r#""per-ip";q=3;w=3"#);
     assert_eq!(header(&first, "ratelimit"), r#""per-ip";r=2;t=1"#);
 
     let (allowed, refused) = until_refused(10, || app.get("/users/me", None)).await;
-    assert!(allowed >= 2, "the burst of 3 was cut short after {allowed} more");
+    // Exactly the burst's 2 more, plus one a second at most for the time the requests took on a slow machine.
+    let replenished = started.elapsed().as_secs_f64().ceil() as usize;
+    assert!((2..=2 + replenished).contains(&allowed), "{allowed} more after the first, in {replenished} s");
     let retry_after: u64 = header(&refused, "retry-after").parse().expect("Retry-After in seconds");
     assert!((1..=1).contains(&retry_after), "{retry_after}");
     assert_eq!(header(&refused, "ratelimit-policy"), r#""per-ip";q=3;w=3"#);
