@@ -168,7 +168,8 @@ impl Prices {
     }
 }
 
-/// Whether a showtime still sells seats (`showtimes.status`).
+/// Whether a showtime still sells seats: `showtimes.status` (scheduled or canceled), and `started`, which is never
+/// stored but shown once a scheduled showtime's start time has passed (holds are then refused `showtime-closed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ShowtimeStatus {
@@ -176,6 +177,8 @@ pub enum ShowtimeStatus {
     Scheduled,
     /// Canceled by an admin: no new holds; its seat map shows every seat unavailable.
     Canceled,
+    /// Scheduled, and its start time has passed: no new holds; its seat map shows every seat unavailable.
+    Started,
 }
 
 impl ShowtimeStatus {
@@ -184,7 +187,18 @@ impl ShowtimeStatus {
         match self {
             Self::Scheduled => "scheduled",
             Self::Canceled => "canceled",
+            Self::Started => "started",
         }
+    }
+
+    /// What a client is shown at `now`: a scheduled showtime whose start has passed is `started`.
+    pub fn at(self, start_time: time::OffsetDateTime, now: time::OffsetDateTime) -> Self {
+        if self == Self::Scheduled && start_time <= now { Self::Started } else { self }
+    }
+
+    /// Whether seats can still be held.
+    pub fn is_on_sale(self) -> bool {
+        self == Self::Scheduled
     }
 }
 

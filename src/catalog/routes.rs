@@ -25,7 +25,7 @@ use super::model::params::{
     CityFilter, LocalWindow, MovieShowtimesQuery, MoviesQuery, Origin, ShowtimeScope, TheaterCriterion,
     TheaterMoviesQuery, TheatersQuery, ZipFilter,
 };
-use super::model::seatmap::{SeatLayout, ShowtimeKey, TakenSeats};
+use super::model::seatmap::{SeatLayout, SeatMapHead, SeatMapTemplate, ShowtimeKey, TakenSeats};
 use super::model::views::{
     Movie, MovieShowtimes, ShowtimeDetail, ShowtimeSummary, Theater, TheaterDetail, TheaterShowtimes,
 };
@@ -395,7 +395,9 @@ pub async fn get_showtime(
     let id: ShowtimeId = path_id(&raw, "showtimeId")?;
     let showtime =
         state.catalog.showtime(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("showtime {id}")))?;
-    Ok(Json(showtime.record.detail.clone()))
+    let mut detail = showtime.record.detail.clone();
+    detail.status = detail.status.at(detail.start_time, OffsetDateTime::now_utc());
+    Ok(Json(detail))
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 prescribes for this header).
@@ -411,8 +413,9 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 
 /// `GET /showtimes/{showtimeId}/seats`: the seat map (rows of seats with label, kind, grid position, price and
 /// `available`, and totals), with an `ETag` that changes whenever availability does; `If-None-Match` with the
-/// current tag answers 304. A canceled showtime's map shows no seat available. A warm showtime costs one Redis
-/// round trip and no database query.
+/// current tag answers 304. A canceled showtime's map, and a started one's (`status: started`, its start time has
+/// passed), shows no seat available: holds are refused `showtime-closed` then. A warm showtime costs one Redis round
+/// trip and no database query.
 #[utoipa::path(get, path = "/showtimes/{showtimeId}/seats", tag = "catalog",
     params(
         ("showtimeId" = uuid::Uuid, Path, description = "The showtime's id"),
@@ -436,12 +439,22 @@ pub async fn seat_map(
     let showtime =
         state.catalog.showtime(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("showtime {id}")))?;
     let (layout, template) = state.catalog.seat_map(&state.db, &showtime).await?;
-    let taken = if showtime.record.detail.status == ShowtimeStatus::Canceled {
-        TakenSeats::none(layout.len())
-    } else {
-        state.catalog.seats.taken(&state.db, &showtime.record.key(), &layout).await?
+    let detail = &showtime.record.detail;
+    let (etag, body) = match detail.status.at(detail.start_time, OffsetDateTime::now_utc()) {
+        ShowtimeStatus::Scheduled => {
+            let taken = state.catalog.seats.taken(&state.db, &showtime.record.key(), &layout).await?;
+            showtime.render(&template, &taken)
+        }
+        ShowtimeStatus::Canceled => showtime.render(&template, &TakenSeats::none(layout.len())),
+        // Rare (a past show's map) and not cached: the cached template says `scheduled` and shows availability.
+        ShowtimeStatus::Started => {
+            let head = SeatMapHead { status: ShowtimeStatus::Started, ..showtime.record.seat_map_head() };
+            let closed = SeatMapTemplate::build(&head, &layout);
+            let none = TakenSeats::none(layout.len());
+            let etag = HeaderValue::from_str(&closed.etag(&none)).unwrap_or(HeaderValue::from_static("\"\""));
+            (etag, closed.render(&none))
+        }
     };
-    let (etag, body) = showtime.render(&template, &taken);
     let cache_control = HeaderValue::from_static(SEAT_MAP_CACHE_CONTROL);
     if none_match(&headers, etag.to_str().unwrap_or_default()) {
         return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag), (CACHE_CONTROL, cache_control)]).into_response());

@@ -298,3 +298,37 @@ async fn cache_results_are_counted() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_started_or_canceled_showtime_says_so_and_shows_no_seat_available() {
+    let app = TestApp::spawn().await;
+    let (started, _, _) = future_showtime(&app).await;
+    let db = app.db().await;
+    let canceled: Uuid = db
+        .query_one(
+            "SELECT id FROM showtimes WHERE status = 'scheduled' AND start_time > now() AND id <> $1 LIMIT 1",
+            &[&started],
+        )
+        .await
+        .expect("another showtime")
+        .get(0);
+    db.execute(
+        "UPDATE showtimes SET start_time = now() - INTERVAL '5 minutes', end_time = now() + INTERVAL '2 hours' WHERE id = $1",
+        &[&started],
+    )
+    .await
+    .expect("start it");
+    db.execute("UPDATE showtimes SET status = 'canceled' WHERE id = $1", &[&canceled]).await.expect("cancel it");
+
+    // Before: a started showtime's map said `scheduled` with every seat available, while holds were refused.
+    for (showtime, status) in [(started, "started"), (canceled, "canceled")] {
+        let (etag, map) = seat_map(&app, showtime).await;
+        assert_eq!(map["status"], status, "{map}");
+        assert_eq!(map["totals"]["available"], 0, "{status}: {}", map["totals"]);
+        assert!(seats(&map).iter().all(|(_, available)| !available), "{status}: every seat unavailable");
+        let detail = get_ok(&app, &format!("/showtimes/{showtime}")).await;
+        assert_eq!(detail["status"], status);
+        let (again, _) = seat_map(&app, showtime).await;
+        assert_eq!(again, etag, "{status}: a stable ETag");
+    }
+}

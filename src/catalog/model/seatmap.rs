@@ -232,7 +232,7 @@ pub struct SeatMapHead {
     pub theater_id: TheaterId,
     /// Its screen.
     pub screen_number: i32,
-    /// Scheduled or canceled.
+    /// Scheduled, canceled, or started (shown, never stored).
     pub status: ShowtimeStatus,
     /// ISO 4217 currency of the prices.
     pub currency: String,
@@ -250,7 +250,7 @@ pub struct SeatMap {
     pub theater_id: TheaterId,
     /// Its screen.
     pub screen_number: i32,
-    /// `scheduled`, or `canceled` (then no seat is available).
+    /// `scheduled`; `canceled` or `started` (its start time has passed): then no seat is available.
     pub status: ShowtimeStatus,
     /// Currency of every price.
     pub currency: String,
@@ -348,9 +348,9 @@ fn same_row(label: &str, y: i32, seat: &LayoutSeat) -> bool {
     label == seat.row && y == seat.y
 }
 
-/// The availability a map shows: a canceled showtime sells nothing, whatever its claims.
+/// The availability a map shows: a canceled or started showtime sells nothing, whatever its claims.
 fn effective<'a>(head: &SeatMapHead, layout: &SeatLayout, taken: &'a TakenSeats) -> std::borrow::Cow<'a, TakenSeats> {
-    if head.status == ShowtimeStatus::Canceled {
+    if !head.status.is_on_sale() {
         std::borrow::Cow::Owned(TakenSeats::all(layout.len()))
     } else {
         std::borrow::Cow::Borrowed(taken)
@@ -378,8 +378,8 @@ pub struct SeatMapTemplate {
     ends: Vec<u32>,
     /// Seats (flags between fragments).
     seats: usize,
-    /// Canceled: every seat shows taken.
-    canceled: bool,
+    /// Canceled or started: every seat shows taken.
+    closed: bool,
     /// Hash of `text`: the part of the ETag that identifies the layout, prices and status.
     hash: u64,
 }
@@ -431,7 +431,7 @@ impl SeatMapTemplate {
         let _ = write!(text, r#"}}]}}],"totals":{{"seats":{},"available":"#, seats.len());
         ends.push(text.len() as u32);
         let hash = fnv1a(FNV_OFFSET, &text);
-        Self { text, ends, seats: seats.len(), canceled: head.status == ShowtimeStatus::Canceled, hash }
+        Self { text, ends, seats: seats.len(), closed: !head.status.is_on_sale(), hash }
     }
 
     /// Number of seats.
@@ -441,7 +441,7 @@ impl SeatMapTemplate {
 
     /// The ETag of the map rendered with `taken` (quoted, strong).
     pub fn etag(&self, taken: &TakenSeats) -> String {
-        let hash = if self.canceled { self.hash } else { fnv1a(self.hash, taken.as_bytes()) };
+        let hash = if self.closed { self.hash } else { fnv1a(self.hash, taken.as_bytes()) };
         format!("\"{hash:016x}\"")
     }
 
@@ -456,7 +456,7 @@ impl SeatMapTemplate {
             out.extend_from_slice(&self.text[start..end]);
             start = end;
             if i < self.seats {
-                let is_taken = self.canceled || taken.is_taken(i);
+                let is_taken = self.closed || taken.is_taken(i);
                 count += usize::from(is_taken);
                 out.extend_from_slice(if is_taken { b"false" } else { b"true" });
             }
@@ -564,7 +564,7 @@ mod tests {
     #[test]
     fn the_template_renders_exactly_the_serde_json_of_the_map() {
         let l = layout();
-        for status in [ShowtimeStatus::Scheduled, ShowtimeStatus::Canceled] {
+        for status in [ShowtimeStatus::Scheduled, ShowtimeStatus::Canceled, ShowtimeStatus::Started] {
             let h = head(status);
             let template = SeatMapTemplate::build(&h, &l);
             for taken_positions in [vec![], vec![0], vec![3, 4, 5, 14], (0..15).collect()] {

@@ -183,7 +183,7 @@ pub struct ShowtimeScreen {
 pub struct ShowtimeDetail {
     /// Id.
     pub id: ShowtimeId,
-    /// `scheduled` or `canceled`.
+    /// `scheduled`, `canceled`, or `started` (a scheduled showtime whose start time has passed).
     pub status: ShowtimeStatus,
     /// The region its bookings live in.
     #[schema(value_type = String, example = "us-east")]
