@@ -414,8 +414,11 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 /// `GET /showtimes/{showtimeId}/seats`: the seat map (rows of seats with label, kind, grid position, price and
 /// `available`, and totals), with an `ETag` that changes whenever availability does; `If-None-Match` with the
 /// current tag answers 304. A canceled showtime's map, and a started one's (`status: started`, its start time has
-/// passed), shows no seat available: holds are refused `showtime-closed` then. A warm showtime costs one Redis round
-/// trip and no database query.
+/// passed), shows no seat available: holds are refused `showtime-closed` then. A warm showtime (its record read
+/// within `BOXOFFICE_CATALOG_TTL_MS`, its availability in Redis) costs one Redis round trip and no database query.
+/// The record is then read again, so while the database is down a map is served only until its record lapses, and
+/// 503 after that: serving a possibly stale record through an outage would keep every showtime read in memory
+/// for the outage's length, past the process's memory budget with today's cache.
 #[utoipa::path(get, path = "/showtimes/{showtimeId}/seats", tag = "catalog",
     params(
         ("showtimeId" = uuid::Uuid, Path, description = "The showtime's id"),
