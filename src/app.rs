@@ -25,8 +25,8 @@ use crate::cache::Redis;
 use crate::cache::seats::SeatCache;
 use crate::config::Config;
 use crate::db::Db;
+use crate::edge::{self, Edge};
 use crate::error::{ApiError, Problem};
-use crate::gateway::{self, Gateway};
 use crate::{metrics, telemetry};
 
 /// Which routers a process serves (DESIGN.md §2: one binary, deployed and scaled per role).
@@ -58,10 +58,10 @@ pub struct Shared {
     pub tokens: Arc<TokenKeys>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
-    /// Rate limiters and the gateway's settings.
-    pub gateway: Arc<Gateway>,
+    /// Rate limiters and the edge's settings.
+    pub edge: Arc<Edge>,
     /// The catalog's caches (in-process and the Redis seat-availability cache).
-    pub catalog: crate::catalog::Catalog,
+    pub catalog: crate::catalog::CatalogCaches,
     /// The booking protocol (holds, payments, cancellations) with its payment provider.
     pub bookings: Arc<BookingService>,
 }
@@ -113,11 +113,11 @@ impl Application {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
-        let gateway = Arc::new(Gateway::new(&config.gateway, redis.clone()));
+        let edge = Arc::new(Edge::new(&config.edge, redis.clone()));
         // One seat cache for the process: the catalog reads it, the booking side invalidates it, and a read waits
         // for this process's own invalidations (cache::seats).
         let seats = SeatCache::new(redis.clone(), config.seatmap_ttl);
-        let catalog = crate::catalog::Catalog::new(&config, seats.clone());
+        let catalog = crate::catalog::CatalogCaches::new(&config, seats.clone());
         let bookings = Arc::new(BookingService::new(db.clone(), seats, &config));
         let state = AppState(Arc::new(Shared {
             config: Arc::new(config),
@@ -125,7 +125,7 @@ impl Application {
             redis,
             tokens,
             metrics,
-            gateway,
+            edge,
             catalog,
             bookings,
         }));
@@ -169,9 +169,9 @@ impl Application {
             tracing::info!(addr = ?listener.local_addr().ok(), "serving /metrics");
             tokio::spawn(metrics::serve_ops(listener, self.state.metrics.clone(), shutdown.clone()))
         });
-        let upkeep = tokio::spawn(self.state.gateway.clone().upkeep(shutdown.clone()));
-        let header_read_timeout = self.state.config.gateway.header_read_timeout;
-        gateway::server::serve(self.listener, self.router, shutdown, drain, header_read_timeout).await;
+        let upkeep = tokio::spawn(self.state.edge.clone().upkeep(shutdown.clone()));
+        let header_read_timeout = self.state.config.edge.header_read_timeout;
+        edge::server::serve(self.listener, self.router, shutdown, drain, header_read_timeout).await;
         upkeep.await?;
         // Both stop on `shutdown`; a scraper's open connection must not hold the process.
         sampler.abort();
@@ -189,7 +189,7 @@ pub fn router(state: AppState, routes: Routes) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(crate::openapi::document))
-        .merge(gateway::docs::router());
+        .merge(edge::docs::router());
     // With a separate metrics listener, the public port does not expose /metrics (it would be reachable through
     // the ingress otherwise).
     if config.metrics_addr.is_none() {
@@ -205,15 +205,15 @@ pub fn router(state: AppState, routes: Routes) -> Router {
     app.fallback(not_found)
         // Innermost first: the body limits and the timeout sit inside `observe`, so their refusals are counted,
         // logged and turned into problem+json like any other error.
-        .layer(middleware::from_fn(gateway::middleware::reject_nul))
+        .layer(middleware::from_fn(edge::middleware::reject_nul))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
         .layer(CatchPanicLayer::custom(telemetry::panic_response))
-        .layer(middleware::from_fn_with_state(state.clone(), gateway::middleware::per_ip))
+        .layer(middleware::from_fn_with_state(state.clone(), edge::middleware::per_ip))
         .layer(middleware::from_fn(telemetry::observe))
-        .layer(tower::util::option_layer(gateway::middleware::cors(&config.gateway.cors_origins)))
-        .layer(middleware::from_fn_with_state(state.clone(), gateway::middleware::security_headers))
+        .layer(tower::util::option_layer(edge::middleware::cors(&config.edge.cors_origins)))
+        .layer(middleware::from_fn_with_state(state.clone(), edge::middleware::security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)

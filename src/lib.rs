@@ -9,9 +9,9 @@ pub mod cache; //     Redis pool: seat-availability cache, distributed rate limi
 pub mod catalog; //   the search side: theaters, movies, showtimes, seat maps
 pub mod config; //    Config::from_env: every BOXOFFICE_* variable and its default
 pub mod db; //        pools, the serializable retry helper, migrations, SQL constants, Region
+pub mod edge; //      the HTTP edge: rate limits, client address, security headers, CORS, server timeouts, /docs
 pub mod error; //     ApiError -> RFC 9457 problem+json: the one place errors become HTTP
 pub mod extract; //   Json/Query/Path extractors with problem+json rejections
-pub mod gateway; //   rate limits, client address, security headers, CORS, server timeouts, /docs
 pub mod metrics; //   Prometheus recorder and metric descriptions
 pub mod notify; //    the outbox dispatcher: booking confirmations and cancellations by mail
 pub mod openapi; //   the OpenAPI 3.1 document, generated from annotations

@@ -15,8 +15,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Response};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::edge::apidoc::{Conventions, problem_response};
 use crate::error::FieldError;
-use crate::gateway::apidoc::{Conventions, problem_response};
 use crate::{auth, catalog};
 
 /// An RFC 9457 problem document, as every error response carries it (for the documentation; [`crate::error`] builds
@@ -85,8 +85,8 @@ impl Modify for BearerAuth {
         crate::app::readyz,
         crate::metrics::render,
         document,
-        crate::gateway::docs::page,
-        crate::gateway::docs::asset,
+        crate::edge::docs::page,
+        crate::edge::docs::asset,
         auth::routes::register,
         auth::routes::token,
         auth::routes::me,
@@ -335,7 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn every_problem_type_and_the_gateway_answers_are_documented() {
+    fn every_problem_type_and_the_edge_answers_are_documented() {
         let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).expect("valid JSON");
         let types = doc["x-problem-types"].as_array().expect("x-problem-types");
         assert_eq!(types.len(), crate::error::Problem::ALL.len());

@@ -10,10 +10,10 @@ use super::store::{self, InsertError, User};
 use super::token::{IssuedToken, TokenKeys};
 use super::{AdminUser, AuthUser, password};
 use crate::app::AppState;
+use crate::edge::model::{Scope, address_key};
+use crate::edge::{self, ClientIp, RateLimitHeaders};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
-use crate::gateway::model::{Scope, address_key};
-use crate::gateway::{self, ClientIp, RateLimitHeaders};
 
 /// `POST /users` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -59,7 +59,7 @@ pub async fn register(
     client: ClientIp,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> ApiResult<(StatusCode, RateLimitHeaders, [(header::HeaderName, String); 1], Json<User>)> {
-    let limit = state.gateway.enforce(Scope::Signup, &address_key(client.0).to_string()).await?;
+    let limit = state.edge.enforce(Scope::Signup, &address_key(client.0).to_string()).await?;
     let user = create_customer(&state, body).await.map_err(|e| limit.attach(e))?;
     Ok((StatusCode::CREATED, limit, [(header::LOCATION, "/users/me".to_owned())], Json(user)))
 }
@@ -114,7 +114,7 @@ pub async fn token(
     client_ip: ClientIp,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> ApiResult<(RateLimitHeaders, Json<TokenResponse>)> {
-    let limit = state.gateway.enforce(Scope::Login, &gateway::login_subject(&body.email, client_ip.0)).await?;
+    let limit = state.edge.enforce(Scope::Login, &edge::login_subject(&body.email, client_ip.0)).await?;
     let issued = log_in(&state, body).await.map_err(|e| limit.attach(e))?;
     Ok((limit, Json(TokenResponse { access_token: issued.token, token_type: "Bearer", expires_in: issued.expires_in })))
 }
@@ -149,7 +149,7 @@ async fn log_in(state: &AppState, body: TokenBody) -> ApiResult<IssuedToken> {
         credentials => {
             if let Some(email) = &email {
                 let client = state.db.write.get().await?;
-                store::record_login_failure(&client, email, &state.config.gateway.lockout)
+                store::record_login_failure(&client, email, &state.config.edge.lockout)
                     .await
                     .map_err(ApiError::internal)?;
             }

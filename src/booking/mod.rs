@@ -35,10 +35,10 @@ use model::{Refusal, ShowtimeClosed};
 pub use service::BookingService;
 
 /// The booking routes. Every write (hold, finalize, cancel) counts against the caller's write quota, shared by every
-/// pod ([`crate::gateway::middleware::user_writes`]); reads do not. Cancellations count too: each is a SERIALIZABLE
+/// pod ([`crate::edge::middleware::user_writes`]); reads do not. Cancellations count too: each is a SERIALIZABLE
 /// transaction and, for a paid booking, a refund through the payment provider.
 pub fn router(state: AppState) -> Router<AppState> {
-    let writes = axum::middleware::from_fn_with_state(state, crate::gateway::middleware::user_writes);
+    let writes = axum::middleware::from_fn_with_state(state, crate::edge::middleware::user_writes);
     Router::new()
         .route("/bookings", post(routes::hold).route_layer(writes.clone()))
         .route(

@@ -27,7 +27,7 @@ pub mod store;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use cache::Catalog;
+pub use cache::CatalogCaches;
 
 use crate::app::AppState;
 

@@ -1,6 +1,6 @@
 //! Catalog handlers: parse, call the caches and the store, respond.
 //!
-//! Reads use the read pool (through [`Catalog`](super::Catalog)'s caches where the data allows), availability
+//! Reads use the read pool (through the [`CatalogCaches`](super::CatalogCaches) where the data allows), availability
 //! comes from the seat cache (Redis, rebuilt from the primary), admin writes are serializable transactions on the
 //! primary followed by evictions of this pod's caches.
 

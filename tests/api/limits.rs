@@ -177,7 +177,7 @@ async fn the_user_write_limiter_counts_per_user_across_pods() {
     let write_route = |app: &TestApp| {
         Router::new()
             .route("/write", post(|| async { "written" }))
-            .route_layer(middleware::from_fn_with_state(app.state.clone(), boxoffice::gateway::middleware::user_writes))
+            .route_layer(middleware::from_fn_with_state(app.state.clone(), boxoffice::edge::middleware::user_writes))
             .with_state(app.state.clone())
     };
     let (a, b) = (write_route(&pod_a), write_route(&pod_b));
@@ -221,7 +221,7 @@ async fn with_redis_stopped_the_local_limiter_takes_over_and_the_service_keeps_s
     let login = |email: &'static str| app.login(email, "wrong password");
     let (allowed, _) = until_refused(5, || login("ivy@example.com")).await;
     assert_eq!(allowed, 2);
-    assert!(!app.state.gateway.is_degraded());
+    assert!(!app.state.edge.is_degraded());
     let fallbacks_before = counter(&app, r#"boxoffice_rate_limit_fallback_total{scope="login"}"#).await;
 
     proxy.cut();
@@ -232,14 +232,14 @@ async fn with_redis_stopped_the_local_limiter_takes_over_and_the_service_keeps_s
     assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
     assert_eq!(member(&refused, "ratelimit-policy", "login"), r#""login";q=2;w=600"#);
     expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
-    assert!(app.state.gateway.is_degraded());
+    assert!(app.state.edge.is_degraded());
     let fallbacks = counter(&app, r#"boxoffice_rate_limit_fallback_total{scope="login"}"#).await;
     assert!(fallbacks >= fallbacks_before + 3.0, "{fallbacks_before} -> {fallbacks}");
     expect_status(app.register("kim@example.com", "correct horse battery").await, StatusCode::CREATED).await;
 
     proxy.restore();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while app.state.gateway.is_degraded() {
+    while app.state.edge.is_degraded() {
         assert!(Instant::now() < deadline, "still degraded after Redis came back");
         tokio::time::sleep(Duration::from_millis(200)).await;
         let _ = login("lee@example.com").await;
@@ -269,7 +269,7 @@ async fn relaxed_limits_multiply_the_quota_and_off_removes_the_limiter() {
         assert!(response.headers().get("ratelimit").is_none());
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    assert!(app.state.gateway.per_ip().is_none());
+    assert!(app.state.edge.per_ip().is_none());
 }
 
 /// Asserts the user-writes refusal: 429 `rate-limited` problem naming the policy, `Retry-After` within the policy's

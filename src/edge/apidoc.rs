@@ -1,4 +1,4 @@
-//! What the gateway adds to the OpenAPI document ([`Conventions`]): the answers any operation can give because of
+//! What the edge adds to the OpenAPI document ([`Conventions`]): the answers any operation can give because of
 //! the layers in front of every handler (429 from the rate limiters, 503 from the request timeout or an unavailable
 //! dependency, 400, 413 and 415 for request bodies), and the list of every problem type.
 
@@ -13,7 +13,7 @@ use utoipa::openapi::{Ref, RefOr, Response};
 use super::middleware::UNLIMITED;
 use crate::error::{PROBLEM_BASE, PROBLEM_JSON, Problem};
 
-/// Adds the gateway's responses to every operation and the `x-problem-types` list to the document.
+/// Adds the edge's responses to every operation and the `x-problem-types` list to the document.
 pub struct Conventions;
 
 /// A problem+json response with `headers` (name, schema type, description), for the document.

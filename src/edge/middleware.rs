@@ -1,4 +1,4 @@
-//! The gateway's request middleware: the client address and the per-pod limiter ([`per_ip`]), the per-user write
+//! The edge's request middleware: the client address and the per-pod limiter ([`per_ip`]), the per-user write
 //! limiter ([`user_writes`]), security headers on every response ([`security_headers`]) and CORS ([`cors`]).
 
 use std::convert::Infallible;
@@ -16,8 +16,8 @@ use super::model::address_key;
 use super::{RATELIMIT, RATELIMIT_POLICY, RateLimitHeaders, rejection};
 use crate::app::AppState;
 use crate::auth::AuthUser;
+use crate::edge::model::Scope;
 use crate::error::{ApiError, Problem};
-use crate::gateway::model::Scope;
 
 /// Routes the per-pod limiter leaves alone: probes and scrapes must work however busy a client is.
 pub const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
@@ -48,16 +48,16 @@ fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
 /// `/healthz`, `/readyz` and `/metrics`: a 429 once the address has spent its quota, and the `RateLimit` fields on
 /// every limited response.
 pub async fn per_ip(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let gateway = &state.gateway;
+    let edge = &state.edge;
     let client = match peer(request.extensions()) {
         Some(peer) => {
             let forwarded = request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-            gateway.config.trusted_proxies.client_address(peer, forwarded)
+            edge.config.trusted_proxies.client_address(peer, forwarded)
         }
         None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     };
     request.extensions_mut().insert(ClientIp(client));
-    let Some(limiter) = gateway.per_ip().filter(|_| !UNLIMITED.contains(&request.uri().path())) else {
+    let Some(limiter) = edge.per_ip().filter(|_| !UNLIMITED.contains(&request.uri().path())) else {
         return next.run(request).await;
     };
     let decision = limiter.check(&address_key(client));
@@ -70,7 +70,7 @@ pub async fn per_ip(State(state): State<AppState>, mut request: Request, next: N
 }
 
 /// The per-user write limiter, shared by every pod (Redis): layer it on the routes that create, pay for or cancel
-/// bookings, e.g. `.route_layer(middleware::from_fn_with_state(state, gateway::middleware::user_writes))`. A request
+/// bookings, e.g. `.route_layer(middleware::from_fn_with_state(state, edge::middleware::user_writes))`. A request
 /// without a valid token passes untouched (the handler answers its 401).
 pub async fn user_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
@@ -79,7 +79,7 @@ pub async fn user_writes(State(state): State<AppState>, request: Request, next: 
     let Some(user) = user else {
         return next.run(request).await;
     };
-    match state.gateway.enforce(Scope::UserWrites, &user.id.to_string()).await {
+    match state.edge.enforce(Scope::UserWrites, &user.id.to_string()).await {
         Err(refused) => refused.into_response(),
         Ok(headers) => {
             let mut response = next.run(request).await;
@@ -158,7 +158,7 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
     let path = request.uri().path();
     let identity = path == "/users" || path.starts_with("/users/") || path.starts_with("/auth/");
     let credentials = request.headers().contains_key(header::AUTHORIZATION);
-    let hsts = state.gateway.config.hsts;
+    let hsts = state.edge.config.hsts;
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
