@@ -45,7 +45,8 @@ pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// How often idle limiter keys are forgotten.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The edge's state, shared by every request (in [`crate::app::AppState`]).
+/// The edge's state, shared by every request: the middleware and the rate-limited handlers take it as
+/// `State<Arc<Edge>>`.
 #[derive(Debug)]
 pub struct Edge {
     /// Its configuration.

@@ -599,7 +599,7 @@ async fn every_commit_that_changes_claims_invalidates_the_seat_cache() {
     };
     // Invalidations are flushed by a task of their own: wait for this process's (the read path's wait).
     let cached = || async {
-        app.state.catalog.seats.settled([show.id]).await;
+        app.state.catalog.caches.seats.settled([show.id]).await;
         let key = key.clone();
         app.state
             .redis

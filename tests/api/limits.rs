@@ -177,7 +177,10 @@ async fn the_user_write_limiter_counts_per_user_across_pods() {
     let write_route = |app: &TestApp| {
         Router::new()
             .route("/write", post(|| async { "written" }))
-            .route_layer(middleware::from_fn_with_state(app.state.clone(), boxoffice::edge::middleware::user_writes))
+            .route_layer(middleware::from_fn_with_state(
+                app.state.clone(),
+                boxoffice::edge::middleware::user_writes::<boxoffice::app::AppState>,
+            ))
             .with_state(app.state.clone())
     };
     let (a, b) = (write_route(&pod_a), write_route(&pod_b));
