@@ -1,7 +1,6 @@
 //! Payments: success, decline, a provider that never answers (reconciled), a failing provider (circuit breaker),
 //! late payments (kept or refunded), refunds on cancellation, and at most one charge per request (I3).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use boxoffice::payment::breaker::State;
@@ -301,16 +300,26 @@ async fn canceling_a_paid_booking_refunds_it_then_releases_the_seats() {
 
 #[tokio::test]
 async fn a_retried_payment_with_the_same_key_charges_once() {
-    let app = Arc::new(TestApp::spawn_with(&[("BOXOFFICE_PAYMENT_SANDBOX_LATENCY_MS", "300")]).await);
+    let app = TestApp::spawn().await;
     let show = show(&app, 0).await;
     let (_, token) = app.customer().await;
     let id = id_of(&held(&app, &token, show.id, &show.standard(0, 2)).await);
     let key = Uuid::new_v4().to_string();
+    let provider = sandbox(&app).hold_charges();
 
-    // Two at once: one pays, the other is told the first is still running.
+    // The retry arrives while the first request's charge is at the provider (held there until the retry has its
+    // answer): one pays, the other is told the first is still running.
     let (first, second) = tokio::join!(finalize(&app, Some(&token), &id, "tok_visa", Some(&key)), async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        finalize(&app, Some(&token), &id, "tok_visa", Some(&key)).await
+        tokio::time::timeout(Duration::from_secs(10), provider.arrived(1))
+            .await
+            .expect("the first payment reaches the provider");
+        // Bounded: a retry that went to the provider too would wait at the held door.
+        let second =
+            tokio::time::timeout(Duration::from_secs(10), finalize(&app, Some(&token), &id, "tok_visa", Some(&key)))
+                .await
+                .expect("the retry is answered while the first charge is still at the provider");
+        provider.release();
+        second
     });
     let paid = expect_status(first, StatusCode::OK).await;
     let in_flight = second.headers().get("retry-after").is_some();
