@@ -8,9 +8,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::booking;
 use crate::catalog_admin::{new_showtime, new_theater};
 use crate::catalog_support::layout;
+use crate::helpers::booking;
 use crate::helpers::{TestApp, expect_status};
 
 /// The callers, in the order of each row's expectations.

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::booking::{Show, customers, forget_claimed, held, hold, id_of, labels_of, live_claims, show};
+use crate::helpers::booking::{Show, customers, forget_claimed, held, hold, id_of, labels_of, live_claims, show};
 use crate::helpers::{TestApp, expect_status};
 
 async fn one_connection_app() -> Arc<TestApp> {

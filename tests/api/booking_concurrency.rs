@@ -13,9 +13,8 @@ use tokio::sync::{Barrier, Mutex};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-use crate::booking::{cancel, counter, customers, finalize, hold, id_of, labels_of, live_claims, show};
-use crate::helpers::{TestApp, database_url, expect_problem, expect_status, fresh_database, test_config};
-use crate::proxy::Proxy;
+use crate::helpers::booking::{cancel, counter, customers, finalize, hold, id_of, labels_of, live_claims, show};
+use crate::helpers::{TestApp, app_behind_proxy, database_url, expect_problem, expect_status, test_config};
 
 #[tokio::test]
 async fn a_hundred_concurrent_holds_of_the_same_two_seats_make_exactly_one_booking() {
@@ -414,7 +413,7 @@ async fn forced_serialization_failures_are_retried_and_counted() {
     let (_, bob) = app.customer().await;
     let seat = show.standard(0, 1);
     let alices = id_of(&expect_status(hold(&app, &alice, show.id, &seat, None).await, StatusCode::CREATED).await);
-    crate::booking::lapse(&app, &alices).await;
+    crate::helpers::booking::lapse(&app, &alices).await;
     let before = counter(&app, "boxoffice_db_tx_retries_total", &["tx=\"hold\"", "reason=\"serialization_failure\""]);
 
     // Another session updates Alice's lapsed claim and keeps its transaction open...
@@ -466,24 +465,6 @@ async fn wait_for_a_lock_wait(app: &TestApp) {
     }
 }
 
-fn pg_addr() -> std::net::SocketAddr {
-    let config: tokio_postgres::Config = crate::helpers::admin_database_url().parse().expect("valid URL");
-    let host = match &config.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(h) => h.clone(),
-        #[allow(unreachable_patterns, reason = "unix sockets exist only on unix")]
-        _ => "127.0.0.1".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!("{host}:{port}").parse().expect("the test database URL uses an IP address")
-}
-
-async fn app_behind_proxy() -> (TestApp, Proxy) {
-    let db = fresh_database().await;
-    let proxy = Proxy::start(pg_addr()).await;
-    let url = database_url(&db).replace(&pg_addr().to_string(), &proxy.addr().to_string());
-    (TestApp::spawn_on(&db, test_config(&db, &[("BOXOFFICE_DATABASE_URL", &url)])).await, proxy)
-}
-
 /// The bookings of a showtime in the database.
 async fn bookings_of(app: &TestApp, showtime: Uuid) -> Vec<Uuid> {
     app.db()
@@ -498,7 +479,7 @@ async fn bookings_of(app: &TestApp, showtime: Uuid) -> Vec<Uuid> {
 
 #[tokio::test]
 async fn a_commit_cut_after_reaching_the_server_ends_with_exactly_one_booking() {
-    let (app, proxy) = app_behind_proxy().await;
+    let (app, proxy) = app_behind_proxy(&[]).await;
     let show = show(&app, 0).await;
     let (_, token) = app.customer().await;
     let seats = show.standard(0, 2);
@@ -537,7 +518,7 @@ async fn a_rerun_of_a_hold_that_did_commit_fails_on_its_booking_id_even_at_the_p
     let show = show(&app, 0).await;
     let (user, token) = customers(&app, 1).await.remove(0);
     let seats = show.standard(0, 10);
-    crate::booking::held(&app, &token, show.id, &seats[..8]).await;
+    crate::helpers::booking::held(&app, &token, show.id, &seats[..8]).await;
     let db = app.db().await;
     let (id, labels, ttl, cap) = (Uuid::new_v4(), seats[8..].to_vec(), 600.0_f64, 10_i64);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
@@ -554,7 +535,7 @@ async fn a_rerun_of_a_hold_that_did_commit_fails_on_its_booking_id_even_at_the_p
 
 #[tokio::test]
 async fn a_commit_cut_before_reaching_the_server_is_run_again_and_makes_one_booking() {
-    let (app, proxy) = app_behind_proxy().await;
+    let (app, proxy) = app_behind_proxy(&[]).await;
     let show = show(&app, 0).await;
     let (_, token) = app.customer().await;
     let seats = show.standard(0, 2);

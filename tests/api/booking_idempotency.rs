@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::booking::{cancel, customers, finalize, held, hold, id_of, show};
+use crate::helpers::booking::{cancel, customers, finalize, held, hold, id_of, show};
 use crate::helpers::{TestApp, expect_problem, expect_status};
 
 async fn bookings(app: &TestApp, showtime: Uuid) -> i64 {

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::booking::{cancel, finalize, held, hold, id_of, lapse, live_claims, show, status_of};
+use crate::helpers::booking::{cancel, finalize, held, hold, id_of, lapse, live_claims, show, status_of};
 use crate::helpers::{TestApp, expect_problem, expect_status};
 
 /// The payment attempts of a booking: (attempt, status, amount).

@@ -10,7 +10,7 @@ use boxoffice::notify::{DispatchReport, Dispatcher};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::booking::{self, id_of};
+use crate::helpers::booking::{self, id_of};
 use crate::helpers::{TestApp, expect_status};
 
 fn smtp_url() -> String {
