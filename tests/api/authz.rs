@@ -34,9 +34,9 @@ struct Fixture {
     booking_showtime: Uuid,
     seats_per_caller: Vec<Vec<String>>,
     /// The owner's holds: one to read, one to pay for, one to cancel.
-    booking_to_read: String,
-    booking_to_pay: String,
-    booking_to_cancel: String,
+    booking_to_read: Uuid,
+    booking_to_pay: Uuid,
+    booking_to_cancel: Uuid,
 }
 
 /// One operation: method, path template (as in the document), the request for a fixture and a caller (an index

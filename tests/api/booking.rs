@@ -55,7 +55,7 @@ async fn hold_returns_201_with_the_booking_its_prices_and_location() {
     // The claims exist, and belong to this booking.
     let claims = live_claims(&app, show.id).await;
     assert_eq!(claims.len(), 2);
-    assert!(claims.iter().all(|(_, b)| b.to_string() == id_of(&body)));
+    assert!(claims.iter().all(|(_, b)| *b == id_of(&body)));
 }
 
 #[tokio::test]
@@ -282,7 +282,7 @@ async fn my_bookings_lists_only_mine_newest_first_with_a_cursor() {
         expect_status(app.get(&format!("/users/me/bookings?limit=2&cursor={cursor}"), Some(&me)).await, StatusCode::OK)
             .await;
 
-    let listed: Vec<String> =
+    let listed: Vec<Uuid> =
         first["items"].as_array().into_iter().chain(second["items"].as_array()).flatten().map(id_of).collect();
     mine.reverse();
     assert_eq!(listed, mine);
@@ -320,7 +320,7 @@ async fn cancel_releases_the_seats_for_someone_else() {
         .await
         .query_one(
             "SELECT count(*) FROM outbox WHERE topic = 'booking.canceled' AND payload->>'bookingId' = $1",
-            &[&booking],
+            &[&booking.to_string()],
         )
         .await
         .expect("outbox")
@@ -351,7 +351,7 @@ async fn a_lapsed_hold_blocks_nothing_and_its_booking_expires_in_the_takeover() 
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_eq!(claims, vec![(seats[0].clone(), bobs.parse().expect("uuid"))], "Alice's other claims were released");
+    assert_eq!(claims, vec![(seats[0].clone(), bobs)], "Alice's other claims were released");
     let body = expect_status(app.get(&format!("/bookings/{alices}"), Some(&alice)).await, StatusCode::OK).await;
     assert_eq!(body["status"], "expired");
     expect_problem(finalize(&app, Some(&alice), &alices, "tok_visa", None).await, StatusCode::GONE, "hold-expired")
@@ -380,7 +380,7 @@ async fn with_a_one_second_ttl_expired_seats_go_to_another_user_and_the_old_book
         .await;
     let claims = live_claims(&app, show.id).await;
     assert_eq!(claims.len(), 2);
-    assert!(claims.iter().all(|(_, b)| b.to_string() == bobs));
+    assert!(claims.iter().all(|(_, b)| *b == bobs));
     assert_eq!(app.state.bookings.payments().sandbox().expect("sandbox").succeeded_charges(), 0);
 }
 

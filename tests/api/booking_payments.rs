@@ -12,8 +12,7 @@ use crate::helpers::booking::{cancel, finalize, held, hold, id_of, lapse, live_c
 use crate::helpers::{TestApp, expect_problem, expect_status};
 
 /// The payment attempts of a booking: (attempt, status, amount).
-async fn payments(app: &TestApp, booking: &str) -> Vec<(i32, String, i64)> {
-    let id: Uuid = booking.parse().expect("uuid");
+async fn payments(app: &TestApp, id: &Uuid) -> Vec<(i32, String, i64)> {
     app.db()
         .await
         .query("SELECT attempt, status, amount FROM payments WHERE booking_id = $1 ORDER BY attempt", &[&id])
@@ -24,7 +23,8 @@ async fn payments(app: &TestApp, booking: &str) -> Vec<(i32, String, i64)> {
         .collect()
 }
 
-async fn outbox(app: &TestApp, topic: &str, booking: &str) -> i64 {
+async fn outbox(app: &TestApp, topic: &str, booking: &Uuid) -> i64 {
+    let booking = booking.to_string();
     app.db()
         .await
         .query_one("SELECT count(*) FROM outbox WHERE topic = $1 AND payload->>'bookingId' = $2", &[&topic, &booking])
@@ -37,7 +37,7 @@ fn sandbox(app: &TestApp) -> &boxoffice::payment::sandbox::SandboxGateway {
     app.state.bookings.payments().sandbox().expect("the sandbox is the test provider")
 }
 
-async fn get(app: &TestApp, token: &str, booking: &str) -> Value {
+async fn get(app: &TestApp, token: &str, booking: &Uuid) -> Value {
     expect_status(app.get(&format!("/bookings/{booking}"), Some(token)).await, StatusCode::OK).await
 }
 
@@ -60,10 +60,7 @@ async fn a_good_card_pays_and_holds_the_seats_for_good() {
     let permanent: i64 = app
         .db()
         .await
-        .query_one(
-            "SELECT count(*) FROM booking_seats WHERE booking_id = $1::text::uuid AND hold_expires_at IS NULL",
-            &[&id],
-        )
+        .query_one("SELECT count(*) FROM booking_seats WHERE booking_id = $1 AND hold_expires_at IS NULL", &[&id])
         .await
         .expect("claims")
         .get(0);
@@ -170,7 +167,7 @@ async fn provider_errors_open_the_circuit_and_a_successful_trial_closes_it() {
     .await;
     let show = show(&app, 0).await;
     let (_, token) = app.customer().await;
-    let ids: Vec<String> = {
+    let ids: Vec<Uuid> = {
         let mut ids = Vec::new();
         for i in 0..3 {
             ids.push(id_of(&held(&app, &token, show.id, &show.standard(i, 1)).await));
@@ -272,7 +269,7 @@ async fn a_payment_that_lands_after_expiry_is_kept_when_the_seats_can_be_reclaim
     assert_eq!(sandbox(&app).refunds(), 0);
     let claims = live_claims(&app, show.id).await;
     assert_eq!(claims.len(), 2);
-    assert!(claims.iter().all(|(_, b)| b.to_string() == alices));
+    assert!(claims.iter().all(|(_, b)| *b == alices));
 }
 
 #[tokio::test]

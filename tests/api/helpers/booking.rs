@@ -93,7 +93,13 @@ pub async fn held(app: &TestApp, token: &str, showtime: Uuid, seats: &[String]) 
 }
 
 /// `PUT /bookings/{id}/finalize`.
-pub async fn finalize(app: &TestApp, token: Option<&str>, booking: &str, payment: &str, key: Option<&str>) -> Response {
+pub async fn finalize(
+    app: &TestApp,
+    token: Option<&str>,
+    booking: &Uuid,
+    payment: &str,
+    key: Option<&str>,
+) -> Response {
     let mut req = app
         .request(Method::PUT, &format!("/bookings/{booking}/finalize"))
         .json(&json!({"payment": {"token": payment}}));
@@ -107,7 +113,7 @@ pub async fn finalize(app: &TestApp, token: Option<&str>, booking: &str, payment
 }
 
 /// `DELETE /bookings/{id}`.
-pub async fn cancel(app: &TestApp, token: Option<&str>, booking: &str, key: Option<&str>) -> Response {
+pub async fn cancel(app: &TestApp, token: Option<&str>, booking: &Uuid, key: Option<&str>) -> Response {
     let mut req = app.request(Method::DELETE, &format!("/bookings/{booking}"));
     if let Some(token) = token {
         req = req.bearer_auth(token);
@@ -119,8 +125,8 @@ pub async fn cancel(app: &TestApp, token: Option<&str>, booking: &str, key: Opti
 }
 
 /// The id of a booking JSON.
-pub fn id_of(booking: &Value) -> String {
-    booking["id"].as_str().expect("booking id").to_owned()
+pub fn id_of(booking: &Value) -> Uuid {
+    booking["id"].as_str().and_then(|id| id.parse().ok()).expect("a booking id")
 }
 
 /// The live claims of a showtime: (seat label, booking id).
@@ -140,14 +146,12 @@ pub async fn live_claims(app: &TestApp, showtime: Uuid) -> Vec<(String, Uuid)> {
 }
 
 /// A booking's stored status.
-pub async fn status_of(app: &TestApp, booking: &str) -> String {
-    let id: Uuid = booking.parse().expect("uuid");
+pub async fn status_of(app: &TestApp, id: &Uuid) -> String {
     app.db().await.query_one("SELECT status FROM bookings WHERE id = $1", &[&id]).await.expect("booking").get(0)
 }
 
 /// Moves a booking's hold (and its claims') into the past, as if its TTL had passed.
-pub async fn lapse(app: &TestApp, booking: &str) {
-    let id: Uuid = booking.parse().expect("uuid");
+pub async fn lapse(app: &TestApp, id: &Uuid) {
     let db = app.db().await;
     let showtime: Uuid = db
         .query_one(
