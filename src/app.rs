@@ -1,17 +1,20 @@
 //! `Application::build(config)`: the bound listener, the router and the shared state, used by `main` and by the
 //! integration tests alike (so tests run the service exactly as production does).
+//!
+//! This is the one place that knows every capability. Each capability's router is generic over its state and
+//! names what it needs through `FromRef` (its own state, the token keys, the edge); [`AppState`] provides all of
+//! it, and nothing outside this module and `openapi` imports it, so any router can be built alone on a state of
+//! its own (tests/api/architecture.rs checks both).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Router, middleware};
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -19,15 +22,16 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::{self, token::TokenKeys};
+use crate::auth::{self, AuthState, token::TokenKeys};
 use crate::booking::{self, BookingService};
 use crate::cache::Redis;
 use crate::cache::seats::SeatCache;
+use crate::catalog::{CatalogCaches, CatalogState};
 use crate::config::Config;
 use crate::db::Db;
+use crate::edge::{self, Edge};
 use crate::error::{ApiError, Problem};
-use crate::gateway::{self, Gateway};
-use crate::{metrics, telemetry};
+use crate::{health, metrics, telemetry};
 
 /// Which routers a process serves (DESIGN.md §2: one binary, deployed and scaled per role).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,10 +62,12 @@ pub struct Shared {
     pub tokens: Arc<TokenKeys>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
-    /// Rate limiters and the gateway's settings.
-    pub gateway: Arc<Gateway>,
-    /// The catalog's caches (in-process and the Redis seat-availability cache).
-    pub catalog: crate::catalog::Catalog,
+    /// Rate limiters and the edge's settings.
+    pub edge: Arc<Edge>,
+    /// The catalog's state: its pools and caches (in-process and the Redis seat-availability cache).
+    pub catalog: Arc<CatalogState>,
+    /// The identity routes' state.
+    pub auth: Arc<AuthState>,
     /// The booking protocol (holds, payments, cancellations) with its payment provider.
     pub bookings: Arc<BookingService>,
 }
@@ -82,6 +88,44 @@ impl FromRef<AppState> for Arc<TokenKeys> {
 impl FromRef<AppState> for PrometheusHandle {
     fn from_ref(state: &AppState) -> Self {
         state.metrics.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Edge> {
+    fn from_ref(state: &AppState) -> Self {
+        state.edge.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<CatalogState> {
+    fn from_ref(state: &AppState) -> Self {
+        state.catalog.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<AuthState> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<BookingService> {
+    fn from_ref(state: &AppState) -> Self {
+        state.bookings.clone()
+    }
+}
+
+/// For the probes only (a clone of the pools, on a path that is not hot).
+impl FromRef<AppState> for Db {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}
+
+/// For the probes only.
+impl FromRef<AppState> for Redis {
+    fn from_ref(state: &AppState) -> Self {
+        state.redis.clone()
     }
 }
 
@@ -120,11 +164,16 @@ impl Application {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
-        let gateway = Arc::new(Gateway::new(&config.gateway, redis.clone()));
+        let edge = Arc::new(Edge::new(&config.edge, redis.clone()));
         // One seat cache for the process: the catalog reads it, the booking side invalidates it, and a read waits
         // for this process's own invalidations (cache::seats).
         let seats = SeatCache::new(redis.clone(), config.seatmap_ttl);
-        let catalog = crate::catalog::Catalog::new(&config, seats.clone());
+        let catalog = Arc::new(CatalogState {
+            db: db.clone(),
+            caches: CatalogCaches::new(&config, seats.clone()),
+            loadtest_routes: config.loadtest_routes,
+        });
+        let auth = Arc::new(AuthState { db: db.clone(), tokens: tokens.clone(), lockout: config.edge.lockout });
         let bookings = Arc::new(BookingService::new(db.clone(), seats, &config));
         let state = AppState(Arc::new(Shared {
             config: Arc::new(config),
@@ -132,8 +181,9 @@ impl Application {
             redis,
             tokens,
             metrics,
-            gateway,
+            edge,
             catalog,
+            auth,
             bookings,
         }));
         let router = router(state.clone(), routes);
@@ -176,9 +226,9 @@ impl Application {
             tracing::info!(addr = ?listener.local_addr().ok(), "serving /metrics");
             tokio::spawn(metrics::serve_ops(listener, self.state.metrics.clone(), shutdown.clone()))
         });
-        let upkeep = tokio::spawn(self.state.gateway.clone().upkeep(shutdown.clone()));
-        let header_read_timeout = self.state.config.gateway.header_read_timeout;
-        gateway::server::serve(self.listener, self.router, shutdown, drain, header_read_timeout).await;
+        let upkeep = tokio::spawn(self.state.edge.clone().upkeep(shutdown.clone()));
+        let header_read_timeout = self.state.config.edge.header_read_timeout;
+        edge::server::serve(self.listener, self.router, shutdown, drain, header_read_timeout).await;
         upkeep.await?;
         // Both stop on `shutdown`; a scraper's open connection must not hold the process.
         sampler.abort();
@@ -193,10 +243,9 @@ impl Application {
 pub fn router(state: AppState, routes: Routes) -> Router {
     let config = state.config.clone();
     let mut app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .merge(health::router())
         .route("/openapi.json", get(crate::openapi::document))
-        .merge(gateway::docs::router());
+        .merge(edge::docs::router());
     // With a separate metrics listener, the public port does not expose /metrics (it would be reachable through
     // the ingress otherwise).
     if config.metrics_addr.is_none() {
@@ -212,15 +261,15 @@ pub fn router(state: AppState, routes: Routes) -> Router {
     app.fallback(not_found)
         // Innermost first: the body limits and the timeout sit inside `observe`, so their refusals are counted,
         // logged and turned into problem+json like any other error.
-        .layer(middleware::from_fn(gateway::middleware::reject_nul))
+        .layer(middleware::from_fn(edge::middleware::reject_nul))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
         .layer(CatchPanicLayer::custom(telemetry::panic_response))
-        .layer(middleware::from_fn_with_state(state.clone(), gateway::middleware::per_ip))
+        .layer(middleware::from_fn_with_state(state.edge.clone(), edge::middleware::per_ip))
         .layer(middleware::from_fn(telemetry::observe))
-        .layer(tower::util::option_layer(gateway::middleware::cors(&config.gateway.cors_origins)))
-        .layer(middleware::from_fn_with_state(state.clone(), gateway::middleware::security_headers))
+        .layer(tower::util::option_layer(edge::middleware::cors(&config.edge.cors_origins)))
+        .layer(middleware::from_fn_with_state(state.edge.clone(), edge::middleware::security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(tower::util::MapRequestLayer::new(telemetry::drop_unfit_request_id::<axum::body::Body>))
@@ -229,33 +278,6 @@ pub fn router(state: AppState, routes: Routes) -> Router {
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(Problem::NotFound, format!("no route for {}", uri.path()))
-}
-
-/// `GET /healthz`: the process is alive (no dependency is checked: a database outage must not restart pods).
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
-}
-
-/// `GET /readyz`: 200 when the database answers within its timeout, else 503; Redis is reported but optional
-/// (without it the service serves from the database).
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
-    (status = 200, description = "Ready; `checks` reports the database and Redis"),
-    (status = 503, description = "The database is not reachable", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-))]
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    let (db, redis) = tokio::join!(state.db.ping(), state.redis.ping());
-    let checks = json!({
-        "database": if db.is_ok() { "up" } else { "down" },
-        "redis": if redis.is_ok() { "up" } else { "down" },
-    });
-    match db {
-        Ok(()) => Json(json!({ "status": "ready", "checks": checks })).into_response(),
-        Err(reason) => ApiError::unavailable("the database is not reachable", 5)
-            .with("checks", checks)
-            .caused_by(anyhow::anyhow!(reason))
-            .into_response(),
-    }
 }
 
 /// Keeps the recorder's histograms bounded in memory; runs until `shutdown`.

@@ -81,7 +81,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::gateway::model::{Quota, RateLimitMode, TrustedProxies};
+use crate::edge::model::{Quota, RateLimitMode, TrustedProxies};
 
 /// A value that must never be printed: `Debug` shows `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -331,7 +331,7 @@ pub struct Config {
     /// Log format.
     pub log_format: LogFormat,
     /// Rate limits, client addresses, browser and transport security.
-    pub gateway: GatewayConfig,
+    pub edge: EdgeConfig,
     /// Lifetime of a seat-availability entry in Redis.
     pub seatmap_ttl: Duration,
     /// Lifetime of in-process showtime summaries and search results.
@@ -340,9 +340,9 @@ pub struct Config {
     pub loadtest_routes: bool,
 }
 
-/// The gateway's duties (rate limits, client addresses, security headers, CORS, connection timeouts).
+/// The HTTP edge's duties (rate limits, client addresses, security headers, CORS, connection timeouts).
 #[derive(Debug, Clone)]
-pub struct GatewayConfig {
+pub struct EdgeConfig {
     /// `on`, `relaxed` or `off`.
     pub rate_limits: RateLimitMode,
     /// Per pod, per client address.
@@ -483,7 +483,7 @@ impl Vars<'_> {
             .collect()
     }
 
-    fn gateway(&self) -> Result<GatewayConfig, ConfigError> {
+    fn edge(&self) -> Result<EdgeConfig, ConfigError> {
         let quota = |name: &'static str, q: Result<Quota, String>| q.map_err(|reason| ConfigError { name, reason });
         let per_ip = quota(
             "BOXOFFICE_RATE_LIMIT_PER_IP",
@@ -508,7 +508,7 @@ impl Vars<'_> {
             "BOXOFFICE_SIGNUPS_PER_HOUR",
             Quota::per_window(self.u32("BOXOFFICE_SIGNUPS_PER_HOUR", 20)?, Duration::from_secs(3600)),
         )?;
-        Ok(GatewayConfig {
+        Ok(EdgeConfig {
             rate_limits: self.parse("BOXOFFICE_RATE_LIMITS", RateLimitMode::On)?,
             per_ip,
             user_writes,
@@ -677,7 +677,7 @@ impl Config {
             shutdown_timeout: v.secs("BOXOFFICE_SHUTDOWN_TIMEOUT_SECS", 20)?,
             log_filter: v.raw("BOXOFFICE_LOG").unwrap_or_else(|| "info".to_owned()),
             log_format: v.parse("BOXOFFICE_LOG_FORMAT", LogFormat::Json)?,
-            gateway: v.gateway()?,
+            edge: v.edge()?,
             seatmap_ttl: v.millis("BOXOFFICE_SEATMAP_TTL_MS", 2000)?,
             catalog_ttl: v.millis("BOXOFFICE_CATALOG_TTL_MS", 5000)?,
             loadtest_routes: v.parse("BOXOFFICE_LOADTEST_ROUTES", false)?,
@@ -825,8 +825,8 @@ mod tests {
     }
 
     #[test]
-    fn gateway_defaults_are_production_values() {
-        let g = config(&[]).expect("defaults are valid").gateway;
+    fn edge_defaults_are_production_values() {
+        let g = config(&[]).expect("defaults are valid").edge;
         assert_eq!(g.rate_limits, RateLimitMode::On);
         assert_eq!((g.per_ip.burst, g.per_ip.interval), (100, Duration::from_millis(20)));
         assert_eq!((g.user_writes.burst, g.user_writes.interval), (10, Duration::from_secs(2)));
@@ -845,7 +845,7 @@ mod tests {
             ("BOXOFFICE_HSTS", "true"),
         ])
         .expect("valid")
-        .gateway;
+        .edge;
         assert_eq!(g.rate_limits, RateLimitMode::Relaxed);
         assert_eq!(g.trusted_proxies.0.len(), 2);
         assert_eq!(g.cors_origins, ["https://tickets.example.com", "http://localhost:5173"]);

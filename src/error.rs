@@ -14,6 +14,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub mod doc;
+
+pub use doc::{AdminOnly, BadJson, ProblemDocument};
+
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 

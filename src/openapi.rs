@@ -1,64 +1,20 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations, served at `/openapi.json`.
 //!
 //! Adding a route: annotate its handler with `#[utoipa::path(...)]` (every status it can answer, problem bodies as
-//! [`ProblemDocument`] with `content_type = "application/problem+json"`, `security(("bearer" = []))` when it needs a
+//! [`ProblemDocument`](crate::error::ProblemDocument) with `content_type = "application/problem+json"`, `security(("bearer" = []))` when it needs a
 //! token), derive `utoipa::ToSchema` on its request and response types, and list the handler in `paths(...)` and
 //! the types in `components(schemas(...))` below.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{RefOr, Response};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-use crate::error::FieldError;
-use crate::gateway::apidoc::{Conventions, problem_response};
+use crate::edge::apidoc::Conventions;
+use crate::error::{FieldError, ProblemDocument};
 use crate::{auth, catalog};
-
-/// An RFC 9457 problem document, as every error response carries it (for the documentation; [`crate::error`] builds
-/// the real ones).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProblemDocument {
-    /// Stable problem type URI, e.g. `https://boxoffice.dev/problems/seats-unavailable`.
-    #[serde(rename = "type")]
-    pub problem_type: String,
-    /// Fixed summary of the type.
-    pub title: String,
-    /// HTTP status.
-    pub status: u16,
-    /// What happened this time.
-    pub detail: String,
-    /// Invalid inputs (validation problems only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<FieldError>>,
-}
-
-/// The answers of an admin-only operation to a caller who may not use it: 401 (no valid token) and 403 (not an
-/// admin). Listed in an operation's `responses(..)` like a tuple.
-pub struct AdminOnly;
-
-impl utoipa::IntoResponses for AdminOnly {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        BTreeMap::from([
-            ("401".to_owned(), problem_response("Missing, invalid or expired token", &[])),
-            ("403".to_owned(), problem_response("Not an admin", &[])),
-        ])
-    }
-}
-
-/// The answer to a JSON body of the wrong shape: 422 (a missing or mistyped field, or an unknown one).
-pub struct BadJson;
-
-impl utoipa::IntoResponses for BadJson {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        BTreeMap::from([("422".to_owned(), problem_response("Wrong JSON shape or an unknown field", &[]))])
-    }
-}
 
 struct BearerAuth;
 
@@ -81,12 +37,12 @@ impl Modify for BearerAuth {
                        problem+json documents with a stable `type`.",
     ),
     paths(
-        crate::app::healthz,
-        crate::app::readyz,
+        crate::health::healthz,
+        crate::health::readyz,
         crate::metrics::render,
         document,
-        crate::gateway::docs::page,
-        crate::gateway::docs::asset,
+        crate::edge::docs::page,
+        crate::edge::docs::asset,
         auth::routes::register,
         auth::routes::token,
         auth::routes::me,
@@ -335,7 +291,7 @@ mod tests {
     }
 
     #[test]
-    fn every_problem_type_and_the_gateway_answers_are_documented() {
+    fn every_problem_type_and_the_edge_answers_are_documented() {
         let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).expect("valid JSON");
         let types = doc["x-problem-types"].as_array().expect("x-problem-types");
         assert_eq!(types.len(), crate::error::Problem::ALL.len());

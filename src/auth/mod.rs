@@ -16,13 +16,32 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::config::LockoutPolicy;
+use crate::db::Db;
+use crate::edge::Edge;
 use crate::error::{ApiError, Problem};
 use model::{Role, UserId};
 use token::{TokenError, TokenKeys};
 
-/// The identity routes.
-pub fn router() -> Router<AppState> {
+/// What the identity handlers use, shared by every request (one `Arc`, so extracting it is one atomic increment).
+pub struct AuthState {
+    /// The pools: accounts are read and written on the primary, looked up on the read pool.
+    pub db: Db,
+    /// Signs the tokens a login issues (the same keys [`AuthUser`] verifies with).
+    pub tokens: Arc<TokenKeys>,
+    /// When repeated failed logins lock an account.
+    pub lockout: LockoutPolicy,
+}
+
+/// The identity routes, for any state that yields their [`AuthState`], the token keys (for [`AuthUser`]) and the
+/// [`Edge`] (registrations and logins are rate limited).
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<AuthState>: FromRef<S>,
+    Arc<TokenKeys>: FromRef<S>,
+    Arc<Edge>: FromRef<S>,
+{
     Router::new()
         .route("/users", post(routes::register))
         .route("/users/me", get(routes::me))

@@ -1,5 +1,7 @@
 //! Identity handlers: register, log in, who am I.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -8,12 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::model::{Email, NewUser, Role};
 use super::store::{self, InsertError, User};
 use super::token::{IssuedToken, TokenKeys};
-use super::{AuthUser, password};
-use crate::app::AppState;
+use super::{AuthState, AuthUser, password};
+use crate::edge::model::{Scope, address_key};
+use crate::edge::{self, ClientIp, Edge, RateLimitHeaders};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
-use crate::gateway::model::{Scope, address_key};
-use crate::gateway::{self, ClientIp, RateLimitHeaders};
 
 /// `POST /users` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -51,22 +52,23 @@ pub struct RegisterBody {
 #[utoipa::path(post, path = "/users", tag = "identity", request_body = RegisterBody, responses(
     (status = 201, description = "Account created", body = User,
         headers(("Location" = String, description = "`/users/{userId}`: the new account"))),
-    (status = 400, description = "A field is invalid; `errors` lists each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-    (status = 409, description = "`email-taken`: the email already has an account", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-    (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    (status = 400, description = "A field is invalid; `errors` lists each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+    (status = 409, description = "`email-taken`: the email already has an account", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+    (status = 422, description = "Wrong JSON shape or an unknown field", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<Arc<AuthState>>,
+    State(edge): State<Arc<Edge>>,
     client: ClientIp,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> ApiResult<(StatusCode, RateLimitHeaders, [(header::HeaderName, String); 1], Json<User>)> {
-    let limit = state.gateway.enforce(Scope::Signup, &address_key(client.0).to_string()).await?;
+    let limit = edge.enforce(Scope::Signup, &address_key(client.0).to_string()).await?;
     let user = create_customer(&state, body).await.map_err(|e| limit.attach(e))?;
     let location = format!("/users/{}", user.id);
     Ok((StatusCode::CREATED, limit, [(header::LOCATION, location)], Json(user)))
 }
 
-async fn create_customer(state: &AppState, body: RegisterBody) -> ApiResult<User> {
+async fn create_customer(state: &AuthState, body: RegisterBody) -> ApiResult<User> {
     let new = NewUser::parse(&body.name, &body.email, &body.phone_number, &body.password)
         .map_err(ApiError::invalid_fields)?;
     let hash = password::hash(new.password.expose().to_owned()).await.map_err(ApiError::internal)?;
@@ -108,20 +110,21 @@ pub struct TokenResponse {
 /// locked. Before any of that, the per account + address limiter (shared by every pod) may answer 429.
 #[utoipa::path(post, path = "/auth/token", tag = "identity", request_body = TokenBody, responses(
     (status = 200, description = "A bearer token", body = TokenResponse),
-    (status = 401, description = "Invalid email or password (the same answer for an unknown account, a wrong password and a locked account)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-    (status = 422, description = "Wrong JSON shape", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    (status = 401, description = "Invalid email or password (the same answer for an unknown account, a wrong password and a locked account)", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+    (status = 422, description = "Wrong JSON shape", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn token(
-    State(state): State<AppState>,
+    State(state): State<Arc<AuthState>>,
+    State(edge): State<Arc<Edge>>,
     client_ip: ClientIp,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> ApiResult<(RateLimitHeaders, Json<TokenResponse>)> {
-    let limit = state.gateway.enforce(Scope::Login, &gateway::login_subject(&body.email, client_ip.0)).await?;
+    let limit = edge.enforce(Scope::Login, &edge::login_subject(&body.email, client_ip.0)).await?;
     let issued = log_in(&state, body).await.map_err(|e| limit.attach(e))?;
     Ok((limit, Json(TokenResponse { access_token: issued.token, token_type: "Bearer", expires_in: issued.expires_in })))
 }
 
-async fn log_in(state: &AppState, body: TokenBody) -> ApiResult<IssuedToken> {
+async fn log_in(state: &AuthState, body: TokenBody) -> ApiResult<IssuedToken> {
     let refused = || ApiError::new(Problem::Unauthorized, "invalid email or password");
     let email = Email::parse(&body.email).ok();
     // The connection goes back to the pool before argon2 runs: holding one for the tens of milliseconds of a hash
@@ -151,9 +154,7 @@ async fn log_in(state: &AppState, body: TokenBody) -> ApiResult<IssuedToken> {
         credentials => {
             if let Some(email) = &email {
                 let client = state.db.write.get().await?;
-                store::record_login_failure(&client, email, &state.config.gateway.lockout)
-                    .await
-                    .map_err(ApiError::internal)?;
+                store::record_login_failure(&client, email, &state.lockout).await.map_err(ApiError::internal)?;
             }
             let outcome = if credentials.is_some_and(|c| c.locked) { "locked" } else { "refused" };
             metrics::counter!("boxoffice_logins_total", "outcome" => outcome).increment(1);
@@ -165,9 +166,9 @@ async fn log_in(state: &AppState, body: TokenBody) -> ApiResult<IssuedToken> {
 /// `GET /users/me`: the caller's account.
 #[utoipa::path(get, path = "/users/me", tag = "identity", security(("bearer" = [])), responses(
     (status = 200, description = "The caller's account", body = User),
-    (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    (status = 401, description = "Missing, invalid or expired token", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
-pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<User>> {
+pub async fn me(State(state): State<Arc<AuthState>>, user: AuthUser) -> ApiResult<Json<User>> {
     let client = state.db.read.get().await?;
     let found = store::find_by_id(&client, user.id).await.map_err(ApiError::internal)?;
     found
@@ -180,13 +181,13 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json
     params(("userId" = uuid::Uuid, Path, description = "The user's id")),
     responses(
         (status = 200, description = "The account", body = User),
-        (status = 400, description = "`userId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 403, description = "Neither the account's owner nor an admin", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`userId` is not a UUID", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the account's owner nor an admin", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn get_user(
-    State(state): State<AppState>,
+    State(state): State<Arc<AuthState>>,
     caller: AuthUser,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> ApiResult<Json<User>> {

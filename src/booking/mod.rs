@@ -23,22 +23,31 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::routing::{delete, get, post, put};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::auth::token::TokenKeys;
 use crate::db::{Region, RetryError};
+use crate::edge::Edge;
 use crate::error::{ApiError, Problem};
 use model::{Refusal, ShowtimeClosed};
 
 pub use service::BookingService;
 
-/// The booking routes. Every write (hold, finalize, cancel) counts against the caller's write quota, shared by every
-/// pod ([`crate::gateway::middleware::user_writes`]); reads do not. Cancellations count too: each is a SERIALIZABLE
+/// The booking routes, for any state that yields the [`BookingService`], the token keys and the [`Edge`]. Every write
+/// (hold, finalize, cancel) counts against the caller's write quota, shared by every pod
+/// ([`crate::edge::middleware::user_writes`]); reads do not. Cancellations count too: each is a SERIALIZABLE
 /// transaction and, for a paid booking, a refund through the payment provider.
-pub fn router(state: AppState) -> Router<AppState> {
-    let writes = axum::middleware::from_fn_with_state(state, crate::gateway::middleware::user_writes);
+pub fn router<S>(state: S) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<BookingService>: FromRef<S>,
+    Arc<TokenKeys>: FromRef<S>,
+    Arc<Edge>: FromRef<S>,
+{
+    let writes = axum::middleware::from_fn_with_state(state, crate::edge::middleware::user_writes::<S>);
     Router::new()
         .route("/bookings", post(routes::hold).route_layer(writes.clone()))
         .route(

@@ -6,6 +6,8 @@
 //! same response (replayed responses carry `Idempotent-Replayed: true`), the same key with another request is a 422,
 //! and a key whose first request is still running is a 409. Keys are kept 24 hours.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -16,9 +18,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::BookingService;
 use super::model::{Booking, BookingId, IdempotencyKey, SeatSelection, SelectionError, request_hash};
 use super::service::{Answer, CancelCommand, FinalizeCommand, HoldCommand, Idempotency, StoredResponse};
-use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, PROBLEM_JSON, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -58,15 +60,15 @@ pub struct HoldBody {
     responses(
         (status = 201, description = "Held until `holdExpiresAt` (also a replay: `Idempotent-Replayed: true`)", body = Booking,
             headers(("Location" = String, description = "`/bookings/{bookingId}`"))),
-        (status = 400, description = "`validation-error`: malformed seat labels, an empty or duplicated list, a bad Idempotency-Key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized`: missing, invalid or expired token", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: `userId` is not the caller's", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 409, description = "`seats-unavailable` (`unavailableSeats`), `showtime-closed` (`reason`), `seat-limit-exceeded` (`limit`, `alreadyHeld`), `idempotency-key-in-flight`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, description = "`unknown-showtime`, `unknown-seats` (`unknownSeats`), `too-many-seats` (`maxSeats`), `idempotency-key-reused`, `invalid-body`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "`service-unavailable`: contention or database unavailable; retry with the same key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`validation-error`: malformed seat labels, an empty or duplicated list, a bad Idempotency-Key", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`: missing, invalid or expired token", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: `userId` is not the caller's", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`seats-unavailable` (`unavailableSeats`), `showtime-closed` (`reason`), `seat-limit-exceeded` (`limit`, `alreadyHeld`), `idempotency-key-in-flight`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown-showtime`, `unknown-seats` (`unknownSeats`), `too-many-seats` (`maxSeats`), `idempotency-key-reused`, `invalid-body`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "`service-unavailable`: contention or database unavailable; retry with the same key", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn hold(
-    State(state): State<AppState>,
+    State(bookings): State<Arc<BookingService>>,
     user: AuthUser,
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(body): ApiJson<HoldBody>,
@@ -77,7 +79,7 @@ pub async fn hold(
             "userId must be the caller's own id (the one in the access token)",
         ));
     }
-    let max = state.bookings.limits().max_seats_per_booking;
+    let max = bookings.limits().max_seats_per_booking;
     let seats = SeatSelection::parse(&body.seat_ids, max).map_err(|e| match e {
         SelectionError::TooMany { max, requested } => {
             ApiError::new(Problem::TooManySeats, format!("at most {max} seats per booking; {requested} requested"))
@@ -90,7 +92,7 @@ pub async fn hold(
     let idempotency =
         key.map(|key| Idempotency { request_hash: request_hash("POST", "/bookings", user.id, &canonical), key });
     let command = HoldCommand { user: user.id, showtime: body.showtime_id, seats, idempotency };
-    let answer = state.bookings.hold(&command).await?;
+    let answer = bookings.hold(&command).await?;
     Ok(respond(answer, StatusCode::CREATED))
 }
 
@@ -117,20 +119,20 @@ pub struct PaymentBody {
     request_body = FinalizeBody, params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
     responses(
         (status = 200, description = "Paid: `holdExpiresAt` is null, the seats are held for good", body = Booking),
-        (status = 400, description = "`validation-error`: bad id, token or Idempotency-Key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 402, description = "`payment-declined` (`reason`): the hold continues", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: an admin paying someone else's booking", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`: no such booking, or not the caller's", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 409, description = "`payment-in-progress`, `booking-state-conflict` (`bookingStatus`), `idempotency-key-in-flight`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 410, description = "`hold-expired`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, description = "`idempotency-key-reused`, `invalid-body`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 502, description = "`payment-provider-error`: the booking stays `payment_pending` until reconciled", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "`payment-unavailable`: circuit open, nothing charged (`Retry-After`)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 504, description = "`payment-timeout`: the booking stays `payment_pending` until reconciled", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`validation-error`: bad id, token or Idempotency-Key", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 402, description = "`payment-declined` (`reason`): the hold continues", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: an admin paying someone else's booking", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such booking, or not the caller's", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`payment-in-progress`, `booking-state-conflict` (`bookingStatus`), `idempotency-key-in-flight`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 410, description = "`hold-expired`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency-key-reused`, `invalid-body`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 502, description = "`payment-provider-error`: the booking stays `payment_pending` until reconciled", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "`payment-unavailable`: circuit open, nothing charged (`Retry-After`)", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 504, description = "`payment-timeout`: the booking stays `payment_pending` until reconciled", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn finalize(
-    State(state): State<AppState>,
+    State(bookings): State<Arc<BookingService>>,
     user: AuthUser,
     IdempotencyHeader(key): IdempotencyHeader,
     ApiPath(booking_id): ApiPath<Uuid>,
@@ -147,7 +149,7 @@ pub async fn finalize(
     });
     let command = FinalizeCommand { caller: user, booking: BookingId(booking_id), token, idempotency };
     // Spawned: a client that disconnects mid-payment must not cancel the transaction that records the charge.
-    let service = state.bookings.clone();
+    let service = bookings;
     let answer = tokio::spawn(async move { service.finalize(&command).await }).await.map_err(ApiError::internal)??;
     Ok(respond(answer, StatusCode::OK))
 }
@@ -159,16 +161,16 @@ pub async fn finalize(
     params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
     responses(
         (status = 200, description = "Canceled (a paid booking was refunded first)", body = Booking),
-        (status = 400, description = "`validation-error`: `bookingId` is not a UUID, or a bad Idempotency-Key", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`: no such booking, or not the caller's (admins may cancel any)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 409, description = "`booking-state-conflict` (expired), `payment-in-progress`, `idempotency-key-in-flight`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, description = "`idempotency-key-reused`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 502, description = "`payment-provider-error`: the refund failed; the booking stays paid", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 504, description = "`payment-timeout`: the refund's outcome is unknown; the booking stays paid (retry)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`validation-error`: `bookingId` is not a UUID, or a bad Idempotency-Key", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such booking, or not the caller's (admins may cancel any)", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`booking-state-conflict` (expired), `payment-in-progress`, `idempotency-key-in-flight`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency-key-reused`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 502, description = "`payment-provider-error`: the refund failed; the booking stays paid", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 504, description = "`payment-timeout`: the refund's outcome is unknown; the booking stays paid (retry)", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn cancel(
-    State(state): State<AppState>,
+    State(bookings): State<Arc<BookingService>>,
     user: AuthUser,
     IdempotencyHeader(key): IdempotencyHeader,
     ApiPath(booking_id): ApiPath<Uuid>,
@@ -178,7 +180,7 @@ pub async fn cancel(
         key,
     });
     let command = CancelCommand { caller: user, booking: BookingId(booking_id), idempotency };
-    let service = state.bookings.clone();
+    let service = bookings;
     let answer = tokio::spawn(async move { service.cancel(&command).await }).await.map_err(ApiError::internal)??;
     Ok(respond(answer, StatusCode::OK))
 }
@@ -188,16 +190,16 @@ pub async fn cancel(
     params(("bookingId" = uuid::Uuid, Path, description = "The booking")),
     responses(
         (status = 200, description = "The booking (a lapsed hold reads `expired`)", body = Booking),
-        (status = 400, description = "`validation-error`: `bookingId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`: no such booking, or not the caller's", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`validation-error`: `bookingId` is not a UUID", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such booking, or not the caller's", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn get_booking(
-    State(state): State<AppState>,
+    State(bookings): State<Arc<BookingService>>,
     user: AuthUser,
     ApiPath(booking_id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Booking>> {
-    Ok(Json(state.bookings.get(user, BookingId(booking_id)).await?))
+    Ok(Json(bookings.get(user, BookingId(booking_id)).await?))
 }
 
 /// `GET /users/me/bookings` query.
@@ -226,11 +228,11 @@ pub struct BookingPage {
 #[utoipa::path(get, path = "/users/me/bookings", tag = "bookings", security(("bearer" = [])), params(ListQuery),
     responses(
         (status = 200, description = "A page of the caller's bookings", body = BookingPage),
-        (status = 400, description = "`validation-error`: bad `limit` or `cursor`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized`", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`validation-error`: bad `limit` or `cursor`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn my_bookings(
-    State(state): State<AppState>,
+    State(bookings): State<Arc<BookingService>>,
     user: AuthUser,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<BookingPage>> {
@@ -244,7 +246,7 @@ pub async fn my_bookings(
         .map(decode_cursor)
         .transpose()
         .map_err(|()| ApiError::invalid("query.cursor", "is not a cursor this API returned"))?;
-    let (items, more) = state.bookings.list(user.id, after, limit).await?;
+    let (items, more) = bookings.list(user.id, after, limit).await?;
     let next_cursor = more.then(|| items.last().map(|b| encode_cursor(b.created_at, b.id.0))).flatten();
     Ok(Json(BookingPage { items, next_cursor }))
 }

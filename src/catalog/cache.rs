@@ -95,7 +95,7 @@ impl CachedShowtime {
 
 /// The catalog's caches (cheap to clone).
 #[derive(Clone)]
-pub struct Catalog {
+pub struct CatalogCaches {
     showtimes: Cache<ShowtimeId, Arc<CachedShowtime>>,
     layouts: Cache<ScreenKey, Arc<SeatLayout>>,
     searches: Cache<String, Bytes>,
@@ -103,9 +103,9 @@ pub struct Catalog {
     pub seats: SeatCache,
 }
 
-impl std::fmt::Debug for Catalog {
+impl std::fmt::Debug for CatalogCaches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Catalog").field("seats", &self.seats).finish_non_exhaustive()
+        f.debug_struct("CatalogCaches").field("seats", &self.seats).finish_non_exhaustive()
     }
 }
 
@@ -131,7 +131,7 @@ fn api_error(err: &LoadError) -> ApiError {
     .caused_by(anyhow::anyhow!(err.to_string()))
 }
 
-impl Catalog {
+impl CatalogCaches {
     /// Empty caches configured by `config`, availability over `redis`.
     pub fn new(config: &Config, seats: SeatCache) -> Self {
         let ttl = config.catalog_ttl;

@@ -24,15 +24,36 @@ pub mod model;
 pub mod routes;
 pub mod store;
 
+use std::sync::Arc;
+
 use axum::Router;
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 
-pub use cache::Catalog;
+pub use cache::CatalogCaches;
 
-use crate::app::AppState;
+use crate::auth::token::TokenKeys;
+use crate::db::Db;
 
-/// The catalog routes.
-pub fn router() -> Router<AppState> {
+/// What the catalog handlers use, shared by every request (one `Arc`, so extracting it is one atomic increment).
+#[derive(Debug)]
+pub struct CatalogState {
+    /// The pools: reads on the read pool, admin writes and availability on the primary.
+    pub db: Db,
+    /// The in-process caches and the seat-availability cache.
+    pub caches: CatalogCaches,
+    /// Whether `GET /loadtest/static` is served (`BOXOFFICE_LOADTEST_ROUTES`).
+    pub loadtest_routes: bool,
+}
+
+/// The catalog routes, for any state that yields a [`CatalogState`] and the token keys (the admin writes check the
+/// caller's role).
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<CatalogState>: FromRef<S>,
+    Arc<TokenKeys>: FromRef<S>,
+{
     Router::new()
         .route("/theaters", get(routes::search_theaters).post(routes::create_theater))
         .route("/theaters/{theater_id}", get(routes::get_theater).put(routes::update_theater))

@@ -1,6 +1,6 @@
 //! Catalog handlers: parse, call the caches and the store, respond.
 //!
-//! Reads use the read pool (through [`Catalog`](super::Catalog)'s caches where the data allows), availability
+//! Reads use the read pool (through the [`CatalogCaches`](super::CatalogCaches) where the data allows), availability
 //! comes from the seat cache (Redis, rebuilt from the primary), admin writes are serializable transactions on the
 //! primary followed by evictions of this pod's caches.
 
@@ -16,6 +16,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::CatalogState;
 use super::model::geo::Position;
 use super::model::input::{
     MovieBody, NewShowtimeBody, NewTheaterBody, ShowtimeUpdateBody, TheaterUpdateBody, end_error,
@@ -31,7 +32,6 @@ use super::model::views::{
 };
 use super::model::{CityId, MovieId, ShowtimeId, ShowtimeStatus, TheaterId};
 use super::store::{self, AdminError, ShowtimeRow};
-use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
@@ -104,10 +104,10 @@ fn empty<T>() -> Page<T> {
 /// `distanceKm`). No criterion: 400; an unknown city or ZIP: an empty list.
 #[utoipa::path(get, path = "/theaters", tag = "catalog", params(TheatersQuery), responses(
     (status = 200, description = "A page of theaters (nearest first, with `distanceKm`, for `zip` and `near`); empty for an unknown city or ZIP", body = Page<Theater>),
-    (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn search_theaters(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     ApiQuery(raw): ApiQuery<TheatersQuery>,
 ) -> ApiResult<Response> {
     let search = raw.parse().map_err(ApiError::invalid_fields)?;
@@ -118,7 +118,7 @@ pub async fn search_theaters(
     };
     let db = &state.db;
     let body = state
-        .catalog
+        .caches
         .search(key, async {
             let limit = search.limit;
             let page = match &search.criterion {
@@ -170,11 +170,11 @@ async fn theater_detail(db: &Db, theater: Theater, from_primary: bool) -> ApiRes
     params(("theaterId" = uuid::Uuid, Path, description = "The theater's id")),
     responses(
         (status = 200, description = "The theater and its screens", body = TheaterDetail),
-        (status = 400, description = "`theaterId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "No such theater", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`theaterId` is not a UUID", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such theater", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn get_theater(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<Json<TheaterDetail>> {
     let id = path_id(&raw, "theaterId")?;
@@ -183,9 +183,9 @@ pub async fn get_theater(
 }
 
 /// Summaries (with availability) of showtime rows, in order.
-async fn summaries(state: &AppState, rows: &[ShowtimeRow]) -> ApiResult<Vec<ShowtimeSummary>> {
+async fn summaries(state: &CatalogState, rows: &[ShowtimeRow]) -> ApiResult<Vec<ShowtimeSummary>> {
     let screens: Vec<_> = rows.iter().map(ShowtimeRow::screen).collect();
-    let layouts = state.catalog.layouts(&state.db, &screens).await?;
+    let layouts = state.caches.layouts(&state.db, &screens).await?;
     let items = rows
         .iter()
         .zip(&screens)
@@ -197,7 +197,7 @@ async fn summaries(state: &AppState, rows: &[ShowtimeRow]) -> ApiResult<Vec<Show
             Ok((row.key.clone(), layout))
         })
         .collect::<ApiResult<Vec<(ShowtimeKey, Arc<SeatLayout>)>>>()?;
-    let taken = state.catalog.seats.taken_many(&state.db, &items).await?;
+    let taken = state.caches.seats.taken_many(&state.db, &items).await?;
     Ok(rows
         .iter()
         .zip(items.iter().zip(taken))
@@ -220,11 +220,11 @@ async fn summaries(state: &AppState, rows: &[ShowtimeRow]) -> ApiResult<Vec<Show
     params(("theaterId" = uuid::Uuid, Path, description = "The theater's id"), TheaterMoviesQuery),
     responses(
         (status = 200, description = "A page of movies by title, each with its upcoming showtimes at the theater", body = Page<MovieShowtimes>),
-        (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "No such theater", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such theater", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn theater_movies(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     ApiPath(raw): ApiPath<String>,
     ApiQuery(query): ApiQuery<TheaterMoviesQuery>,
 ) -> ApiResult<Json<Page<MovieShowtimes>>> {
@@ -262,14 +262,17 @@ pub async fn theater_movies(
 /// there. No filter lists every movie.
 #[utoipa::path(get, path = "/movies", tag = "catalog", params(MoviesQuery), responses(
     (status = 200, description = "A page of movies by title", body = Page<Movie>),
-    (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
-pub async fn search_movies(State(state): State<AppState>, ApiQuery(raw): ApiQuery<MoviesQuery>) -> ApiResult<Response> {
+pub async fn search_movies(
+    State(state): State<Arc<CatalogState>>,
+    ApiQuery(raw): ApiQuery<MoviesQuery>,
+) -> ApiResult<Response> {
     let search = raw.parse().map_err(ApiError::invalid_fields)?;
     let key = Some(format!("movies|{search:?}"));
     let db = &state.db;
     let body = state
-        .catalog
+        .caches
         .search(key, async {
             let cities = match &search.city {
                 Some(filter) => Some(city_ids(db, filter).await?),
@@ -305,10 +308,13 @@ async fn find_movie(db: &Db, id: MovieId) -> ApiResult<Movie> {
     params(("movieId" = uuid::Uuid, Path, description = "The movie's id")),
     responses(
         (status = 200, description = "The movie", body = Movie),
-        (status = 400, description = "`movieId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "No such movie", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`movieId` is not a UUID", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such movie", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
-pub async fn get_movie(State(state): State<AppState>, ApiPath(raw): ApiPath<String>) -> ApiResult<Json<Movie>> {
+pub async fn get_movie(
+    State(state): State<Arc<CatalogState>>,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<Json<Movie>> {
     let id = path_id(&raw, "movieId")?;
     Ok(Json(find_movie(&state.db, id).await?))
 }
@@ -319,11 +325,11 @@ pub async fn get_movie(State(state): State<AppState>, ApiPath(raw): ApiPath<Stri
     params(("movieId" = uuid::Uuid, Path, description = "The movie's id"), MovieShowtimesQuery),
     responses(
         (status = 200, description = "A page of theaters, each with the movie's upcoming showtimes there and their seats available", body = Page<TheaterShowtimes>),
-        (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "No such movie", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter is malformed or out of bounds; `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such movie", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn movie_showtimes(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     ApiPath(raw): ApiPath<String>,
     ApiQuery(query): ApiQuery<MovieShowtimesQuery>,
 ) -> ApiResult<Json<Page<TheaterShowtimes>>> {
@@ -385,16 +391,16 @@ pub async fn movie_showtimes(
     params(("showtimeId" = uuid::Uuid, Path, description = "The showtime's id")),
     responses(
         (status = 200, description = "The showtime", body = ShowtimeDetail),
-        (status = 400, description = "`showtimeId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`showtimeId` is not a UUID", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such showtime", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn get_showtime(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<Json<ShowtimeDetail>> {
     let id: ShowtimeId = path_id(&raw, "showtimeId")?;
     let showtime =
-        state.catalog.showtime(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("showtime {id}")))?;
+        state.caches.showtime(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("showtime {id}")))?;
     let mut detail = showtime.record.detail.clone();
     detail.status = detail.status.at(detail.start_time, OffsetDateTime::now_utc());
     Ok(Json(detail))
@@ -430,22 +436,22 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
             ("Cache-Control" = String, description = "`public, max-age=1`"),
         )),
         (status = 304, description = "Not modified since the ETag given in If-None-Match"),
-        (status = 400, description = "`showtimeId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`showtimeId` is not a UUID", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such showtime", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn seat_map(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     ApiPath(raw): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id: ShowtimeId = path_id(&raw, "showtimeId")?;
     let showtime =
-        state.catalog.showtime(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("showtime {id}")))?;
-    let (layout, template) = state.catalog.seat_map(&state.db, &showtime).await?;
+        state.caches.showtime(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("showtime {id}")))?;
+    let (layout, template) = state.caches.seat_map(&state.db, &showtime).await?;
     let detail = &showtime.record.detail;
     let (etag, body) = match detail.status.at(detail.start_time, OffsetDateTime::now_utc()) {
         ShowtimeStatus::Scheduled => {
-            let taken = state.catalog.seats.taken(&state.db, &showtime.record.key(), &layout).await?;
+            let taken = state.caches.seats.taken(&state.db, &showtime.record.key(), &layout).await?;
             showtime.render(&template, &taken)
         }
         ShowtimeStatus::Canceled => showtime.render(&template, &TakenSeats::none(layout.len())),
@@ -507,17 +513,17 @@ fn created<T: Serialize>(location: String, body: T) -> Response {
     request_body = NewTheaterBody,
     responses(
         (status = 201, description = "Created", body = TheaterDetail, headers(("Location" = String, description = "`/theaters/{id}`"))),
-        (status = 400, description = "A field is invalid (names, position, layout: unique labels and grid cells, known kinds, 1000 seats at most; an unknown city); `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly, crate::openapi::BadJson,
+        (status = 400, description = "A field is invalid (names, position, layout: unique labels and grid cells, known kinds, 1000 seats at most; an unknown city); `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        crate::error::AdminOnly, crate::error::BadJson,
 ))]
 pub async fn create_theater(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     _admin: AdminUser,
     ApiJson(body): ApiJson<NewTheaterBody>,
 ) -> ApiResult<Response> {
     let (city, spec) = body.validate().map_err(invalid)?;
     let id = store::create_theater(&state.db, city, &spec).await?;
-    state.catalog.forget_searches();
+    state.caches.forget_searches();
     let theater = store::theater_by_id(&*state.db.write.get().await?, id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("theater {id} vanished after its creation")))?;
@@ -532,14 +538,14 @@ pub async fn create_theater(
     request_body = TheaterUpdateBody,
     responses(
         (status = 200, description = "Updated", body = TheaterDetail),
-        (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly,
-        (status = 404, description = "No such theater", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 409, description = "`layout-in-use`: a screen with showtimes would change layout or disappear; `screenNumber` names it", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::BadJson,
+        (status = 400, description = "A field is invalid; `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        crate::error::AdminOnly,
+        (status = 404, description = "No such theater", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`layout-in-use`: a screen with showtimes would change layout or disappear; `screenNumber` names it", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        crate::error::BadJson,
 ))]
 pub async fn update_theater(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     _admin: AdminUser,
     ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<TheaterUpdateBody>,
@@ -547,7 +553,7 @@ pub async fn update_theater(
     let id: TheaterId = path_id(&raw, "theaterId")?;
     let spec = body.validate().map_err(invalid)?;
     let region = store::update_theater(&state.db, id, &spec).await?;
-    state.catalog.forget_theater(&region, id).await;
+    state.caches.forget_theater(&region, id).await;
     let theater = store::theater_by_id(&*state.db.write.get().await?, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("theater {id}")))?;
@@ -559,17 +565,17 @@ pub async fn update_theater(
     request_body = MovieBody,
     responses(
         (status = 201, description = "Created", body = Movie, headers(("Location" = String, description = "`/movies/{id}`"))),
-        (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly, crate::openapi::BadJson,
+        (status = 400, description = "A field is invalid; `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        crate::error::AdminOnly, crate::error::BadJson,
 ))]
 pub async fn create_movie(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     _admin: AdminUser,
     ApiJson(body): ApiJson<MovieBody>,
 ) -> ApiResult<Response> {
     let spec = body.validate().map_err(invalid)?;
     let movie = store::create_movie(&state.db, &spec).await?;
-    state.catalog.forget_searches();
+    state.caches.forget_searches();
     Ok(created(format!("/movies/{}", movie.id), movie))
 }
 
@@ -579,12 +585,12 @@ pub async fn create_movie(
     request_body = MovieBody,
     responses(
         (status = 200, description = "Updated", body = Movie),
-        (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly,
-        (status = 404, description = "No such movie", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"), crate::openapi::BadJson,
+        (status = 400, description = "A field is invalid; `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        crate::error::AdminOnly,
+        (status = 404, description = "No such movie", body = crate::error::ProblemDocument, content_type = "application/problem+json"), crate::error::BadJson,
 ))]
 pub async fn update_movie(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     _admin: AdminUser,
     ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<MovieBody>,
@@ -592,14 +598,14 @@ pub async fn update_movie(
     let id: MovieId = path_id(&raw, "movieId")?;
     let spec = body.validate().map_err(invalid)?;
     let movie = store::update_movie(&state.db, id, &spec).await?;
-    state.catalog.forget_searches();
+    state.caches.forget_searches();
     Ok(Json(movie))
 }
 
-async fn showtime_detail(state: &AppState, id: ShowtimeId) -> ApiResult<ShowtimeDetail> {
-    state.catalog.forget_showtime(id).await;
+async fn showtime_detail(state: &CatalogState, id: ShowtimeId) -> ApiResult<ShowtimeDetail> {
+    state.caches.forget_showtime(id).await;
     let showtime =
-        state.catalog.showtime(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("showtime {id}")))?;
+        state.caches.showtime(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("showtime {id}")))?;
     Ok(showtime.record.detail.clone())
 }
 
@@ -610,13 +616,13 @@ async fn showtime_detail(state: &AppState, id: ShowtimeId) -> ApiResult<Showtime
     request_body = NewShowtimeBody,
     responses(
         (status = 201, description = "Created", body = ShowtimeDetail, headers(("Location" = String, description = "`/showtimes/{id}`"))),
-        (status = 400, description = "A field is invalid (times, prices, currency, an unknown theater, screen or movie); `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly,
-        (status = 409, description = "`showtime-overlap`: another scheduled showtime occupies the screen; `overlappingShowtimeId` names it", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::BadJson,
+        (status = 400, description = "A field is invalid (times, prices, currency, an unknown theater, screen or movie); `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        crate::error::AdminOnly,
+        (status = 409, description = "`showtime-overlap`: another scheduled showtime occupies the screen; `overlappingShowtimeId` names it", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        crate::error::BadJson,
 ))]
 pub async fn create_showtime(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     _admin: AdminUser,
     ApiJson(body): ApiJson<NewShowtimeBody>,
 ) -> ApiResult<Response> {
@@ -633,14 +639,14 @@ pub async fn create_showtime(
     request_body = ShowtimeUpdateBody,
     responses(
         (status = 200, description = "Updated", body = ShowtimeDetail),
-        (status = 400, description = "A field is invalid; `errors` names each", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly,
-        (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 409, description = "`showtime-overlap`, or `conflict` for a canceled showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::BadJson,
+        (status = 400, description = "A field is invalid; `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        crate::error::AdminOnly,
+        (status = 404, description = "No such showtime", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`showtime-overlap`, or `conflict` for a canceled showtime", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        crate::error::BadJson,
 ))]
 pub async fn update_showtime(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     _admin: AdminUser,
     ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<ShowtimeUpdateBody>,
@@ -657,18 +663,18 @@ pub async fn update_showtime(
     params(("showtimeId" = uuid::Uuid, Path, description = "The showtime's id")),
     responses(
         (status = 200, description = "Canceled (or already canceled)", body = ShowtimeDetail),
-        (status = 400, description = "`showtimeId` is not a UUID", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        crate::openapi::AdminOnly,
-        (status = 404, description = "No such showtime", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`showtimeId` is not a UUID", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        crate::error::AdminOnly,
+        (status = 404, description = "No such showtime", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn cancel_showtime(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     _admin: AdminUser,
     ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<Json<ShowtimeDetail>> {
     let id: ShowtimeId = path_id(&raw, "showtimeId")?;
     store::cancel_showtime(&state.db, id).await?;
-    state.catalog.seats.invalidate(id.0);
+    state.caches.seats.invalidate(id.0);
     Ok(Json(showtime_detail(&state, id).await?))
 }
 
@@ -690,11 +696,11 @@ const MAX_STATIC_BYTES: usize = 1 << 20;
 /// path): a JSON body of exactly N bytes (16 to 1 MiB) from memory, through the same middleware as every route: the
 /// ceiling the seat map is compared with in `loadtest/run.sh`.
 pub async fn loadtest_static(
-    State(state): State<AppState>,
+    State(state): State<Arc<CatalogState>>,
     ApiQuery(query): ApiQuery<StaticQuery>,
     uri: axum::http::Uri,
 ) -> ApiResult<Response> {
-    if !state.config.loadtest_routes {
+    if !state.loadtest_routes {
         return Err(ApiError::new(Problem::NotFound, format!("no route for {}", uri.path())));
     }
     let n: usize = match query.bytes.as_deref().map(str::parse::<usize>) {

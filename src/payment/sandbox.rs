@@ -11,14 +11,18 @@
 //! | `tok_error` | the provider fails with a server error; nothing is charged (a lookup finds it failed) |
 //! | anything else | declined (`invalid_token`) |
 //!
-//! Every call waits the configured latency first. Charges and refunds are remembered by idempotency key, so a
+//! Every call waits the configured latency first. A test that must act while a charge is in flight holds the
+//! provider's door ([`SandboxGateway::hold_charges`]): charges then wait, counted, until it is released, so the test
+//! orders its requests by an event instead of by a sleep. Charges and refunds are remembered by idempotency key, so a
 //! duplicate returns the first result and never charges twice, and [`PaymentGateway::find_charge`] works. The memory
 //! is per process: with the sandbox, run the worker inside the serving process (`serve --with-worker`) so that the
 //! reconciler asks the same provider that charged.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use super::{Charge, ChargeRequest, ChargeStatus, GatewayError, GatewayFuture, PaymentGateway, Refund, RefundRequest};
 
@@ -29,6 +33,43 @@ pub struct SandboxGateway {
     // The provider's books. Plain mutexes: held for a map operation, never across an await.
     charges: Mutex<HashMap<String, Charge>>,
     refunds: Mutex<HashMap<String, Refund>>,
+    /// The door charges wait at while a test holds it (`None`: they pass).
+    door: Mutex<Option<Arc<Door>>>,
+}
+
+/// Where held charges wait: how many arrived, and whether the door is open.
+#[derive(Debug)]
+struct Door {
+    arrived: watch::Sender<usize>,
+    open: watch::Sender<bool>,
+}
+
+/// A hold on the sandbox's charges, from [`SandboxGateway::hold_charges`]: every charge that arrives waits, before the
+/// provider decides anything, until [`ChargeHold::release`] (or until the hold is dropped, so that a failing test
+/// does not leave requests hanging).
+#[derive(Debug)]
+pub struct ChargeHold {
+    door: Arc<Door>,
+}
+
+impl ChargeHold {
+    /// Waits until `n` charges in all have arrived at the door since it was held.
+    pub async fn arrived(&self, n: usize) {
+        let mut arrived = self.door.arrived.subscribe();
+        // The sender lives as long as `self`, so the wait ends only when the count is reached.
+        let _ = arrived.wait_for(|count| *count >= n).await;
+    }
+
+    /// Lets the waiting charges, and every later one, through.
+    pub fn release(&self) {
+        self.door.open.send_replace(true);
+    }
+}
+
+impl Drop for ChargeHold {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -39,6 +80,24 @@ impl SandboxGateway {
     /// A sandbox answering after `latency`.
     pub fn new(latency: Duration) -> Self {
         Self { latency, ..Self::default() }
+    }
+
+    /// Holds every charge that arrives from now on until the returned hold is released (for tests that must do
+    /// something while a charge is in flight).
+    pub fn hold_charges(&self) -> ChargeHold {
+        let door = Arc::new(Door { arrived: watch::channel(0).0, open: watch::channel(false).0 });
+        *lock(&self.door) = Some(door.clone());
+        ChargeHold { door }
+    }
+
+    /// Waits at the door if a test holds it.
+    async fn door(&self) {
+        let door = lock(&self.door).clone();
+        if let Some(door) = door {
+            let mut open = door.open.subscribe();
+            door.arrived.send_modify(|count| *count += 1);
+            let _ = open.wait_for(|open| *open).await;
+        }
     }
 
     /// Charges that took money (succeeded), whatever later happened to them: what a duplicate must never increase.
@@ -63,6 +122,7 @@ impl SandboxGateway {
     }
 
     async fn do_charge(&self, request: ChargeRequest) -> Result<Charge, GatewayError> {
+        self.door().await;
         self.pause().await;
         let (charge, hang) = {
             let mut charges = lock(&self.charges);

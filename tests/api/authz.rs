@@ -8,9 +8,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::booking;
 use crate::catalog_admin::{new_showtime, new_theater};
 use crate::catalog_support::layout;
+use crate::helpers::booking;
 use crate::helpers::{TestApp, expect_status};
 
 /// The callers, in the order of each row's expectations.
@@ -34,9 +34,9 @@ struct Fixture {
     booking_showtime: Uuid,
     seats_per_caller: Vec<Vec<String>>,
     /// The owner's holds: one to read, one to pay for, one to cancel.
-    booking_to_read: String,
-    booking_to_pay: String,
-    booking_to_cancel: String,
+    booking_to_read: Uuid,
+    booking_to_pay: Uuid,
+    booking_to_cancel: Uuid,
 }
 
 /// One operation: method, path template (as in the document), the request for a fixture and a caller (an index

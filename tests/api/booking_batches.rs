@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::booking::{Show, customers, forget_claimed, held, hold, id_of, labels_of, live_claims, show};
+use crate::helpers::booking::{Show, customers, forget_claimed, held, hold, id_of, labels_of, live_claims, show};
 use crate::helpers::{TestApp, expect_status};
 
 async fn one_connection_app() -> Arc<TestApp> {
@@ -109,7 +109,7 @@ async fn holds_waiting_for_a_connection_commit_in_one_transaction_each_with_its_
     let row = db
         .query_one(
             "SELECT count(*), count(DISTINCT created_at) FROM bookings WHERE showtime_id = $1 AND id <> $2",
-            &[&show.id, &Uuid::parse_str(&id_of(&first)).expect("uuid")],
+            &[&show.id, &id_of(&first)],
         )
         .await
         .expect("bookings");
@@ -118,10 +118,10 @@ async fn holds_waiting_for_a_connection_commit_in_one_transaction_each_with_its_
     drop(db);
     let claims = live_claims(&app, show.id).await;
     assert_eq!(claims.len(), 41, "two claims per booking and the first hold's");
-    let owners: HashMap<String, String> =
+    let owners: HashMap<String, Uuid> =
         results[..20].iter().flat_map(|(_, b)| labels_of(b).into_iter().map(|l| (l, id_of(b)))).collect();
     for (label, booking) in claims.iter().filter(|(l, _)| *l != taken[0]) {
-        assert_eq!(owners.get(label), Some(&booking.to_string()), "seat {label} is claimed by its booking");
+        assert_eq!(owners.get(label), Some(booking), "seat {label} is claimed by its booking");
     }
 }
 

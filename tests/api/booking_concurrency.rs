@@ -13,9 +13,8 @@ use tokio::sync::{Barrier, Mutex};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-use crate::booking::{cancel, counter, customers, finalize, hold, id_of, labels_of, live_claims, show};
-use crate::helpers::{TestApp, database_url, expect_problem, expect_status, fresh_database, test_config};
-use crate::proxy::Proxy;
+use crate::helpers::booking::{cancel, counter, customers, finalize, hold, id_of, labels_of, live_claims, show};
+use crate::helpers::{TestApp, app_behind_proxy, database_url, expect_problem, expect_status, test_config};
 
 #[tokio::test]
 async fn a_hundred_concurrent_holds_of_the_same_two_seats_make_exactly_one_booking() {
@@ -58,7 +57,7 @@ async fn a_hundred_concurrent_holds_of_the_same_two_seats_make_exactly_one_booki
     assert_eq!(bookings, 1, "exactly one booking in the database");
     let claims = live_claims(&app, show.id).await;
     assert_eq!(claims.len(), 2, "exactly one claim per seat");
-    assert!(claims.iter().all(|(_, b)| b.to_string() == winner));
+    assert!(claims.iter().all(|(_, b)| *b == winner));
 }
 
 #[tokio::test]
@@ -132,7 +131,7 @@ async fn a_pod_refuses_the_seats_it_sold_a_moment_ago_and_forgets_those_it_relea
     expect_status(cancel(&first, Some(bob), &bobs, None).await, StatusCode::OK).await;
     // ... and what this pod releases it forgets at once: Carol gets the seat Bob just canceled here.
     let carols = id_of(&expect_status(hold(&first, carol, show.id, &seat, None).await, StatusCode::CREATED).await);
-    assert_eq!(live_claims(&first, show.id).await, vec![(seat[0].clone(), carols.parse().expect("uuid"))]);
+    assert_eq!(live_claims(&first, show.id).await, vec![(seat[0].clone(), carols)]);
 
     // Released behind its back again, the seat is refused until the memory lapses, then sold.
     expect_status(cancel(&second, Some(carol), &carols, None).await, StatusCode::OK).await;
@@ -356,12 +355,12 @@ async fn a_storm_of_overlapping_holds_keeps_every_invariant() {
         .get(0);
     assert_eq!(orphans, 0, "a claim points to a booking without that seat");
     // I2: every 201 is a booking with exactly the acknowledged seats, and nothing else was written.
-    let stored: HashMap<String, HashSet<String>> = db
-        .query("SELECT id::text, seats FROM bookings WHERE showtime_id = $1", &[&show.id])
+    let stored: HashMap<Uuid, HashSet<String>> = db
+        .query("SELECT id, seats FROM bookings WHERE showtime_id = $1", &[&show.id])
         .await
         .expect("bookings")
         .iter()
-        .map(|r| (r.get::<_, String>(0), labels_of(&serde_json::json!({"seats": r.get::<_, Value>(1)}))))
+        .map(|r| (r.get::<_, Uuid>(0), labels_of(&serde_json::json!({"seats": r.get::<_, Value>(1)}))))
         .collect();
     assert_eq!(stored.len(), log.created.len(), "one booking per 201, no more");
     for created in &log.created {
@@ -414,7 +413,7 @@ async fn forced_serialization_failures_are_retried_and_counted() {
     let (_, bob) = app.customer().await;
     let seat = show.standard(0, 1);
     let alices = id_of(&expect_status(hold(&app, &alice, show.id, &seat, None).await, StatusCode::CREATED).await);
-    crate::booking::lapse(&app, &alices).await;
+    crate::helpers::booking::lapse(&app, &alices).await;
     let before = counter(&app, "boxoffice_db_tx_retries_total", &["tx=\"hold\"", "reason=\"serialization_failure\""]);
 
     // Another session updates Alice's lapsed claim and keeps its transaction open...
@@ -438,7 +437,7 @@ async fn forced_serialization_failures_are_retried_and_counted() {
 
     // Bob's attempt fails with 40001, is rolled back and run again, and then takes the lapsed seat.
     let body = expect_status(bobs_hold.await.expect("task"), StatusCode::CREATED).await;
-    assert_eq!(live_claims(&app, show.id).await, vec![(seat[0].clone(), id_of(&body).parse().expect("uuid"))]);
+    assert_eq!(live_claims(&app, show.id).await, vec![(seat[0].clone(), id_of(&body))]);
     let after = counter(&app, "boxoffice_db_tx_retries_total", &["tx=\"hold\"", "reason=\"serialization_failure\""]);
     assert!(after >= before + 1.0, "retries counted: {before} -> {after}");
 }
@@ -466,24 +465,6 @@ async fn wait_for_a_lock_wait(app: &TestApp) {
     }
 }
 
-fn pg_addr() -> std::net::SocketAddr {
-    let config: tokio_postgres::Config = crate::helpers::admin_database_url().parse().expect("valid URL");
-    let host = match &config.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(h) => h.clone(),
-        #[allow(unreachable_patterns, reason = "unix sockets exist only on unix")]
-        _ => "127.0.0.1".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!("{host}:{port}").parse().expect("the test database URL uses an IP address")
-}
-
-async fn app_behind_proxy() -> (TestApp, Proxy) {
-    let db = fresh_database().await;
-    let proxy = Proxy::start(pg_addr()).await;
-    let url = database_url(&db).replace(&pg_addr().to_string(), &proxy.addr().to_string());
-    (TestApp::spawn_on(&db, test_config(&db, &[("BOXOFFICE_DATABASE_URL", &url)])).await, proxy)
-}
-
 /// The bookings of a showtime in the database.
 async fn bookings_of(app: &TestApp, showtime: Uuid) -> Vec<Uuid> {
     app.db()
@@ -498,7 +479,7 @@ async fn bookings_of(app: &TestApp, showtime: Uuid) -> Vec<Uuid> {
 
 #[tokio::test]
 async fn a_commit_cut_after_reaching_the_server_ends_with_exactly_one_booking() {
-    let (app, proxy) = app_behind_proxy().await;
+    let (app, proxy) = app_behind_proxy(&[]).await;
     let show = show(&app, 0).await;
     let (_, token) = app.customer().await;
     let seats = show.standard(0, 2);
@@ -524,7 +505,7 @@ async fn a_commit_cut_after_reaching_the_server_ends_with_exactly_one_booking() 
     }
     let bookings = bookings_of(&app, show.id).await;
     assert_eq!(bookings.len(), 1, "exactly one booking");
-    assert_eq!(bookings[0].to_string(), id_of(&retry));
+    assert_eq!(bookings[0], id_of(&retry));
     assert_eq!(live_claims(&app, show.id).await.len(), 2);
 }
 
@@ -537,7 +518,7 @@ async fn a_rerun_of_a_hold_that_did_commit_fails_on_its_booking_id_even_at_the_p
     let show = show(&app, 0).await;
     let (user, token) = customers(&app, 1).await.remove(0);
     let seats = show.standard(0, 10);
-    crate::booking::held(&app, &token, show.id, &seats[..8]).await;
+    crate::helpers::booking::held(&app, &token, show.id, &seats[..8]).await;
     let db = app.db().await;
     let (id, labels, ttl, cap) = (Uuid::new_v4(), seats[8..].to_vec(), 600.0_f64, 10_i64);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
@@ -554,7 +535,7 @@ async fn a_rerun_of_a_hold_that_did_commit_fails_on_its_booking_id_even_at_the_p
 
 #[tokio::test]
 async fn a_commit_cut_before_reaching_the_server_is_run_again_and_makes_one_booking() {
-    let (app, proxy) = app_behind_proxy().await;
+    let (app, proxy) = app_behind_proxy(&[]).await;
     let show = show(&app, 0).await;
     let (_, token) = app.customer().await;
     let seats = show.standard(0, 2);
@@ -566,7 +547,7 @@ async fn a_commit_cut_before_reaching_the_server_is_run_again_and_makes_one_book
     let body = expect_status(hold(&app, &token, show.id, &seats, None).await, StatusCode::CREATED).await;
 
     assert!(proxy.commit_trap_sprung());
-    assert_eq!(bookings_of(&app, show.id).await, vec![id_of(&body).parse::<Uuid>().expect("uuid")]);
+    assert_eq!(bookings_of(&app, show.id).await, vec![id_of(&body)]);
     assert_eq!(live_claims(&app, show.id).await.len(), 2);
     let (_, other) = app.customer().await;
     expect_problem(hold(&app, &other, show.id, &seats, None).await, StatusCode::CONFLICT, "seats-unavailable").await;

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::booking::{cancel, customers, finalize, held, hold, id_of, show};
+use crate::helpers::booking::{cancel, customers, finalize, held, hold, id_of, show};
 use crate::helpers::{TestApp, expect_problem, expect_status};
 
 async fn bookings(app: &TestApp, showtime: Uuid) -> i64 {
@@ -174,8 +174,8 @@ async fn a_malformed_key_is_a_400() {
 
 /// Leaves in the database the key a finalize request would have claimed before its process died: in flight (no
 /// response), `age` old.
-async fn abandoned_finalize_key(app: &TestApp, user: Uuid, booking: &str, key: &str, age: &str) {
-    let canonical = serde_json::json!({ "bookingId": booking.parse::<Uuid>().expect("uuid"), "token": "tok_visa" });
+async fn abandoned_finalize_key(app: &TestApp, user: Uuid, booking: &Uuid, key: &str, age: &str) {
+    let canonical = serde_json::json!({ "bookingId": booking, "token": "tok_visa" });
     let hash = boxoffice::booking::model::request_hash(
         "PUT",
         "/bookings/{bookingId}/finalize",
@@ -188,7 +188,7 @@ async fn abandoned_finalize_key(app: &TestApp, user: Uuid, booking: &str, key: &
             &format!(
                 "INSERT INTO idempotency_keys (region, user_id, key, request_hash, created_at, expires_at)
                  SELECT region, $1, $2, $3, now() - INTERVAL '{age}', now() + INTERVAL '1 hour'
-                 FROM bookings WHERE id = $4::text::uuid"
+                 FROM bookings WHERE id = $4"
             ),
             &[&user, &key, &hash, &booking],
         )

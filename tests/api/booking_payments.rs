@@ -1,7 +1,6 @@
 //! Payments: success, decline, a provider that never answers (reconciled), a failing provider (circuit breaker),
 //! late payments (kept or refunded), refunds on cancellation, and at most one charge per request (I3).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use boxoffice::payment::breaker::State;
@@ -9,12 +8,11 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::booking::{cancel, finalize, held, hold, id_of, lapse, live_claims, show, status_of};
+use crate::helpers::booking::{cancel, finalize, held, hold, id_of, lapse, live_claims, show, status_of};
 use crate::helpers::{TestApp, expect_problem, expect_status};
 
 /// The payment attempts of a booking: (attempt, status, amount).
-async fn payments(app: &TestApp, booking: &str) -> Vec<(i32, String, i64)> {
-    let id: Uuid = booking.parse().expect("uuid");
+async fn payments(app: &TestApp, id: &Uuid) -> Vec<(i32, String, i64)> {
     app.db()
         .await
         .query("SELECT attempt, status, amount FROM payments WHERE booking_id = $1 ORDER BY attempt", &[&id])
@@ -25,7 +23,8 @@ async fn payments(app: &TestApp, booking: &str) -> Vec<(i32, String, i64)> {
         .collect()
 }
 
-async fn outbox(app: &TestApp, topic: &str, booking: &str) -> i64 {
+async fn outbox(app: &TestApp, topic: &str, booking: &Uuid) -> i64 {
+    let booking = booking.to_string();
     app.db()
         .await
         .query_one("SELECT count(*) FROM outbox WHERE topic = $1 AND payload->>'bookingId' = $2", &[&topic, &booking])
@@ -38,7 +37,7 @@ fn sandbox(app: &TestApp) -> &boxoffice::payment::sandbox::SandboxGateway {
     app.state.bookings.payments().sandbox().expect("the sandbox is the test provider")
 }
 
-async fn get(app: &TestApp, token: &str, booking: &str) -> Value {
+async fn get(app: &TestApp, token: &str, booking: &Uuid) -> Value {
     expect_status(app.get(&format!("/bookings/{booking}"), Some(token)).await, StatusCode::OK).await
 }
 
@@ -61,10 +60,7 @@ async fn a_good_card_pays_and_holds_the_seats_for_good() {
     let permanent: i64 = app
         .db()
         .await
-        .query_one(
-            "SELECT count(*) FROM booking_seats WHERE booking_id = $1::text::uuid AND hold_expires_at IS NULL",
-            &[&id],
-        )
+        .query_one("SELECT count(*) FROM booking_seats WHERE booking_id = $1 AND hold_expires_at IS NULL", &[&id])
         .await
         .expect("claims")
         .get(0);
@@ -171,7 +167,7 @@ async fn provider_errors_open_the_circuit_and_a_successful_trial_closes_it() {
     .await;
     let show = show(&app, 0).await;
     let (_, token) = app.customer().await;
-    let ids: Vec<String> = {
+    let ids: Vec<Uuid> = {
         let mut ids = Vec::new();
         for i in 0..3 {
             ids.push(id_of(&held(&app, &token, show.id, &show.standard(i, 1)).await));
@@ -273,7 +269,7 @@ async fn a_payment_that_lands_after_expiry_is_kept_when_the_seats_can_be_reclaim
     assert_eq!(sandbox(&app).refunds(), 0);
     let claims = live_claims(&app, show.id).await;
     assert_eq!(claims.len(), 2);
-    assert!(claims.iter().all(|(_, b)| b.to_string() == alices));
+    assert!(claims.iter().all(|(_, b)| *b == alices));
 }
 
 #[tokio::test]
@@ -301,16 +297,26 @@ async fn canceling_a_paid_booking_refunds_it_then_releases_the_seats() {
 
 #[tokio::test]
 async fn a_retried_payment_with_the_same_key_charges_once() {
-    let app = Arc::new(TestApp::spawn_with(&[("BOXOFFICE_PAYMENT_SANDBOX_LATENCY_MS", "300")]).await);
+    let app = TestApp::spawn().await;
     let show = show(&app, 0).await;
     let (_, token) = app.customer().await;
     let id = id_of(&held(&app, &token, show.id, &show.standard(0, 2)).await);
     let key = Uuid::new_v4().to_string();
+    let provider = sandbox(&app).hold_charges();
 
-    // Two at once: one pays, the other is told the first is still running.
+    // The retry arrives while the first request's charge is at the provider (held there until the retry has its
+    // answer): one pays, the other is told the first is still running.
     let (first, second) = tokio::join!(finalize(&app, Some(&token), &id, "tok_visa", Some(&key)), async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        finalize(&app, Some(&token), &id, "tok_visa", Some(&key)).await
+        tokio::time::timeout(Duration::from_secs(10), provider.arrived(1))
+            .await
+            .expect("the first payment reaches the provider");
+        // Bounded: a retry that went to the provider too would wait at the held door.
+        let second =
+            tokio::time::timeout(Duration::from_secs(10), finalize(&app, Some(&token), &id, "tok_visa", Some(&key)))
+                .await
+                .expect("the retry is answered while the first charge is still at the provider");
+        provider.release();
+        second
     });
     let paid = expect_status(first, StatusCode::OK).await;
     let in_flight = second.headers().get("retry-after").is_some();

@@ -94,7 +94,7 @@ async fn if_none_match_gives_304_until_availability_changes() {
 
     // A hold commits and the booking side invalidates, as its contract says: the map and its tag change at once.
     claim(&app, showtime, &region, &["C5"], Some("10 minutes")).await;
-    app.state.catalog.seats.invalidate(showtime);
+    app.state.catalog.caches.seats.invalidate(showtime);
     let changed = app.request(reqwest::Method::GET, &path).header("If-None-Match", &etag).send().await.expect("sent");
     assert_eq!(changed.status(), StatusCode::OK);
     let new_etag = changed.headers().get("etag").and_then(|v| v.to_str().ok()).expect("etag").to_owned();
@@ -119,13 +119,13 @@ async fn an_invalidation_is_not_waited_for_but_this_process_reads_after_it() {
     let cached = |redis: &mut redis::Connection| redis::cmd("EXISTS").arg(&key).query::<i64>(redis).expect("exists");
     assert_eq!(cached(&mut redis), 1);
 
-    let cache = app.state.catalog.seats.clone();
+    let cache = app.state.catalog.caches.seats.clone();
     cache.invalidate(showtime);
     assert_eq!(cached(&mut redis), 1, "the caller did not wait for Redis");
     // The next read of this process waits for the flush, so it cannot serve the entry cached before the claim.
     let id = boxoffice::catalog::model::ShowtimeId(showtime);
-    let record = app.state.catalog.showtime(&app.state.db, id).await.expect("showtime").expect("found");
-    let (layout, _) = app.state.catalog.seat_map(&app.state.db, &record).await.expect("layout");
+    let record = app.state.catalog.caches.showtime(&app.state.db, id).await.expect("showtime").expect("found");
+    let (layout, _) = app.state.catalog.caches.seat_map(&app.state.db, &record).await.expect("layout");
     let taken = cache.taken(&app.state.db, &record.record.key(), &layout).await.expect("taken");
     assert!(taken.is_taken(layout.position("G3").expect("G3")), "a read after this process's invalidation is current");
     let (_, map) = seat_map(&app, showtime).await;
@@ -165,7 +165,7 @@ async fn concurrent_misses_of_a_showtime_share_one_rebuild() {
     let (showtime, _, _) = future_showtime(&app).await;
     // Warm the showtime and layout caches (not the availability) so that every request reaches the seat cache.
     get_ok(&app, &format!("/showtimes/{showtime}")).await;
-    let cache = app.state.catalog.seats.clone();
+    let cache = app.state.catalog.caches.seats.clone();
     let (rebuilds, joined) = (cache.rebuilds(), cache.joined());
 
     // Hold the rebuild inside the database: the live-claims query waits for this lock.
@@ -248,7 +248,7 @@ async fn redis_going_away_mid_test_still_serves_seat_maps_from_the_database() {
     // or hung were discarded, not reused).
     proxy.restore();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let cache = app.state.catalog.seats.clone();
+    let cache = app.state.catalog.caches.seats.clone();
     seat_map(&app, showtime).await;
     let rebuilds = cache.rebuilds();
     for _ in 0..3 {

@@ -4,34 +4,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, database_url, expect_problem, expect_status, fresh_database, test_config};
-use crate::proxy::Proxy;
+use crate::helpers::{TestApp, app_behind_proxy, expect_problem, expect_status};
 
-fn pg_addr() -> std::net::SocketAddr {
-    let url = crate::helpers::admin_database_url();
-    let config: tokio_postgres::Config = url.parse().expect("valid URL");
-    let host = match &config.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(h) => h.clone(),
-        #[allow(unreachable_patterns, reason = "unix sockets exist only on unix")]
-        _ => "127.0.0.1".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!("{host}:{port}").parse().expect("the test database URL uses an IP address")
-}
-
-/// An app whose database connections go through a proxy the test controls.
-async fn app_behind_proxy() -> (TestApp, Proxy) {
-    app_behind_proxy_with(&[("BOXOFFICE_DB_TIMEOUT_MS", "500")]).await
-}
-
-async fn app_behind_proxy_with(overrides: &[(&str, &str)]) -> (TestApp, Proxy) {
-    let db = fresh_database().await;
-    let proxy = Proxy::start(pg_addr()).await;
-    let url = database_url(&db).replace(&pg_addr().to_string(), &proxy.addr().to_string());
-    let mut vars = vec![("BOXOFFICE_DATABASE_URL", url.as_str())];
-    vars.extend_from_slice(overrides);
-    (TestApp::spawn_on(&db, test_config(&db, &vars)).await, proxy)
-}
+/// A database timeout short enough for the outage tests to see it fire.
+const DB_TIMEOUT: &[(&str, &str)] = &[("BOXOFFICE_DB_TIMEOUT_MS", "500")];
 
 #[tokio::test]
 async fn healthz_answers_without_any_dependency() {
@@ -58,7 +34,7 @@ async fn readyz_stays_ready_with_redis_down_and_says_so() {
 
 #[tokio::test]
 async fn readyz_is_503_promptly_when_the_database_stops_and_recovers_when_it_returns() {
-    let (app, proxy) = app_behind_proxy().await;
+    let (app, proxy) = app_behind_proxy(DB_TIMEOUT).await;
     expect_status(app.get("/readyz", None).await, StatusCode::OK).await;
 
     proxy.cut();
@@ -82,7 +58,7 @@ async fn readyz_is_503_promptly_when_the_database_stops_and_recovers_when_it_ret
 
 #[tokio::test]
 async fn readyz_does_not_hang_on_a_database_that_never_answers() {
-    let (app, proxy) = app_behind_proxy().await;
+    let (app, proxy) = app_behind_proxy(DB_TIMEOUT).await;
     proxy.blackhole();
     let started = Instant::now();
     expect_problem(app.get("/readyz", None).await, StatusCode::SERVICE_UNAVAILABLE, "service-unavailable").await;
@@ -139,7 +115,7 @@ async fn a_request_id_too_long_or_with_odd_characters_is_replaced_by_a_fresh_one
 
 #[tokio::test]
 async fn shutdown_lets_an_in_flight_request_finish_and_then_stops_listening() {
-    let (app, proxy) = app_behind_proxy().await;
+    let (app, proxy) = app_behind_proxy(DB_TIMEOUT).await;
     // A request that takes about the database timeout (500 ms) to answer.
     proxy.blackhole();
     let in_flight = tokio::spawn({
@@ -163,7 +139,7 @@ async fn shutdown_lets_an_in_flight_request_finish_and_then_stops_listening() {
 #[tokio::test]
 async fn a_request_past_the_timeout_gets_a_503_timeout_problem() {
     let (app, proxy) =
-        app_behind_proxy_with(&[("BOXOFFICE_DB_TIMEOUT_MS", "5000"), ("BOXOFFICE_REQUEST_TIMEOUT_MS", "300")]).await;
+        app_behind_proxy(&[("BOXOFFICE_DB_TIMEOUT_MS", "5000"), ("BOXOFFICE_REQUEST_TIMEOUT_MS", "300")]).await;
     // A token minted from the app's own keys: no registration, so no argon2 time inside the short timeout.
     let user = boxoffice::auth::model::UserId(uuid::Uuid::new_v4());
     let token = app.state.tokens.issue(user, boxoffice::auth::model::Role::Customer).expect("signed").token;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::booking::{Show, customers, finalize, held, id_of, show};
+use crate::helpers::booking::{Show, customers, finalize, held, id_of, show};
 use crate::helpers::{TestApp, expect_status};
 
 const INVARIANTS: &str = include_str!("../../loadtest/invariants.sql");
@@ -29,10 +29,10 @@ async fn two_acknowledged_bookings(app: &TestApp) -> (Show, Uuid, Uuid) {
     let db = app.db().await;
     db.batch_execute("CREATE TABLE load_acks (id UUID NOT NULL, seats TEXT NOT NULL)").await.expect("acks table");
     for (booking, seats) in [(&reserved, &held_seats), (&paid, &paid_seats)] {
-        let id: Uuid = id_of(booking).parse().expect("uuid");
+        let id = id_of(booking);
         db.execute("INSERT INTO load_acks VALUES ($1, $2)", &[&id, &seats.join(",")]).await.expect("ack");
     }
-    (show, id_of(&reserved).parse().expect("uuid"), id_of(&paid).parse().expect("uuid"))
+    (show, id_of(&reserved), id_of(&paid))
 }
 
 #[tokio::test]

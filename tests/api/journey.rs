@@ -2,8 +2,8 @@
 
 use reqwest::StatusCode;
 
-use crate::booking::{cancel, customers, held, id_of, show};
 use crate::catalog_support::available;
+use crate::helpers::booking::{cancel, customers, held, id_of, show};
 use crate::helpers::{TestApp, expect_status};
 
 #[tokio::test]

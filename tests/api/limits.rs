@@ -180,7 +180,10 @@ async fn the_user_write_limiter_counts_per_user_across_pods() {
     let write_route = |app: &TestApp| {
         Router::new()
             .route("/write", post(|| async { "written" }))
-            .route_layer(middleware::from_fn_with_state(app.state.clone(), boxoffice::gateway::middleware::user_writes))
+            .route_layer(middleware::from_fn_with_state(
+                app.state.clone(),
+                boxoffice::edge::middleware::user_writes::<boxoffice::app::AppState>,
+            ))
             .with_state(app.state.clone())
     };
     let (a, b) = (write_route(&pod_a), write_route(&pod_b));
@@ -224,7 +227,7 @@ async fn with_redis_stopped_the_local_limiter_takes_over_and_the_service_keeps_s
     let login = |email: &'static str| app.login(email, "wrong password");
     let (allowed, _) = until_refused(5, || login("ivy@example.com")).await;
     assert_eq!(allowed, 2);
-    assert!(!app.state.gateway.is_degraded());
+    assert!(!app.state.edge.is_degraded());
     let fallbacks_before = counter(&app, r#"boxoffice_rate_limit_fallback_total{scope="login"}"#).await;
 
     proxy.cut();
@@ -235,14 +238,14 @@ async fn with_redis_stopped_the_local_limiter_takes_over_and_the_service_keeps_s
     assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
     assert_eq!(member(&refused, "ratelimit-policy", "login"), r#""login";q=2;w=600"#);
     expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
-    assert!(app.state.gateway.is_degraded());
+    assert!(app.state.edge.is_degraded());
     let fallbacks = counter(&app, r#"boxoffice_rate_limit_fallback_total{scope="login"}"#).await;
     assert!(fallbacks >= fallbacks_before + 3.0, "{fallbacks_before} -> {fallbacks}");
     expect_status(app.register("kim@example.com", "correct horse battery").await, StatusCode::CREATED).await;
 
     proxy.restore();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while app.state.gateway.is_degraded() {
+    while app.state.edge.is_degraded() {
         assert!(Instant::now() < deadline, "still degraded after Redis came back");
         tokio::time::sleep(Duration::from_millis(200)).await;
         let _ = login("lee@example.com").await;
@@ -272,7 +275,7 @@ async fn relaxed_limits_multiply_the_quota_and_off_removes_the_limiter() {
         assert!(response.headers().get("ratelimit").is_none());
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    assert!(app.state.gateway.per_ip().is_none());
+    assert!(app.state.edge.per_ip().is_none());
 }
 
 /// Asserts the user-writes refusal: 429 `rate-limited` problem naming the policy, `Retry-After` within the policy's
@@ -298,47 +301,54 @@ async fn holds_payments_and_cancellations_share_each_users_write_quota_and_reads
         ("BOXOFFICE_RATE_LIMIT_USER_WRITES_BURST", "4"),
     ])
     .await;
-    let show = crate::booking::show(&app, 0).await;
+    let show = crate::helpers::booking::show(&app, 0).await;
     let seats = show.standard(0, 6);
-    let mut users = crate::booking::customers(&app, 2).await.into_iter();
+    let mut users = crate::helpers::booking::customers(&app, 2).await.into_iter();
     let (_, alice) = users.next().expect("alice");
     let (_, bob) = users.next().expect("bob");
 
     // Alice spends her burst of 4 on one write of each kind (and reads in between, which cost nothing).
-    let first = crate::booking::hold(&app, &alice, show.id, &seats[0..1], None).await;
+    let first = crate::helpers::booking::hold(&app, &alice, show.id, &seats[0..1], None).await;
     assert_eq!(member(&first, "ratelimit-policy", "user-writes"), r#""user-writes";q=4;w=240"#);
     assert_eq!(member(&first, "ratelimit", "user-writes"), r#""user-writes";r=3;t=60"#);
-    let paid = crate::booking::id_of(&expect_status(first, StatusCode::CREATED).await);
-    expect_status(crate::booking::finalize(&app, Some(&alice), &paid, "tok_visa", None).await, StatusCode::OK).await;
+    let paid = crate::helpers::booking::id_of(&expect_status(first, StatusCode::CREATED).await);
+    expect_status(crate::helpers::booking::finalize(&app, Some(&alice), &paid, "tok_visa", None).await, StatusCode::OK)
+        .await;
     for _ in 0..3 {
         let reads = app.get("/users/me/bookings", Some(&alice)).await;
         assert!(reads.headers().get_all("ratelimit").iter().all(|v| !v.to_str().unwrap_or("").contains("user-writes")));
         expect_status(reads, StatusCode::OK).await;
         expect_status(app.get(&format!("/bookings/{paid}"), Some(&alice)).await, StatusCode::OK).await;
     }
-    let held = crate::booking::id_of(&crate::booking::held(&app, &alice, show.id, &seats[1..2]).await);
-    let canceled = crate::booking::cancel(&app, Some(&alice), &held, None).await;
+    let held =
+        crate::helpers::booking::id_of(&crate::helpers::booking::held(&app, &alice, show.id, &seats[1..2]).await);
+    let canceled = crate::helpers::booking::cancel(&app, Some(&alice), &held, None).await;
     assert!(member(&canceled, "ratelimit", "user-writes").starts_with(r#""user-writes";r=0;"#));
     expect_status(canceled, StatusCode::OK).await;
 
     // Her next write of every kind is refused before it reaches the booking service.
-    let hold = crate::booking::hold(&app, &alice, show.id, &seats[2..3], None).await;
+    let hold = crate::helpers::booking::hold(&app, &alice, show.id, &seats[2..3], None).await;
     expect_user_writes_refusal(hold, "POST /bookings").await;
-    let finalize = crate::booking::finalize(&app, Some(&alice), &paid, "tok_visa", None).await;
+    let finalize = crate::helpers::booking::finalize(&app, Some(&alice), &paid, "tok_visa", None).await;
     expect_user_writes_refusal(finalize, "PUT /bookings/{id}/finalize").await;
-    expect_user_writes_refusal(crate::booking::cancel(&app, Some(&alice), &paid, None).await, "DELETE /bookings/{id}")
-        .await;
-    let claimed = crate::booking::live_claims(&app, show.id).await;
+    expect_user_writes_refusal(
+        crate::helpers::booking::cancel(&app, Some(&alice), &paid, None).await,
+        "DELETE /bookings/{id}",
+    )
+    .await;
+    let claimed = crate::helpers::booking::live_claims(&app, show.id).await;
     assert!(!claimed.iter().any(|(label, _)| *label == seats[2]), "the refused hold claimed a seat: {claimed:?}");
-    assert_eq!(crate::booking::status_of(&app, &paid).await, "paid", "the refused cancellation refunded");
+    assert_eq!(crate::helpers::booking::status_of(&app, &paid).await, "paid", "the refused cancellation refunded");
     // Reads still answer.
     expect_status(app.get(&format!("/bookings/{paid}"), Some(&alice)).await, StatusCode::OK).await;
 
     // Bob has his own quota: the same three writes go through.
-    let bobs = crate::booking::hold(&app, &bob, show.id, &seats[2..3], None).await;
+    let bobs = crate::helpers::booking::hold(&app, &bob, show.id, &seats[2..3], None).await;
     assert_eq!(member(&bobs, "ratelimit", "user-writes"), r#""user-writes";r=3;t=60"#);
-    let bobs = crate::booking::id_of(&expect_status(bobs, StatusCode::CREATED).await);
-    expect_status(crate::booking::finalize(&app, Some(&bob), &bobs, "tok_visa", None).await, StatusCode::OK).await;
-    let refunded = expect_status(crate::booking::cancel(&app, Some(&bob), &bobs, None).await, StatusCode::OK).await;
+    let bobs = crate::helpers::booking::id_of(&expect_status(bobs, StatusCode::CREATED).await);
+    expect_status(crate::helpers::booking::finalize(&app, Some(&bob), &bobs, "tok_visa", None).await, StatusCode::OK)
+        .await;
+    let refunded =
+        expect_status(crate::helpers::booking::cancel(&app, Some(&bob), &bobs, None).await, StatusCode::OK).await;
     assert_eq!(refunded["status"], "canceled");
 }

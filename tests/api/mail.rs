@@ -10,7 +10,7 @@ use boxoffice::notify::{DispatchReport, Dispatcher};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::booking::{self, id_of};
+use crate::helpers::booking::{self, id_of};
 use crate::helpers::{TestApp, expect_status};
 
 fn smtp_url() -> String {
@@ -50,7 +50,7 @@ fn mail_config(app: &TestApp, smtp_url: &str) -> MailConfig {
 }
 
 /// A customer with `email`, and a booking of theirs paid with `tok_visa`.
-async fn paid_booking(app: &TestApp, email: &str) -> (String, String) {
+async fn paid_booking(app: &TestApp, email: &str) -> (Uuid, String) {
     expect_status(app.register(email, "correct horse battery").await, StatusCode::CREATED).await;
     let body: serde_json::Value = expect_status(app.login(email, "correct horse battery").await, StatusCode::OK).await;
     let token = body["accessToken"].as_str().expect("token").to_owned();
@@ -62,7 +62,8 @@ async fn paid_booking(app: &TestApp, email: &str) -> (String, String) {
 }
 
 /// (sent_at is set, attempts, last_error) of the outbox events of `booking`, oldest first.
-async fn outbox_of(app: &TestApp, booking: &str) -> Vec<(bool, i32, Option<String>)> {
+async fn outbox_of(app: &TestApp, booking: &Uuid) -> Vec<(bool, i32, Option<String>)> {
+    let booking = booking.to_string();
     app.db()
         .await
         .query(
@@ -95,7 +96,7 @@ async fn a_paid_booking_is_confirmed_by_mail_once_and_its_cancellation_mailed_to
         .await
         .query_one(
             "SELECT m.title FROM bookings b JOIN showtimes s ON s.region = b.region AND s.id = b.showtime_id
-             JOIN movies m ON m.id = s.movie_id WHERE b.id = $1::TEXT::UUID",
+             JOIN movies m ON m.id = s.movie_id WHERE b.id = $1",
             &[&booking],
         )
         .await
@@ -106,7 +107,7 @@ async fn a_paid_booking_is_confirmed_by_mail_once_and_its_cancellation_mailed_to
     if title.is_ascii() {
         assert!(mail.contains(&format!("Subject: Your tickets: {title}, ")), "{mail}");
     }
-    assert!(mail.contains(&booking) && mail.contains("Total:"), "{mail}");
+    assert!(mail.contains(&booking.to_string()) && mail.contains("Total:"), "{mail}");
 
     // Nothing is due any more: a second run sends nothing.
     assert_eq!(dispatcher.dispatch().await.expect("dispatch").total(), 0);

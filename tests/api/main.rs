@@ -1,6 +1,7 @@
 //! The integration suite: one binary, a real PostgreSQL and a real Redis (started by `make test`), a fresh
 //! database per test cloned from a migrated template, the application built exactly as production builds it.
 
+mod architecture;
 mod authz;
 mod booking;
 mod booking_batches;

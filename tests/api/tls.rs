@@ -21,7 +21,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, admin_database_url, expect_status, fresh_database, test_config};
+use crate::helpers::{TestApp, expect_status, fresh_database, pg_addr, test_config};
 
 /// A CA with a server certificate for `localhost` and a client certificate, as PEM files in a fresh directory.
 struct Pki {
@@ -71,16 +71,6 @@ impl Drop for Pki {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn pg_addr() -> SocketAddr {
-    let config: tokio_postgres::Config = admin_database_url().parse().expect("valid URL");
-    let host = match &config.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(h) => h.clone(),
-        #[allow(unreachable_patterns, reason = "unix sockets exist only on unix")]
-        _ => "127.0.0.1".to_owned(),
-    };
-    format!("{host}:{}", config.get_ports().first().copied().unwrap_or(5432)).parse().expect("an IP address")
 }
 
 /// The TLS-terminating proxy. It requires a client certificate of its CA (no handshake completes without one) and

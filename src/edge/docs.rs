@@ -7,7 +7,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 
@@ -35,8 +34,8 @@ pub const ASSET_NAMES: [&str; 5] = ["swagger-ui-bundle.js", "swagger-ui.css", "i
 
 const PAGE: &[u8] = include_bytes!("../../web/docs/index.html");
 
-/// The documentation routes.
-pub fn router() -> Router<AppState> {
+/// The documentation routes (they need no state, so they fit any).
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/docs", get(page)).route("/docs/{asset}", get(asset))
 }
 
@@ -63,7 +62,7 @@ pub async fn page() -> Response {
         (status = 200, description = "The file (JavaScript, CSS or text)", content(
             (String = "text/javascript"), (String = "text/css"), (String = "text/plain"),
         )),
-        (status = 404, description = "No such file", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such file", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn asset(ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {
     let Some((_, media_type, body)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {

@@ -1,13 +1,14 @@
-//! The API gateway's duties, done inside every stateless pod (the ingress only routes): rate limits, the client's
-//! address behind trusted proxies, security headers, CORS, the connection-level timeouts of the HTTP server, and
-//! the API documentation page.
+//! The HTTP edge: what an API gateway would do, done inside every stateless pod (the ingress only routes): rate
+//! limits, the client's address behind trusted proxies, security headers, CORS, the connection-level timeouts of
+//! the HTTP server, and the API documentation page. (Not called "gateway": in this code base that word is the
+//! payment provider's, [`crate::payment::PaymentGateway`].)
 //!
 //! Rate limits (DESIGN.md §8):
 //! - per pod, per client address, on every public route except `/healthz`, `/readyz` and `/metrics`: a governor
 //!   limiter ([`middleware::per_ip`]);
 //! - across pods, in Redis (GCRA in one Lua script): per user on writes ([`middleware::user_writes`], for holds,
 //!   finalizations and cancellations), per account + address on `POST /auth/token` and per address on `POST /users`
-//!   ([`Gateway::enforce`] in those handlers). Redis down or slow: a local limiter with the same quota decides, the
+//!   ([`Edge::enforce`] in those handlers). Redis down or slow: a local limiter with the same quota decides, the
 //!   outage is logged once, each fallback decision is counted, and the service keeps serving.
 //!
 //! Every refusal is a 429 `rate-limited` problem with `Retry-After`, and every limited response carries the
@@ -29,7 +30,7 @@ use axum::response::{IntoResponseParts, ResponseParts};
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::Redis;
-use crate::config::GatewayConfig;
+use crate::config::EdgeConfig;
 use crate::error::{ApiError, Problem};
 use limiter::{LocalLimiter, SharedLimiter};
 use model::{Decision, Scope};
@@ -44,20 +45,21 @@ pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// How often idle limiter keys are forgotten.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The gateway's state, shared by every request (in [`crate::app::AppState`]).
+/// The edge's state, shared by every request: the middleware and the rate-limited handlers take it as
+/// `State<Arc<Edge>>`.
 #[derive(Debug)]
-pub struct Gateway {
+pub struct Edge {
     /// Its configuration.
-    pub config: GatewayConfig,
+    pub config: EdgeConfig,
     /// Per pod, per client address (`None`: rate limits are off).
     per_ip: Option<LocalLimiter<IpAddr>>,
     /// Per user, per account, per address, across pods.
     shared: SharedLimiter,
 }
 
-impl Gateway {
+impl Edge {
     /// The limiters of `config`, sharing `redis`.
-    pub fn new(config: &GatewayConfig, redis: Redis) -> Self {
+    pub fn new(config: &EdgeConfig, redis: Redis) -> Self {
         let mode = config.rate_limits;
         Self {
             per_ip: config.per_ip.under(mode).map(|quota| LocalLimiter::new(Scope::PerIp, quota)),

@@ -1,11 +1,12 @@
-//! The gateway's request middleware: the client address and the per-pod limiter ([`per_ip`]), the per-user write
+//! The edge's request middleware: the client address and the per-pod limiter ([`per_ip`]), the per-user write
 //! limiter ([`user_writes`]), security headers on every response ([`security_headers`]) and CORS ([`cors`]).
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -13,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::model::address_key;
-use super::{RATELIMIT, RATELIMIT_POLICY, RateLimitHeaders, rejection};
-use crate::app::AppState;
+use super::{Edge, RATELIMIT, RATELIMIT_POLICY, RateLimitHeaders, rejection};
 use crate::auth::AuthUser;
+use crate::auth::token::TokenKeys;
+use crate::edge::model::Scope;
 use crate::error::{ApiError, Problem};
-use crate::gateway::model::Scope;
 
 /// Routes the per-pod limiter leaves alone: probes and scrapes must work however busy a client is.
 pub const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
@@ -47,17 +48,16 @@ fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
 /// Resolves the [`ClientIp`] of every request, then applies the per-pod, per-address limiter to every route but
 /// `/healthz`, `/readyz` and `/metrics`: a 429 once the address has spent its quota, and the `RateLimit` fields on
 /// every limited response.
-pub async fn per_ip(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let gateway = &state.gateway;
+pub async fn per_ip(State(edge): State<Arc<Edge>>, mut request: Request, next: Next) -> Response {
     let client = match peer(request.extensions()) {
         Some(peer) => {
             let forwarded = request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-            gateway.config.trusted_proxies.client_address(peer, forwarded)
+            edge.config.trusted_proxies.client_address(peer, forwarded)
         }
         None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     };
     request.extensions_mut().insert(ClientIp(client));
-    let Some(limiter) = gateway.per_ip().filter(|_| !UNLIMITED.contains(&request.uri().path())) else {
+    let Some(limiter) = edge.per_ip().filter(|_| !UNLIMITED.contains(&request.uri().path())) else {
         return next.run(request).await;
     };
     let decision = limiter.check(&address_key(client));
@@ -70,16 +70,22 @@ pub async fn per_ip(State(state): State<AppState>, mut request: Request, next: N
 }
 
 /// The per-user write limiter, shared by every pod (Redis): layer it on the routes that create, pay for or cancel
-/// bookings, e.g. `.route_layer(middleware::from_fn_with_state(state, gateway::middleware::user_writes))`. A request
-/// without a valid token passes untouched (the handler answers its 401).
-pub async fn user_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// bookings, e.g. `.route_layer(middleware::from_fn_with_state(state, edge::middleware::user_writes::<S>))`, for
+/// any state `S` that yields the edge and the token keys. A request without a valid token passes untouched (the
+/// handler answers its 401).
+pub async fn user_writes<S>(State(state): State<S>, request: Request, next: Next) -> Response
+where
+    S: Clone + Send + Sync,
+    Arc<Edge>: FromRef<S>,
+    Arc<TokenKeys>: FromRef<S>,
+{
     let (mut parts, body) = request.into_parts();
     let user = AuthUser::from_request_parts(&mut parts, &state).await.ok();
     let request = Request::from_parts(parts, body);
     let Some(user) = user else {
         return next.run(request).await;
     };
-    match state.gateway.enforce(Scope::UserWrites, &user.id.to_string()).await {
+    match Arc::<Edge>::from_ref(&state).enforce(Scope::UserWrites, &user.id.to_string()).await {
         Err(refused) => refused.into_response(),
         Ok(headers) => {
             let mut response = next.run(request).await;
@@ -154,11 +160,11 @@ const HSTS: &str = "max-age=31536000; includeSubDomains";
 /// `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY`, the API's strict `Content-Security-Policy` (a handler
 /// that serves a page sets a wider one, see [`super::docs`]), `Cache-Control: no-store` on identity responses (and
 /// on any response to a request with credentials that did not choose its own caching), and HSTS when configured.
-pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn security_headers(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let identity = path == "/users" || path.starts_with("/users/") || path.starts_with("/auth/");
     let credentials = request.headers().contains_key(header::AUTHORIZATION);
-    let hsts = state.gateway.config.hsts;
+    let hsts = edge.config.hsts;
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

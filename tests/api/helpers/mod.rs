@@ -1,4 +1,8 @@
-//! `TestApp`: a running service on a fresh database, with typed request helpers.
+//! `TestApp`: a running service on a fresh database, with typed request helpers; the booking helpers the booking
+//! suites share ([`booking`]); an app whose database connections go through a proxy the test controls
+//! ([`app_behind_proxy`]).
+
+pub mod booking;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,6 +16,8 @@ use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::proxy::Proxy;
 
 /// The shared secret of every test application.
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0001";
@@ -318,6 +324,29 @@ pub async fn expect_problem(response: Response, status: StatusCode, slug: &str) 
     assert_eq!(body["status"], status.as_u16(), "body: {body}");
     assert!(body["title"].is_string() && body["detail"].is_string(), "body: {body}");
     body
+}
+
+/// The address of the test database server (`BOXOFFICE_TEST_DATABASE_URL`), for proxies in front of it.
+pub fn pg_addr() -> SocketAddr {
+    let config: tokio_postgres::Config = admin_database_url().parse().expect("valid URL");
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        #[allow(unreachable_patterns, reason = "unix sockets exist only on unix")]
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}").parse().expect("the test database URL uses an IP address")
+}
+
+/// An app on a fresh database whose connections go through a [`Proxy`] the test controls (to cut, stall or resume
+/// them), with configuration `overrides`.
+pub async fn app_behind_proxy(overrides: &[(&str, &str)]) -> (TestApp, Proxy) {
+    let db = fresh_database().await;
+    let proxy = Proxy::start(pg_addr()).await;
+    let url = database_url(&db).replace(&pg_addr().to_string(), &proxy.addr().to_string());
+    let mut vars = vec![("BOXOFFICE_DATABASE_URL", url.as_str())];
+    vars.extend_from_slice(overrides);
+    (TestApp::spawn_on(&db, test_config(&db, &vars)).await, proxy)
 }
 
 impl TestApp {

@@ -1,4 +1,4 @@
-//! Pure gateway types: CIDR blocks, the client address behind trusted proxies, quotas, limiter keys and the
+//! Pure edge types: CIDR blocks, the client address behind trusted proxies, quotas, limiter keys and the
 //! `RateLimit` header fields. No I/O; unit-tested in place.
 
 use std::fmt;

@@ -1,35 +1,18 @@
-//! What the gateway adds to the OpenAPI document ([`Conventions`]): the answers any operation can give because of
+//! What the edge adds to the OpenAPI document ([`Conventions`]): the answers any operation can give because of
 //! the layers in front of every handler (429 from the rate limiters, 503 from the request timeout or an unavailable
 //! dependency, 400, 413 and 415 for request bodies), and the list of every problem type.
 
 use utoipa::Modify;
-use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::extensions::ExtensionsBuilder;
-use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::{Ref, RefOr, Response};
+use utoipa::openapi::schema::Type;
+use utoipa::openapi::{Ref, RefOr};
 
 use super::middleware::UNLIMITED;
-use crate::error::{PROBLEM_BASE, PROBLEM_JSON, Problem};
+use crate::error::doc::problem_response;
+use crate::error::{PROBLEM_BASE, Problem};
 
-/// Adds the gateway's responses to every operation and the `x-problem-types` list to the document.
+/// Adds the edge's responses to every operation and the `x-problem-types` list to the document.
 pub struct Conventions;
-
-/// A problem+json response with `headers` (name, schema type, description), for the document.
-pub(crate) fn problem_response(description: &str, headers: &[(&str, Type, &str)]) -> RefOr<Response> {
-    let mut response = ResponseBuilder::new()
-        .description(description)
-        .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("ProblemDocument"))).build());
-    for (name, schema_type, about) in headers {
-        let header = HeaderBuilder::new()
-            .schema(ObjectBuilder::new().schema_type(schema_type.clone()))
-            .description(Some(*about))
-            .build();
-        response = response.header(*name, header);
-    }
-    RefOr::T(response.build())
-}
 
 const RETRY_AFTER: (&str, Type, &str) = ("Retry-After", Type::Integer, "Seconds to wait before retrying");
 
