@@ -34,6 +34,7 @@ use crate::app::AppState;
 /// The catalog routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/cities", get(routes::suggest_cities))
         .route("/theaters", get(routes::search_theaters).post(routes::create_theater))
         .route("/theaters/{theater_id}", get(routes::get_theater).put(routes::update_theater))
         .route("/theaters/{theater_id}/movies", get(routes::theater_movies))
