@@ -1,0 +1,53 @@
+// Two people race for the same seat in two browser contexts: one gets the hold, the other is told which seat was
+// just taken and sees it taken on the map (the map refreshes on the 409 without a reload).
+import { customer, expect, findShowtime, loggedIn, seat, step, test, watch } from './helpers.mjs';
+
+test('two browsers race for one seat: one wins, the other is told and sees the map updated', async ({ browser, request, baseURL }) => {
+  const { showtime, seats: [label] } = await findShowtime(request, baseURL, { city: 'Chicago' });
+  const pages = [];
+  const problems = [];
+  for (let i = 0; i < 2; i++) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    problems.push(watch(page));
+    await loggedIn(page, (await customer(request, baseURL)).token);
+    await page.goto(`/#/showtimes/${showtime.id}`);
+    await seat(page, label).click();
+    await expect(seat(page, label)).toHaveAttribute('aria-pressed', 'true');
+    pages.push(page);
+  }
+
+  // Both press Hold at the same moment.
+  await Promise.all(pages.map((p) => p.getByRole('button', { name: 'Hold these seats' }).click()));
+
+  // Exactly one moves on to payment; the other stays on the map and is told.
+  const paying = (p) => p.getByRole('heading', { name: 'Pay for your seats' }).count();
+  await expect.poll(async () => (await Promise.all(pages.map(paying))).reduce((a, b) => a + b)).toBe(1);
+  const loser = (await paying(pages[0])) ? pages[1] : pages[0];
+  await expect(loser.getByRole('heading', { name: 'Pick your seats' })).toBeVisible();
+  await expect(loser.getByRole('alert')).toContainText(`${label} was just taken by someone else`);
+  await expect(seat(loser, label)).toHaveClass(/taken/);
+  await expect(seat(loser, label)).toHaveAttribute('aria-label', /, taken$/);
+  await expect(seat(loser, label)).toHaveAttribute('aria-pressed', 'false');
+  await expect(loser.getByRole('button', { name: 'Hold these seats' })).toBeDisabled();
+  await step(loser, '20-race-lost');
+  for (const list of problems) expect(list).toEqual([]);
+});
+
+test('the map shows a seat taken by someone else while the person looks at it (ETag polling)', async ({ page, request, baseURL }) => {
+  const { showtime, seats: [label] } = await findShowtime(request, baseURL, { city: 'Chicago', skip: 1 });
+  await page.goto(`/#/showtimes/${showtime.id}`);
+  await seat(page, label).click();
+  await expect(seat(page, label)).toHaveAttribute('aria-pressed', 'true');
+  // Someone else holds it through the API.
+  const other = await customer(request, baseURL);
+  const held = await request.post(`${baseURL}/bookings`, {
+    headers: { authorization: `Bearer ${other.token}` },
+    data: { showtimeId: showtime.id, seatIds: [label] },
+  });
+  expect(held.status()).toBe(201);
+  // The next poll (every 2 s) shows it, and says so.
+  await expect(seat(page, label)).toHaveClass(/taken/, { timeout: 10_000 });
+  await expect(page.getByRole('alert')).toContainText(`Seat ${label} was just taken by someone else`);
+  await expect(page.locator('.checkout .total')).toHaveText('No seats selected yet.');
+});
