@@ -333,6 +333,7 @@ async function showtimeScreen(id) {
     get(`/showtimes/${encodeURIComponent(id)}`),
     get(`/showtimes/${encodeURIComponent(id)}/seats`),
   ]);
+  performance.mark('seatmap-data'); // the end-to-end suite reports the time spent drawing after this
   let etag = first.etag;
   const data = first.data;
   const tz = show.timeZone;
@@ -612,17 +613,19 @@ function field(name, label, attrs = {}) {
 function showFieldErrors(form, error, status) {
   for (const p of form.querySelectorAll('.field-error')) p.textContent = '';
   for (const input of form.querySelectorAll('input')) input.removeAttribute('aria-invalid');
-  let first = null;
+  const marked = [];
   for (const e of error.errors || []) {
     const name = e.field.replace(/^body\./, '');
     const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
     if (!input) continue;
     input.setAttribute('aria-invalid', 'true');
     document.getElementById(`${name}-error`).textContent = e.message;
-    first = first || input;
+    marked.push(input);
   }
-  render(status, problemNotice(error));
-  if (first) first.focus();
+  // Field messages stand by their fields; the summary names the fields instead of repeating the API's detail.
+  const names = marked.map((input) => form.querySelector(`label[for="${input.id}"]`).textContent);
+  render(status, marked.length ? notice('error', `Please correct: ${names.join(', ')}.`) : problemNotice(error));
+  if (marked.length) marked[0].focus();
 }
 
 function safeNext(params) {

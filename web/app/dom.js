@@ -36,19 +36,29 @@ export function announce(text) {
   setTimeout(() => { live.textContent = text; }, 30);
 }
 
+// Intl formatters are costly to make (a seat map names ~200 prices): one per kind and currency or zone, kept.
+const formatters = new Map();
+function formatter(kind, key, make) {
+  const id = `${kind}|${key}`;
+  if (!formatters.has(id)) formatters.set(id, make());
+  return formatters.get(id);
+}
+
 /** Money in minor units: 1450, "USD" -> "$14.50". */
 export function money(minor, currency) {
-  return new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(minor / 100);
+  return formatter('money', currency, () => new Intl.NumberFormat('en-US', { style: 'currency', currency }))
+    .format(minor / 100);
 }
 
 /** A time in a zone: "7:30 PM". */
 export function clock(iso, timeZone) {
-  return new Intl.DateTimeFormat('en-US', { timeZone, hour: 'numeric', minute: '2-digit' }).format(new Date(iso));
+  return formatter('clock', timeZone, () => new Intl.DateTimeFormat('en-US', { timeZone, hour: 'numeric', minute: '2-digit' }))
+    .format(new Date(iso));
 }
 
 /** A date in a zone: "Mon, Dec 7". */
 export function day(iso, timeZone) {
-  return new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', month: 'short', day: 'numeric' })
+  return formatter('day', timeZone, () => new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', month: 'short', day: 'numeric' }))
     .format(new Date(iso));
 }
 
