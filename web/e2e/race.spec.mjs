@@ -51,3 +51,32 @@ test('the map shows a seat taken by someone else while the person looks at it (E
   await expect(page.getByRole('alert')).toContainText(`Seat ${label} was just taken by someone else`);
   await expect(page.locator('.checkout .total')).toHaveText('No seats selected yet.');
 });
+
+test('a double click holds once, and a hold whose answer was lost is retried with the same key and books once', async ({ page, request, baseURL }) => {
+  const { showtime, seats: [label] } = await findShowtime(request, baseURL, { city: 'Chicago', skip: 2 });
+  const { token } = await customer(request, baseURL);
+  await loggedIn(page, token);
+  // The first hold reaches the service, which books it, but its answer is lost on the way back.
+  const keys = [];
+  let lose = true;
+  await page.route('**/bookings', async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    keys.push(route.request().headers()['idempotency-key']);
+    if (!lose) return route.continue();
+    lose = false;
+    await route.fetch();
+    return route.abort('connectionreset');
+  });
+  await page.goto(`/#/showtimes/${showtime.id}`);
+  await seat(page, label).click();
+  await page.getByRole('button', { name: 'Hold these seats' }).dblclick();
+  await expect(page.getByRole('alert')).toContainText('could not be reached');
+  expect(keys).toHaveLength(1);
+  // The person tries again: same selection, same key, the service replays the first answer.
+  await page.getByRole('button', { name: 'Hold these seats' }).click();
+  await expect(page.getByRole('heading', { name: 'Pay for your seats' })).toBeVisible();
+  expect(keys).toHaveLength(2);
+  expect(keys[1]).toBe(keys[0]);
+  const mine = await request.get(`${baseURL}/users/me/bookings`, { headers: { authorization: `Bearer ${token}` } });
+  expect((await mine.json()).items).toHaveLength(1);
+});
