@@ -134,7 +134,7 @@ async function home(params) {
   const input = h('input', {
     id: 'where', name: 'where', type: 'text', autocomplete: 'off', required: true, role: 'combobox',
     'aria-autocomplete': 'list', 'aria-expanded': 'false', 'aria-controls': 'suggestions',
-    'aria-describedby': 'where-hint', placeholder: 'e.g. Montréal or 10001',
+    'aria-describedby': 'where-hint', placeholder: 'e.g. Montréal or 10036',
     value: search.city || search.zip || '',
   });
   const list = h('ul', { id: 'suggestions', role: 'listbox', class: 'suggestions', hidden: true, 'aria-label': 'Cities' });
