@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — what `make test` (and CI) runs: start the throwaway test stack,
-# then `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test` and
-# scripts/schemathesis.sh (the API against its own OpenAPI document) against
+# then `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test`,
+# scripts/schemathesis.sh (the API against its own OpenAPI document) and
+# scripts/browser-test.sh (the web client end to end in Chromium) against
 # it. Every step runs even if an earlier one failed; the stack is always torn
 # down; the exit status is non-zero if anything failed.
 set -euo pipefail
@@ -55,6 +56,7 @@ main() {
   step clippy cargo clippy --all-targets -- -D warnings
   step test cargo test --all-targets
   step schemathesis "$ROOT_DIR/scripts/schemathesis.sh"
+  step browser "$ROOT_DIR/scripts/browser-test.sh"
   step k8s "$ROOT_DIR/scripts/k8s-check.sh"
   step prometheus "$ROOT_DIR/scripts/prometheus-check.sh"
   step loadtest-check "$ROOT_DIR/loadtest/check.sh"

@@ -252,11 +252,12 @@ pub fn router(state: AppState, routes: Routes) -> Router {
         app = app.route("/metrics", get(metrics::render));
     }
     if matches!(routes, Routes::All | Routes::Search) {
-        app = app.merge(crate::catalog::router());
+        app = app.merge(crate::catalog::router()).merge(crate::web::router());
     }
     if matches!(routes, Routes::All | Routes::Booking) {
         app = app.merge(auth::router());
         app = app.merge(booking::router(state.clone()));
+        app = app.merge(crate::payment::routes::router(config.payment.provider));
     }
     app.fallback(not_found)
         // Innermost first: the body limits and the timeout sit inside `observe`, so their refusals are counted,

@@ -55,6 +55,7 @@ where
     Arc<TokenKeys>: FromRef<S>,
 {
     Router::new()
+        .route("/cities", get(routes::suggest_cities))
         .route("/theaters", get(routes::search_theaters).post(routes::create_theater))
         .route("/theaters/{theater_id}", get(routes::get_theater).put(routes::update_theater))
         .route("/theaters/{theater_id}/movies", get(routes::theater_movies))

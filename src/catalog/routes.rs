@@ -23,12 +23,12 @@ use super::model::input::{
 };
 use super::model::page::{Limit, ListKind, Page, SortKey};
 use super::model::params::{
-    CityFilter, LocalWindow, MovieShowtimesQuery, MoviesQuery, Origin, ShowtimeScope, TheaterCriterion,
+    CitiesQuery, CityFilter, LocalWindow, MovieShowtimesQuery, MoviesQuery, Origin, ShowtimeScope, TheaterCriterion,
     TheaterMoviesQuery, TheatersQuery, ZipFilter,
 };
 use super::model::seatmap::{SeatLayout, SeatMapHead, SeatMapTemplate, ShowtimeKey, TakenSeats};
 use super::model::views::{
-    Movie, MovieShowtimes, ShowtimeDetail, ShowtimeSummary, Theater, TheaterDetail, TheaterShowtimes,
+    CitySuggestion, Movie, MovieShowtimes, ShowtimeDetail, ShowtimeSummary, Theater, TheaterDetail, TheaterShowtimes,
 };
 use super::model::{CityId, MovieId, ShowtimeId, ShowtimeStatus, TheaterId};
 use super::store::{self, AdminError, ShowtimeRow};
@@ -147,6 +147,21 @@ pub async fn search_theaters(
         })
         .await?;
     Ok(json_response(body))
+}
+
+/// `GET /cities?q=`: up to `limit` cities whose name starts with `q` (case- and accent-insensitive), by name, for a
+/// search box's suggestions. No match: an empty list.
+#[utoipa::path(get, path = "/cities", tag = "catalog", params(CitiesQuery), responses(
+    (status = 200, description = "Matching cities, by name (empty when none matches)", body = Vec<CitySuggestion>),
+    (status = 400, description = "`q` is missing or has no letter, or `limit` is out of bounds; `errors` names each", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+))]
+pub async fn suggest_cities(
+    State(state): State<Arc<CatalogState>>,
+    ApiQuery(raw): ApiQuery<CitiesQuery>,
+) -> ApiResult<Json<Vec<CitySuggestion>>> {
+    let search = raw.parse().map_err(ApiError::invalid_fields)?;
+    let client = state.db.read.get().await?;
+    Ok(Json(store::cities_by_prefix(&client, &search).await?))
 }
 
 /// A theater by id from the read pool, or from the primary when the read pool does not have it (yet).

@@ -12,10 +12,11 @@ use uuid::Uuid;
 
 use super::model::geo::{BoundingBox, Position, RadiusKm};
 use super::model::input::{MovieSpec, ScreenSpec, ShowtimeSpec, TheaterSpec};
-use super::model::params::{CityFilter, LocalWindow, MovieSearch, ZipFilter};
+use super::model::params::{CityFilter, CitySuggest, LocalWindow, MovieSearch, ZipFilter};
 use super::model::seatmap::{LayoutSeat, ScreenKey, SeatLayout, SeatMapHead, ShowtimeKey};
 use super::model::views::{
-    Movie, ScreenSummary, ShowtimeDetail, ShowtimeMovie, ShowtimeScreen, ShowtimeTheater, Theater, at_offset,
+    CitySuggestion, Movie, ScreenSummary, ShowtimeDetail, ShowtimeMovie, ShowtimeScreen, ShowtimeTheater, Theater,
+    at_offset,
 };
 use super::model::{CityId, MovieId, Prices, ShowtimeId, ShowtimeStatus, TheaterId};
 use crate::db::{self, Db, Region, RetryError, TxError, queries::catalog as q};
@@ -49,6 +50,25 @@ pub async fn cities_by_name(c: &ClientWrapper, filter: &CityFilter) -> DbResult<
             Ok(CityRow {
                 id: r.try_get("id")?,
                 region: r.try_get("region")?,
+                name: r.try_get("name")?,
+                state: r.try_get("state")?,
+                country: r.try_get("country")?,
+            })
+        })
+        .collect()
+}
+
+/// City suggestions for a typed prefix (`search.prefix_pattern`), by name.
+///
+/// # Errors
+/// Database errors.
+pub async fn cities_by_prefix(c: &ClientWrapper, search: &CitySuggest) -> DbResult<Vec<CitySuggestion>> {
+    let stmt = c.prepare_cached(q::CITIES_BY_PREFIX).await?;
+    let rows = c.query(&stmt, &[&search.prefix_pattern, &search.limit]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CitySuggestion {
+                id: r.try_get("id")?,
                 name: r.try_get("name")?,
                 state: r.try_get("state")?,
                 country: r.try_get("country")?,

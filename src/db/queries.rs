@@ -56,6 +56,7 @@ queries! {
     catalog {
         CANCEL_SHOWTIME => "cancel_showtime.sql",
         CITIES_BY_NAME => "cities_by_name.sql",
+        CITIES_BY_PREFIX => "cities_by_prefix.sql",
         CITY_REGION => "city_region.sql",
         DELETE_SCREEN => "delete_screen.sql",
         DELETE_SCREEN_SEATS => "delete_screen_seats.sql",

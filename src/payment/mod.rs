@@ -7,6 +7,7 @@
 //! provider what became of a charge whose answer was lost ([`PaymentGateway::find_charge`]).
 
 pub mod breaker;
+pub mod routes;
 pub mod sandbox;
 pub mod store;
 

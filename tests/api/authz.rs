@@ -95,6 +95,26 @@ fn rows() -> Vec<Row> {
             request: |_, _| ("/docs/init.js".into(), None),
             expected: [200, 200, 200, 200],
         },
+        // The web client and what it reads besides the catalog: public.
+        Row { method: Method::GET, template: "/", request: |_, _| ("/".into(), None), expected: [200; 4] },
+        Row {
+            method: Method::GET,
+            template: "/app/{asset}",
+            request: |_, _| ("/app/app.js".into(), None),
+            expected: [200; 4],
+        },
+        Row {
+            method: Method::GET,
+            template: "/cities",
+            request: |_, _| ("/cities?q=bos".into(), None),
+            expected: [200; 4],
+        },
+        Row {
+            method: Method::GET,
+            template: "/payments/options",
+            request: |_, _| ("/payments/options".into(), None),
+            expected: [200; 4],
+        },
         // Identity: registering and logging in need no token (and ignore one).
         Row {
             method: Method::POST,

@@ -1,5 +1,6 @@
 //! Payments: success, decline, a provider that never answers (reconciled), a failing provider (circuit breaker),
-//! late payments (kept or refunded), refunds on cancellation, and at most one charge per request (I3).
+//! late payments (kept or refunded), refunds on cancellation, at most one charge per request (I3), and the payment
+//! options a client draws its form from.
 
 use std::time::Duration;
 
@@ -351,4 +352,14 @@ async fn a_declined_payment_replays_its_402_under_the_same_key() {
 
     assert_eq!(first, second);
     assert_eq!(payments(&app, &id).await.len(), 1, "the decline was not tried again");
+}
+
+#[tokio::test]
+async fn payment_options_list_the_sandbox_test_tokens() {
+    let app = TestApp::spawn().await;
+    let options = expect_status(app.get("/payments/options", None).await, StatusCode::OK).await;
+    assert_eq!(options["provider"], "sandbox");
+    let tokens: Vec<&str> =
+        options["testTokens"].as_array().expect("testTokens").iter().filter_map(|t| t["token"].as_str()).collect();
+    assert!(tokens.contains(&"tok_visa") && tokens.contains(&"tok_chargeDeclined"), "{options}");
 }

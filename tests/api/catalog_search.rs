@@ -35,6 +35,34 @@ async fn theaters_by_city_are_case_and_accent_insensitive() {
 }
 
 #[tokio::test]
+async fn city_suggestions_match_the_start_of_a_name_whatever_its_case_and_accents() {
+    let app = TestApp::spawn().await;
+    for typed in ["mont", "MONT", "Montr%C3%A9", "montre", "%20%20MoNtReA"] {
+        let found = get_ok(&app, &format!("/cities?q={typed}")).await;
+        let items = found.as_array().expect("an array");
+        assert!(
+            items.iter().any(|c| c["name"] == "Montréal" && c["state"] == "QC" && c["country"] == "CA"),
+            "{typed}: {found}"
+        );
+        assert!(items.iter().all(|c| c["name"].as_str().is_some_and(|n| n.starts_with("Mont"))), "{found}");
+    }
+    // Both Portlands, by state; the limit is honoured.
+    let portlands = get_ok(&app, "/cities?q=portl").await;
+    let states: Vec<&str> =
+        portlands.as_array().expect("array").iter().map(|c| c["state"].as_str().expect("state")).collect();
+    assert_eq!(states, ["ME", "OR"], "{portlands}");
+    let one = get_ok(&app, "/cities?q=p&limit=1").await;
+    assert_eq!(one.as_array().map(Vec::len), Some(1), "{one}");
+    // LIKE's metacharacters are text, not wildcards; nothing matches is an empty list.
+    for typed in ["mont%25", "m_nt", "atlantis"] {
+        assert_eq!(get_ok(&app, &format!("/cities?q={typed}")).await, Value::Array(vec![]), "{typed}");
+    }
+    for path in ["/cities", "/cities?q=%20", "/cities?q=...", "/cities?q=mont&limit=0", "/cities?q=mont&limit=21"] {
+        expect_problem(app.get(path, None).await, StatusCode::BAD_REQUEST, "validation-error").await;
+    }
+}
+
+#[tokio::test]
 async fn an_ambiguous_city_lists_every_match_and_a_state_narrows_it() {
     let app = TestApp::spawn().await;
     let both = get_ok(&app, "/theaters?city=portland").await;

@@ -1,4 +1,4 @@
-//! Security headers, CORS, the docs page, connection timeouts, account lockout and signing-key rotation.
+//! Security headers, CORS, the docs page, the web client, connection timeouts, account lockout and signing-key rotation.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +7,7 @@ use boxoffice::auth::token::TokenKeys;
 use boxoffice::config::AuthConfig;
 use boxoffice::edge::docs::DOCS_CSP;
 use boxoffice::edge::middleware::API_CSP;
+use boxoffice::web::APP_CSP;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -92,6 +93,37 @@ async fn the_docs_page_is_served_from_the_binary_with_its_own_csp() {
     }
     expect_problem(app.get("/docs/../Cargo.toml", None).await, StatusCode::NOT_FOUND, "not-found").await;
     expect_problem(app.get("/docs/nothing.js", None).await, StatusCode::NOT_FOUND, "not-found").await;
+}
+
+#[tokio::test]
+async fn the_web_client_is_served_at_the_root_with_a_strict_csp_and_revalidates() {
+    let app = TestApp::spawn().await;
+    let page = app.get("/", None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(header(&page, "content-type"), Some("text/html; charset=utf-8"));
+    let csp = header(&page, "content-security-policy").expect("a CSP").to_owned();
+    assert_eq!(csp, APP_CSP);
+    assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+    assert_security_headers(&page, "web client");
+    let html = page.text().await.expect("html");
+    assert!(html.contains("/app/app.js") && !html.contains("https://"), "{html}");
+    for (path, media_type) in [
+        ("/app/app.js", "text/javascript"),
+        ("/app/api.js", "text/javascript"),
+        ("/app/dom.js", "text/javascript"),
+        ("/app/seatmap.js", "text/javascript"),
+        ("/app/style.css", "text/css"),
+    ] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(header(&response, "content-type").is_some_and(|ct| ct.starts_with(media_type)), "{path}");
+        let etag = header(&response, "etag").expect("an ETag").to_owned();
+        assert!(!response.bytes().await.expect("body").is_empty(), "{path}");
+        let again = app.request(Method::GET, path).header("if-none-match", &etag).send().await.expect("request");
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+    }
+    expect_problem(app.get("/app/../Cargo.toml", None).await, StatusCode::NOT_FOUND, "not-found").await;
+    expect_problem(app.get("/app/nothing.js", None).await, StatusCode::NOT_FOUND, "not-found").await;
 }
 
 async fn preflight(app: &TestApp, origin: &str) -> Response {

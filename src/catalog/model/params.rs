@@ -386,6 +386,67 @@ impl MoviesQuery {
     }
 }
 
+/// `GET /cities` raw parameters: what a search box has typed so far.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CitiesQuery {
+    /// The start of a city name (case- and accent-insensitive: `mont` finds Montréal); it must have a letter or
+    /// digit.
+    #[param(required = true, max_length = 100, pattern = r"[^\W_]")]
+    pub q: Option<String>,
+    /// How many suggestions at most (default 8, at most 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 20)]
+    pub limit: Option<String>,
+}
+
+/// A parsed city-suggestion request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CitySuggest {
+    /// A `LIKE` pattern over `cities.search_name` (`key%`, metacharacters escaped).
+    pub prefix_pattern: String,
+    /// Rows wanted.
+    pub limit: i64,
+}
+
+/// Default and largest number of city suggestions: a list a person reads at a glance.
+const CITY_SUGGESTIONS: (i64, i64) = (8, 20);
+
+impl CitiesQuery {
+    /// Validates the parameters; `q` is required and must keep at least one letter once folded.
+    ///
+    /// # Errors
+    /// Every invalid parameter, as `query.<name>` field errors.
+    pub fn parse(&self) -> Result<CitySuggest, Vec<FieldError>> {
+        let mut e = Errors::default();
+        let limit = match present(&self.limit) {
+            None => CITY_SUGGESTIONS.0,
+            Some(raw) => match raw.parse::<i64>() {
+                Ok(n) if (1..=CITY_SUGGESTIONS.1).contains(&n) => n,
+                _ => {
+                    e.add("limit", format!("must be an integer from 1 to {}, got {raw:?}", CITY_SUGGESTIONS.1));
+                    0
+                }
+            },
+        };
+        let mut prefix_pattern = String::new();
+        match present(&self.q) {
+            None => e.add("q", "is required: the start of a city name"),
+            Some(q) if q.chars().count() > MAX_TEXT => e.add("q", format!("must be at most {MAX_TEXT} characters")),
+            Some(q) => {
+                let key = search_key(q);
+                if !key.chars().any(char::is_alphanumeric) {
+                    e.add("q", "must contain a letter or digit");
+                } else {
+                    // `%key%` without its leading `%`: a prefix.
+                    prefix_pattern = contains_pattern(&key)[1..].to_owned();
+                }
+            }
+        }
+        e.finish(|| CitySuggest { prefix_pattern, limit })
+    }
+}
+
 /// `GET /theaters/{id}/movies` raw parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -548,6 +609,30 @@ impl MovieShowtimesQuery {
 mod tests {
     use super::*;
     use crate::catalog::model::page::encode_cursor;
+
+    #[test]
+    fn city_suggestions_take_a_folded_prefix_with_like_metacharacters_escaped() {
+        let parse = |q: Option<&str>, limit: Option<&str>| {
+            CitiesQuery { q: q.map(str::to_owned), limit: limit.map(str::to_owned) }.parse()
+        };
+        for (q, pattern) in
+            [("Mont", "mont%"), ("  MONTRÉ ", "montre%"), ("50%_\\", "50\\%\\_\\\\%"), ("new  york", "new york%")]
+        {
+            assert_eq!(parse(Some(q), None), Ok(CitySuggest { prefix_pattern: pattern.into(), limit: 8 }), "{q}");
+        }
+        assert_eq!(parse(Some("b"), Some("20")).map(|s| s.limit), Ok(20));
+        for (q, limit, field) in [
+            (None, None, "query.q"),
+            (Some("  "), None, "query.q"),
+            (Some("..."), None, "query.q"),
+            (Some("b"), Some("0"), "query.limit"),
+            (Some("b"), Some("21"), "query.limit"),
+            (Some("b"), Some("x"), "query.limit"),
+        ] {
+            let errors = parse(q, limit).expect_err("refused");
+            assert_eq!(errors[0].field, field, "{q:?} {limit:?}");
+        }
+    }
 
     fn theaters(pairs: &[(&str, &str)]) -> Result<TheaterSearch, Vec<FieldError>> {
         let mut q = TheatersQuery::default();

@@ -49,6 +49,21 @@ pub struct Theater {
     pub distance_km: Option<f64>,
 }
 
+/// A city suggested for what a person is typing (`GET /cities`): enough to show it and to search its theaters
+/// (`GET /theaters?city={name}&state={state}&country={country}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CitySuggestion {
+    /// Id.
+    pub id: CityId,
+    /// Display name, with its accents (`Montréal`).
+    pub name: String,
+    /// State or province code.
+    pub state: String,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+}
+
 /// A screen of a theater.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
