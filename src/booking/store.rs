@@ -307,11 +307,12 @@ pub struct HoldWrites {
 /// # Errors
 /// Database errors; [`TxError::Commit`] when the COMMIT sent with the hold failed.
 pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_>) -> Result<HoldWrites, TxError<E>> {
-    let held = hold_params(&hold);
+    let batch = BatchParams::one(&hold);
+    let held = batch.params();
     let (status, body): (Option<i32>, Option<Json<&Value>>) = (None, None);
     let key_params = key.as_ref().map(|k| key_claim_params(k, &status, &body));
     let (key_claimed, rows) = match &key_params {
-        None => match tx.commit_with(&[(q::HOLD, &held[..])]).await {
+        None => match tx.commit_with(&[(q::HOLD_BATCH, &held[..])]).await {
             Ok(mut results) => (None, results.pop().unwrap_or_default()),
             Err(TxError::Db(e)) if hold_refused(&e) => (None, Vec::new()),
             Err(e) => return Err(e),
@@ -319,7 +320,7 @@ pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_
         // Not `pipeline`: the key's verdict is needed even when the hold failed (a replay must not become a 409).
         Some(params) => {
             let claim = tx.prepare_cached(q::IDEMPOTENCY_CLAIM).await?;
-            let hold_statement = tx.prepare_cached(q::HOLD).await?;
+            let hold_statement = tx.prepare_cached(q::HOLD_BATCH).await?;
             let (claimed_key, rows) = join(tx.query(&claim, params), tx.query(&hold_statement, &held)).await;
             let rows = match rows {
                 Err(e) if hold_refused(&e) => Vec::new(),
@@ -341,17 +342,8 @@ pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_
 /// # Errors
 /// Database errors; [`TxError::Commit`] when the COMMIT failed.
 pub async fn hold_batch<E>(tx: &Tx, holds: &[NewHold<'_>]) -> Result<Option<Vec<Option<HeldRow>>>, TxError<E>> {
-    let Some(first) = holds.first() else { return Ok(Some(Vec::new())) };
-    let ids: Vec<Uuid> = holds.iter().map(|h| h.id.0).collect();
-    let users: Vec<Uuid> = holds.iter().map(|h| h.user.0).collect();
-    let showtimes: Vec<Uuid> = holds.iter().map(|h| h.showtime).collect();
-    let counts: Vec<i64> = holds.iter().map(|h| h.labels.len() as i64).collect();
-    let owners: Vec<i64> =
-        holds.iter().enumerate().flat_map(|(i, h)| std::iter::repeat_n(i as i64 + 1, h.labels.len())).collect();
-    let labels: Vec<&str> = holds.iter().flat_map(|h| h.labels.iter().map(String::as_str)).collect();
-    // One service, one configuration: every hold of a batch has the same TTL and cap.
-    let params: [&(dyn ToSql + Sync); 9] =
-        [first.region, &ids, &users, &showtimes, &counts, &owners, &labels, &first.ttl_secs, &first.cap];
+    let Some(batch) = BatchParams::new(holds) else { return Ok(Some(Vec::new())) };
+    let params = batch.params();
     let rows = match tx.commit_with(&[(q::HOLD_BATCH, &params[..])]).await {
         Ok(mut results) => results.pop().unwrap_or_default(),
         Err(TxError::Db(e)) if hold_refused(&e) => return Ok(None),
@@ -361,16 +353,71 @@ pub async fn hold_batch<E>(tx: &Tx, holds: &[NewHold<'_>]) -> Result<Option<Vec<
     for row in rows {
         by_booking.entry(row.try_get("booking_id")?).or_default().push(row);
     }
-    let held = ids
+    let held = batch
+        .ids
         .iter()
         .map(|id| by_booking.remove(id).map_or(Ok(None), |rows| held_row(&rows)))
         .collect::<Result<_, tokio_postgres::Error>>()?;
     Ok(Some(held))
 }
 
-/// `hold.sql`'s parameters.
-fn hold_params<'a>(hold: &'a NewHold<'_>) -> [&'a (dyn ToSql + Sync); 7] {
-    [hold.region, &hold.id.0, &hold.user.0, &hold.showtime, &hold.labels, &hold.ttl_secs, &hold.cap]
+/// `hold_batch.sql`'s parameters, owned: one array a column, the seats of every hold in one array.
+struct BatchParams<'a> {
+    region: &'a Region,
+    ids: Vec<Uuid>,
+    users: Vec<Uuid>,
+    showtimes: Vec<Uuid>,
+    counts: Vec<i64>,
+    owners: Vec<i64>,
+    labels: Vec<&'a str>,
+    ttl_secs: f64,
+    cap: i64,
+}
+
+impl<'a> BatchParams<'a> {
+    /// The parameters of `holds`; `None` when there is none.
+    fn new(holds: &[NewHold<'a>]) -> Option<Self> {
+        holds.first().map(|first| Self::of(first, holds))
+    }
+
+    /// The parameters of one hold: a batch of one.
+    fn one(hold: &NewHold<'a>) -> Self {
+        Self::of(hold, std::slice::from_ref(hold))
+    }
+
+    /// `holds`, of which `first` gives the region, TTL and cap.
+    fn of(first: &NewHold<'a>, holds: &[NewHold<'a>]) -> Self {
+        Self {
+            region: first.region,
+            ids: holds.iter().map(|h| h.id.0).collect(),
+            users: holds.iter().map(|h| h.user.0).collect(),
+            showtimes: holds.iter().map(|h| h.showtime).collect(),
+            counts: holds.iter().map(|h| h.labels.len() as i64).collect(),
+            owners: holds
+                .iter()
+                .enumerate()
+                .flat_map(|(i, h)| std::iter::repeat_n(i as i64 + 1, h.labels.len()))
+                .collect(),
+            labels: holds.iter().flat_map(|h| h.labels.iter().map(String::as_str)).collect(),
+            // One service, one configuration: every hold of a batch has the same TTL and cap.
+            ttl_secs: first.ttl_secs,
+            cap: first.cap,
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 9] {
+        [
+            self.region,
+            &self.ids,
+            &self.users,
+            &self.showtimes,
+            &self.counts,
+            &self.owners,
+            &self.labels,
+            &self.ttl_secs,
+            &self.cap,
+        ]
+    }
 }
 
 /// Seats claimed but the booking refused: the claims' foreign key failed `hold.sql` (see the file).
