@@ -7,14 +7,11 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::idempotency::StoredResponse;
 use super::{Answer, BookingService, HoldCommand, Stop, abort, previous_owners, to_json};
 use crate::booking::BookingError;
 use crate::booking::combine::Outcome as BatchOutcome;
 use crate::booking::gate::Refused as GateRefusal;
-use crate::booking::model::{
-    Booking, BookingId, BookingStatus, KeyVerdict, check_showtime_open, check_user_cap, judge_key, unknown_seats,
-};
+use crate::booking::model::{Booking, BookingId, BookingStatus, check_showtime_open, check_user_cap, unknown_seats};
 use crate::booking::store::{self, HeldRow, NewHold};
 use crate::db::{self, RetryError, Tx, TxError};
 
@@ -256,11 +253,9 @@ impl BookingService {
         hold: NewHold<'_>,
         cmd: &HoldCommand,
     ) -> Result<Option<Answer<Booking>>, BookingError> {
-        let client = self.db.write.get().await?;
-        if let Some(found) = store::find(&client, hold.region, hold.id).await? {
+        if let Some(found) = self.find_committed(hold.region, hold.id).await? {
             return Ok(Some(Answer::Fresh(found.booking.as_seen_at(found.now))));
         }
-        drop(client);
         // Not this attempt's booking; the key may still answer for an earlier request with the same key.
         self.key_answer(hold, cmd).await?.transpose()
     }
@@ -274,14 +269,7 @@ impl BookingService {
     ) -> Result<Option<Result<Answer<Booking>, BookingError>>, BookingError> {
         let Some(idem) = &cmd.idempotency else { return Ok(None) };
         let client = self.db.write.get().await?;
-        let Some(stored) = store::find_key(&client, hold.region, cmd.user, idem.key.as_str()).await? else {
-            return Ok(None);
-        };
-        Ok(Some(match judge_key(&stored.request_hash, stored.response, &idem.request_hash) {
-            KeyVerdict::Replay { status, body } => Ok(Answer::Replayed(StoredResponse { status, body })),
-            KeyVerdict::Reused => Err(BookingError::KeyReused),
-            KeyVerdict::InFlight => Err(BookingError::KeyInFlight),
-        }))
+        Ok(idem.verdict(&client, hold.region, cmd.user).await?.map(|verdict| verdict.map(Answer::Replayed)))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Idempotency of the booking writes (DESIGN.md §6, I3): a request's key and fingerprint, the response stored
 //! with it, and the one reading of a key found taken: its stored response replayed, or the refusal of a key reused
 //! for another request or still in flight.
-
+use deadpool_postgres::ClientWrapper;
 use serde_json::Value;
 
 use super::{BookingService, Stop, to_json};
@@ -11,7 +11,7 @@ use crate::booking::model::{Booking, IdempotencyKey, KeyVerdict, judge_key};
 use crate::booking::store::{self, KeyClaim};
 use crate::db::{Region, Tx, TxError};
 
-/// A request's idempotency: its key and fingerprint ([`super::model::request_hash`]).
+/// A request's idempotency: its key and fingerprint ([`crate::booking::model::request_hash`]).
 #[derive(Debug, Clone)]
 pub struct Idempotency {
     /// The `Idempotency-Key` header.
@@ -32,13 +32,33 @@ pub struct StoredResponse {
 /// The idempotency key of a request in flight, for completing or releasing it later.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct KeyRef<'a> {
+    /// The key's owner.
     pub(super) user: UserId,
+    /// The key.
     pub(super) key: &'a str,
 }
 
 impl Idempotency {
+    /// The key of this request by `user`, to complete or release later.
     pub(super) fn key_ref(&self, user: UserId) -> KeyRef<'_> {
         KeyRef { user, key: self.key.as_str() }
+    }
+
+    /// The verdict on this request of its key as stored now: `Ok`, the stored response to replay; `Err`, the
+    /// refusal of a key used for another request or still in flight. `None`: there is no such key (it expired
+    /// meanwhile). Read on `c`: inside the transaction that found the key taken, or on a connection of its own.
+    pub(super) async fn verdict(
+        &self,
+        c: &ClientWrapper,
+        region: &Region,
+        user: UserId,
+    ) -> Result<Option<Result<StoredResponse, BookingError>>, tokio_postgres::Error> {
+        let Some(stored) = store::find_key(c, region, user, self.key.as_str()).await? else { return Ok(None) };
+        Ok(Some(match judge_key(&stored.request_hash, stored.response, &self.request_hash) {
+            KeyVerdict::Replay { status, body } => Ok(StoredResponse { status, body }),
+            KeyVerdict::Reused => Err(BookingError::KeyReused),
+            KeyVerdict::InFlight => Err(BookingError::KeyInFlight),
+        }))
     }
 }
 
@@ -56,22 +76,6 @@ impl BookingService {
     }
 }
 
-/// The verdict of an existing idempotency key on a request (`None`: the key is gone, expired meanwhile).
-pub(super) async fn existing_key(
-    tx: &Tx,
-    region: &Region,
-    user: UserId,
-    idem: &Idempotency,
-) -> Result<Option<Stop>, tokio_postgres::Error> {
-    let Some(stored) = store::find_key(tx, region, user, idem.key.as_str()).await? else { return Ok(None) };
-    Ok(Some(match judge_key(&stored.request_hash, stored.response, &idem.request_hash) {
-        KeyVerdict::Replay { status, body } => Stop::Replay(StoredResponse { status, body }),
-        KeyVerdict::Reused => Stop::Refused(BookingError::KeyReused),
-        KeyVerdict::InFlight => Stop::Refused(BookingError::KeyInFlight),
-    }))
-}
-
-/// Stops with the existing key's verdict when a key claim found the key taken.
 /// Records `view` as the answer (200) of the request's idempotency key, when it has one.
 pub(super) async fn answer_key(
     tx: &Tx,
@@ -86,6 +90,8 @@ pub(super) async fn answer_key(
     Ok(())
 }
 
+/// Stops with the key's verdict when the claim of the request's key found it taken (`claimed`: what the claim
+/// reported). A key gone by the time it is read was taken by a request still in flight a moment ago.
 pub(super) async fn check_claimed(
     tx: &Tx,
     region: &Region,
@@ -94,10 +100,11 @@ pub(super) async fn check_claimed(
     claimed: Option<bool>,
 ) -> Result<(), TxError<Stop>> {
     match (idem, claimed) {
-        (Some(idem), Some(false)) => {
-            let stop = existing_key(tx, region, user, idem).await?.unwrap_or(Stop::Refused(BookingError::KeyInFlight));
-            Err(TxError::Abort(stop))
-        }
+        (Some(idem), Some(false)) => Err(TxError::Abort(match idem.verdict(tx, region, user).await? {
+            Some(Ok(stored)) => Stop::Replay(stored),
+            Some(Err(refusal)) => Stop::Refused(refusal),
+            None => Stop::Refused(BookingError::KeyInFlight),
+        })),
         _ => Ok(()),
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::BookingService;
+use super::payment::{ChargeAttempt, Release};
 use crate::booking::BookingError;
 use crate::booking::model::BookingId;
 use crate::booking::store::{self};
@@ -62,33 +63,23 @@ impl BookingService {
         let mut report = JobReport::default();
         for p in unresolved {
             let id = BookingId(p.booking);
+            let charge = ChargeAttempt { region: &p.region, booking: id, attempt: p.attempt };
             let outcome = match self.payments.find_charge(charge_key(p.booking, p.attempt)).await {
                 Ok(Some(Charge { status: ChargeStatus::Succeeded, id: charge_id, .. })) => {
-                    match self.complete_paid(&p.region, id, p.attempt, &charge_id, p.amount, None).await {
+                    match self.complete_paid(charge, &charge_id, p.amount, None).await {
                         Ok(_) | Err(BookingError::LapsedDuringPayment { refunded: true }) => Ok("paid_or_refunded"),
                         Err(BookingError::LapsedDuringPayment { refunded: false }) => Err("refund failed".to_owned()),
                         Err(e) => Err(e.to_string()),
                     }
                 }
-                Ok(Some(Charge { status: ChargeStatus::Declined { .. }, id: charge_id, .. })) => self
-                    .release_payment(
-                        &p.region,
-                        id,
-                        p.attempt,
-                        PaymentStatus::Declined,
-                        Some(&charge_id),
-                        None,
-                        None,
-                        None,
-                    )
-                    .await
-                    .map(|()| "declined")
-                    .map_err(|e| e.to_string()),
-                Ok(Some(Charge { status: ChargeStatus::Failed, .. }) | None) => self
-                    .release_payment(&p.region, id, p.attempt, PaymentStatus::Failed, None, None, None, None)
-                    .await
-                    .map(|()| "not_charged")
-                    .map_err(|e| e.to_string()),
+                Ok(Some(Charge { status: ChargeStatus::Declined { .. }, id: charge_id, .. })) => {
+                    let release = Release::unattended(PaymentStatus::Declined, Some(&charge_id));
+                    self.release_payment(charge, release).await.map(|()| "declined").map_err(|e| e.to_string())
+                }
+                Ok(Some(Charge { status: ChargeStatus::Failed, .. }) | None) => {
+                    let release = Release::unattended(PaymentStatus::Failed, None);
+                    self.release_payment(charge, release).await.map(|()| "not_charged").map_err(|e| e.to_string())
+                }
                 Err(e) => Err(e.to_string()),
             };
             match outcome {

@@ -230,6 +230,13 @@ impl BookingService {
         Ok(region.ok_or(Refusal::NotFound)?)
     }
 
+    /// The booking as committed now, read on a pooled connection of its own (outside any transaction: after one
+    /// whose outcome is to be established, or that another request won).
+    async fn find_committed(&self, region: &Region, id: BookingId) -> Result<Option<Found>, BookingError> {
+        let client = self.db.write.get().await?;
+        Ok(store::find(&client, region, id).await?)
+    }
+
     /// After a commit that released claims of `showtime`: the seat gate forgets the seats it remembers as claimed,
     /// and the seat cache's invalidation is queued.
     fn after_claims_changed(&self, showtime: Uuid) {
@@ -243,7 +250,7 @@ impl BookingService {
     /// one) and the guarded write tried; then a key already used is answered from what it recorded, a missing booking
     /// is not found, and the caller must be allowed `action`. Returns the booking as it was and, when the write's
     /// guard held, as it is now, with the charge attempt `start_payment.sql` counted.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one round trip's inputs, shared by pay and cancel")]
     async fn guarded_start(
         &self,
         tx: &Tx,

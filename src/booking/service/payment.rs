@@ -22,6 +22,39 @@ enum Start {
     Charge { booking: Booking, attempt: i32, original_hold: Option<OffsetDateTime> },
 }
 
+/// One charge attempt of a booking: what every transaction that settles a payment's outcome is about.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ChargeAttempt<'a> {
+    /// The booking's region.
+    pub(super) region: &'a Region,
+    /// The booking.
+    pub(super) booking: BookingId,
+    /// The attempt's number (`payments.attempt`).
+    pub(super) attempt: i32,
+}
+
+/// How a charge attempt known not to have taken money is settled ([`BookingService::release_payment`]).
+#[derive(Debug)]
+pub(super) struct Release<'a> {
+    /// The attempt's final status (declined, failed).
+    pub(super) status: PaymentStatus,
+    /// The provider's reference of the charge, when there was one.
+    pub(super) charge_ref: Option<&'a str>,
+    /// The hold before the payment window, restored; `None`: keep the current one.
+    pub(super) restore_hold: Option<OffsetDateTime>,
+    /// The request's idempotency key: given `stored` as its response, or released when there is none.
+    pub(super) key: Option<KeyRef<'a>>,
+    /// The response to store with the key.
+    pub(super) stored: Option<StoredResponse>,
+}
+
+impl Release<'_> {
+    /// A release by the reconciler: no request waits on it, and the hold stays as it is.
+    pub(super) fn unattended(status: PaymentStatus, charge_ref: Option<&str>) -> Release<'_> {
+        Release { status, charge_ref, restore_hold: None, key: None, stored: None }
+    }
+}
+
 /// Why completing a paid booking stopped.
 #[derive(Debug)]
 enum Completion {
@@ -68,78 +101,45 @@ impl BookingService {
         if !matches!(charged, Ok(Charge { status: ChargeStatus::Succeeded, .. })) {
             metrics::counter!("boxoffice_bookings_total", "outcome" => "payment_failed").increment(1);
         }
-        match charged {
+        let charge = ChargeAttempt { region: &region, booking: booking.id, attempt };
+        // Every outcome but a success and a lost answer took no money: the attempt is released the same way.
+        let (status, charge_ref, stored, err) = match charged {
             Ok(Charge { status: ChargeStatus::Succeeded, id: charge_id, .. }) => {
-                self.complete_paid(&region, booking.id, attempt, &charge_id, booking.total, key).await
-            }
-            Ok(Charge { status: ChargeStatus::Declined { reason }, id: charge_id, .. }) => {
-                let err = BookingError::Declined { reason };
-                let stored = StoredResponse { status: 402, body: ApiError::from(clone_declined(&err)).body() };
-                self.release_payment(
-                    &region,
-                    booking.id,
-                    attempt,
-                    PaymentStatus::Declined,
-                    Some(&charge_id),
-                    original_hold,
-                    key,
-                    Some(stored),
-                )
-                .await?;
-                Err(err)
-            }
-            Ok(Charge { status: ChargeStatus::Failed, .. }) => {
-                self.release_payment(
-                    &region,
-                    booking.id,
-                    attempt,
-                    PaymentStatus::Failed,
-                    None,
-                    original_hold,
-                    key,
-                    None,
-                )
-                .await?;
-                Err(BookingError::PaymentProvider("the provider reported the charge as failed".into()))
-            }
-            Err(GatewayError::Rejected(why)) => {
-                self.release_payment(
-                    &region,
-                    booking.id,
-                    attempt,
-                    PaymentStatus::Failed,
-                    None,
-                    original_hold,
-                    key,
-                    None,
-                )
-                .await?;
-                Err(BookingError::PaymentProvider(format!("the provider refused the charge request: {why}")))
-            }
-            Err(GatewayError::CircuitOpen { retry_after }) => {
-                // Nothing was attempted: the hold goes back as it was.
-                self.release_payment(
-                    &region,
-                    booking.id,
-                    attempt,
-                    PaymentStatus::Failed,
-                    None,
-                    original_hold,
-                    key,
-                    None,
-                )
-                .await?;
-                Err(BookingError::PaymentPaused { retry_after })
+                return self.complete_paid(charge, &charge_id, booking.total, key).await;
             }
             Err(GatewayError::Timeout) => {
-                self.payment_unknown(&region, booking.id, attempt, key).await?;
-                Err(BookingError::PaymentTimeout)
+                self.payment_unknown(charge, key).await?;
+                return Err(BookingError::PaymentTimeout);
             }
             Err(GatewayError::Unavailable(why)) => {
-                self.payment_unknown(&region, booking.id, attempt, key).await?;
-                Err(BookingError::PaymentProvider(why))
+                self.payment_unknown(charge, key).await?;
+                return Err(BookingError::PaymentProvider(why));
             }
-        }
+            Ok(Charge { status: ChargeStatus::Declined { reason }, id: charge_id, .. }) => {
+                let body = ApiError::from(BookingError::Declined { reason: reason.clone() }).body();
+                let stored = StoredResponse { status: 402, body };
+                (PaymentStatus::Declined, Some(charge_id), Some(stored), BookingError::Declined { reason })
+            }
+            Ok(Charge { status: ChargeStatus::Failed, .. }) => (
+                PaymentStatus::Failed,
+                None,
+                None,
+                BookingError::PaymentProvider("the provider reported the charge as failed".into()),
+            ),
+            Err(GatewayError::Rejected(why)) => (
+                PaymentStatus::Failed,
+                None,
+                None,
+                BookingError::PaymentProvider(format!("the provider refused the charge request: {why}")),
+            ),
+            // Nothing was attempted: the hold goes back as it was.
+            Err(GatewayError::CircuitOpen { retry_after }) => {
+                (PaymentStatus::Failed, None, None, BookingError::PaymentPaused { retry_after })
+            }
+        };
+        let release = Release { status, charge_ref: charge_ref.as_deref(), restore_hold: original_hold, key, stored };
+        self.release_payment(charge, release).await?;
+        Err(err)
     }
 
     async fn finalize_start(
@@ -173,13 +173,12 @@ impl BookingService {
     /// event, and the key's response; if the seats cannot be had, the charge is refunded.
     pub(super) async fn complete_paid(
         &self,
-        region: &Region,
-        id: BookingId,
-        attempt: i32,
+        charge: ChargeAttempt<'_>,
         charge_id: &str,
         amount: i64,
         key: Option<KeyRef<'_>>,
     ) -> Result<Answer<Booking>, BookingError> {
+        let ChargeAttempt { region, booking: id, attempt } = charge;
         // A charge has been taken: giving up here means a 503 and a wait for the reconciler, so this transaction is
         // given a larger retry budget than the others.
         let result = db::retry(&self.patient, "finalize_complete", |tx| async move {
@@ -233,13 +232,12 @@ impl BookingService {
                 Ok(Answer::Fresh(view))
             }
             Err(RetryError::Aborted(Completion::AlreadyResolved)) => {
-                let client = self.db.write.get().await?;
-                let found = store::find(&client, region, id).await?.ok_or(Refusal::NotFound)?;
+                let found = self.find_committed(region, id).await?.ok_or(Refusal::NotFound)?;
                 Ok(Answer::Fresh(found.booking.as_seen_at(found.now)))
             }
             Err(RetryError::Aborted(Completion::Missing)) => Err(Refusal::NotFound.into()),
             Err(RetryError::Aborted(Completion::Refund)) => {
-                let refunded = self.refund_late_payment(region, id, attempt, charge_id, amount, key).await?;
+                let refunded = self.refund_late_payment(charge, charge_id, amount, key).await?;
                 Err(BookingError::LapsedDuringPayment { refunded })
             }
             Err(err) => Err(BookingError::from_retry(err)),
@@ -251,13 +249,12 @@ impl BookingService {
     /// the refund's idempotency key makes that safe).
     async fn refund_late_payment(
         &self,
-        region: &Region,
-        id: BookingId,
-        attempt: i32,
+        charge: ChargeAttempt<'_>,
         charge_id: &str,
         amount: i64,
         key: Option<KeyRef<'_>>,
     ) -> Result<bool, BookingError> {
+        let ChargeAttempt { region, booking: id, attempt } = charge;
         let refund =
             RefundRequest { idempotency_key: refund_key(id.0, attempt), charge_id: charge_id.to_owned(), amount };
         let refunded = match self.payments.refund(refund).await {
@@ -285,14 +282,14 @@ impl BookingService {
                     )
                     .await?;
                 }
-                let mut released = false;
+                let mut released = None;
                 if let Some(Found { booking, .. }) = store::find(&tx, region, id).await?
                     && matches!(booking.status, BookingStatus::PaymentPending | BookingStatus::Reserved)
                 {
                     let from = [BookingStatus::PaymentPending, BookingStatus::Reserved];
                     store::set_status(&tx, region, id, BookingStatus::Expired, &from, booking.hold_expires_at, None)
                         .await?;
-                    released = store::delete_claims(&tx, region, id).await? > 0;
+                    released = (store::delete_claims(&tx, region, id).await? > 0).then_some(booking.showtime_id);
                 }
                 if let Some(k) = key {
                     if refunded {
@@ -307,8 +304,8 @@ impl BookingService {
         .await;
         match result {
             Ok(released) => {
-                if released && let Ok(Some(found)) = self.find_quietly(region, id).await {
-                    self.after_claims_changed(found.booking.showtime_id);
+                if let Some(showtime) = released {
+                    self.after_claims_changed(showtime);
                 }
                 Ok(refunded)
             }
@@ -316,27 +313,17 @@ impl BookingService {
         }
     }
 
-    async fn find_quietly(&self, region: &Region, id: BookingId) -> Result<Option<Found>, BookingError> {
-        let client = self.db.write.get().await?;
-        Ok(store::find(&client, region, id).await?)
-    }
-
-    /// A charge known not to have taken money (declined, failed, never attempted): the attempt gets `status`, and a
-    /// booking still `payment_pending` goes back to `reserved` with `restore_hold` (its hold before the payment
-    /// window; `None`: keep the current one) — or to `expired`, claims released, if that hold has lapsed. The key
-    /// gets `stored` as its response, or is released when there is none.
-    #[expect(clippy::too_many_arguments, reason = "one transaction's inputs; a struct would only rename them")]
+    /// A charge known not to have taken money (declined, failed, never attempted): the attempt gets its status, and
+    /// a booking still `payment_pending` goes back to `reserved` with the hold it had before the payment window (or
+    /// its current one) — or to `expired`, claims released, if that hold has lapsed. The key gets the stored
+    /// response, or is released when there is none.
     pub(super) async fn release_payment(
         &self,
-        region: &Region,
-        id: BookingId,
-        attempt: i32,
-        status: PaymentStatus,
-        charge_ref: Option<&str>,
-        restore_hold: Option<OffsetDateTime>,
-        key: Option<KeyRef<'_>>,
-        stored: Option<StoredResponse>,
+        charge: ChargeAttempt<'_>,
+        release: Release<'_>,
     ) -> Result<(), BookingError> {
+        let ChargeAttempt { region, booking: id, attempt } = charge;
+        let Release { status, charge_ref, restore_hold, key, stored } = release;
         let stored = &stored;
         let result = db::retry(&self.patient, "finalize_release", |tx| async move {
             let pending = [PaymentStatus::Pending, PaymentStatus::Unknown];
@@ -389,13 +376,8 @@ impl BookingService {
 
     /// The provider's answer was lost: the attempt becomes `unknown` (the booking stays `payment_pending` for the
     /// reconciler) and the key is released so that a retry sees the booking's state rather than this error.
-    async fn payment_unknown(
-        &self,
-        region: &Region,
-        id: BookingId,
-        attempt: i32,
-        key: Option<KeyRef<'_>>,
-    ) -> Result<(), BookingError> {
+    async fn payment_unknown(&self, charge: ChargeAttempt<'_>, key: Option<KeyRef<'_>>) -> Result<(), BookingError> {
+        let ChargeAttempt { region, booking: id, attempt } = charge;
         db::retry(&self.db, "finalize_unknown", |tx| async move {
             let pending = [PaymentStatus::Pending];
             payment_store::resolve(&tx, region, id.0, attempt, PaymentStatus::Unknown, None, &pending).await?;
@@ -406,12 +388,5 @@ impl BookingService {
         })
         .await
         .map_err(BookingError::from_retry)
-    }
-}
-
-fn clone_declined(err: &BookingError) -> BookingError {
-    match err {
-        BookingError::Declined { reason } => BookingError::Declined { reason: reason.clone() },
-        _ => BookingError::Internal(anyhow::anyhow!("not a decline")),
     }
 }
