@@ -154,7 +154,7 @@ impl HoldCombiner {
         }
         // No reply means the runner died (a panic; nothing in it should panic): nothing is known of the batch. Run
         // alone, the hold keeps its booking id, so a batch that did commit fails the rerun on the primary key and the
-        // hold then finds its booking (Stop::AlreadyCommitted), never a second one.
+        // hold then finds its booking (Stop::MaybeCommitted), never a second one.
         outcome.await.unwrap_or(Outcome::Alone)
     }
 

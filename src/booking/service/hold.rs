@@ -83,9 +83,9 @@ impl BookingService {
                     Ok(Held { cache_invalidated: true, ..self.held(hold, cmd, row) })
                 }
                 Some(BatchOutcome::Committed(None)) => Err(RetryError::Aborted(Stop::NotHeld)),
-                Some(BatchOutcome::Unknown) => Err(RetryError::Aborted(Stop::AlreadyCommitted)),
+                Some(BatchOutcome::Unknown) => Err(RetryError::Aborted(Stop::MaybeCommitted)),
                 Some(BatchOutcome::Alone) | None => {
-                    db::retry(&self.db, "hold", |tx| self.hold_body(tx, hold, cmd)).await
+                    db::retry(&self.db, "hold", |tx| self.hold_attempt(tx, hold, cmd)).await
                 }
             };
             let uncertainty = match result {
@@ -120,7 +120,7 @@ impl BookingService {
                     hold_again(&mut reruns, hold.id)?;
                     continue;
                 }
-                Err(RetryError::Aborted(Stop::AlreadyCommitted)) => None,
+                Err(RetryError::Aborted(Stop::MaybeCommitted)) => None,
                 Err(err @ RetryError::AmbiguousCommit { .. }) => Some(err),
                 Err(err) => return Err(BookingError::from_retry(err)),
             };
@@ -149,11 +149,11 @@ impl BookingService {
     /// nothing. Without an Idempotency-Key that is the whole transaction, committed in the same round trip as
     /// BEGIN and the statement. With one, the key is claimed in flight in that round trip, and answered in the
     /// round trip of the COMMIT.
-    async fn hold_body(&self, tx: Arc<Tx>, hold: NewHold<'_>, cmd: &HoldCommand) -> Result<Held, TxError<Stop>> {
+    async fn hold_attempt(&self, tx: Arc<Tx>, hold: NewHold<'_>, cmd: &HoldCommand) -> Result<Held, TxError<Stop>> {
         let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(hold.region, cmd.user, idem));
         let writes = match store::hold_writes(&tx, key, hold).await {
             Ok(writes) => writes,
-            Err(TxError::Db(e)) if is_booking_pkey_violation(&e) => return abort(Stop::AlreadyCommitted),
+            Err(TxError::Db(e)) if is_booking_pkey_violation(&e) => return abort(Stop::MaybeCommitted),
             Err(e) => return Err(e),
         };
         if writes.key_claimed == Some(false) {

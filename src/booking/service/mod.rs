@@ -68,8 +68,9 @@ enum Stop {
     Refused(BookingError),
     /// The key exists with a stored response for the same request.
     Replay(StoredResponse),
-    /// The hold's booking id exists: an earlier attempt whose COMMIT looked lost did commit.
-    AlreadyCommitted,
+    /// The hold may have committed, which is looked up on a connection of its own: its booking id exists (an earlier
+    /// attempt whose COMMIT looked lost did commit), or the COMMIT of the batch it went with was lost.
+    MaybeCommitted,
     /// The hold inserted no booking; what stood in its way is read after the rollback.
     NotHeld,
     /// The hold's idempotency key exists; its verdict is read after the rollback.
