@@ -100,9 +100,9 @@ pub struct HoldRefusal {
 ///
 /// # Errors
 /// Database errors.
-pub async fn hold_refusal(c: &ClientWrapper, hold: NewHold<'_>) -> Result<Option<HoldRefusal>, tokio_postgres::Error> {
+pub async fn hold_refusal(c: &ClientWrapper, hold: &NewHold) -> Result<Option<HoldRefusal>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::HOLD_REFUSAL).await?;
-    let rows = c.query(&stmt, &[hold.region, &hold.showtime, &hold.labels, &hold.user.0, &hold.id.0]).await?;
+    let rows = c.query(&stmt, &[&hold.region, &hold.showtime, &hold.labels, &hold.user.0, &hold.id.0]).await?;
     let Some(first) = rows.first() else { return Ok(None) };
     let mut kinds = HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -254,11 +254,11 @@ pub async fn claim_seats(
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 
-/// A hold to write (see `hold.sql`).
-#[derive(Debug, Clone, Copy)]
-pub struct NewHold<'a> {
+/// A hold to write (see `hold_batch.sql`), owned: it waits in a queue of `booking::combine` as it is.
+#[derive(Debug, Clone)]
+pub struct NewHold {
     /// The showtime's region.
-    pub region: &'a Region,
+    pub region: Region,
     /// The booking's id (made by the service).
     pub id: BookingId,
     /// The caller.
@@ -266,7 +266,7 @@ pub struct NewHold<'a> {
     /// The showtime.
     pub showtime: Uuid,
     /// Seat labels, distinct and sorted.
-    pub labels: &'a [String],
+    pub labels: Vec<String>,
     /// Hold TTL in seconds.
     pub ttl_secs: f64,
     /// The per-user cap of seats on a showtime.
@@ -306,8 +306,8 @@ pub struct HoldWrites {
 ///
 /// # Errors
 /// Database errors; [`TxError::Commit`] when the COMMIT sent with the hold failed.
-pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_>) -> Result<HoldWrites, TxError<E>> {
-    let batch = BatchParams::one(&hold);
+pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: &NewHold) -> Result<HoldWrites, TxError<E>> {
+    let batch = BatchParams::one(hold);
     let held = batch.params();
     let (status, body): (Option<i32>, Option<Json<&Value>>) = (None, None);
     let key_params = key.as_ref().map(|k| key_claim_params(k, &status, &body));
@@ -341,7 +341,7 @@ pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_
 ///
 /// # Errors
 /// Database errors; [`TxError::Commit`] when the COMMIT failed.
-pub async fn hold_batch<E>(tx: &Tx, holds: &[NewHold<'_>]) -> Result<Option<Vec<Option<HeldRow>>>, TxError<E>> {
+pub async fn hold_batch<E>(tx: &Tx, holds: &[&NewHold]) -> Result<Option<Vec<Option<HeldRow>>>, TxError<E>> {
     let Some(batch) = BatchParams::new(holds) else { return Ok(Some(Vec::new())) };
     let params = batch.params();
     let rows = match tx.commit_with(&[(q::HOLD_BATCH, &params[..])]).await {
@@ -376,19 +376,19 @@ struct BatchParams<'a> {
 
 impl<'a> BatchParams<'a> {
     /// The parameters of `holds`; `None` when there is none.
-    fn new(holds: &[NewHold<'a>]) -> Option<Self> {
+    fn new(holds: &[&'a NewHold]) -> Option<Self> {
         holds.first().map(|first| Self::of(first, holds))
     }
 
     /// The parameters of one hold: a batch of one.
-    fn one(hold: &NewHold<'a>) -> Self {
-        Self::of(hold, std::slice::from_ref(hold))
+    fn one(hold: &'a NewHold) -> Self {
+        Self::of(hold, &[hold])
     }
 
     /// `holds`, of which `first` gives the region, TTL and cap.
-    fn of(first: &NewHold<'a>, holds: &[NewHold<'a>]) -> Self {
+    fn of(first: &'a NewHold, holds: &[&'a NewHold]) -> Self {
         Self {
-            region: first.region,
+            region: &first.region,
             ids: holds.iter().map(|h| h.id.0).collect(),
             users: holds.iter().map(|h| h.user.0).collect(),
             showtimes: holds.iter().map(|h| h.showtime).collect(),

@@ -20,8 +20,6 @@ struct Held {
     booking: Booking,
     /// The bookings whose lapsed claims it took over.
     taken_over: Vec<Uuid>,
-    /// The seat cache of its showtime was invalidated after the commit already (by its batch: booking::combine).
-    cache_invalidated: bool,
 }
 
 impl BookingService {
@@ -59,29 +57,27 @@ impl BookingService {
         let region = self.showtime_region(cmd.showtime).await?.ok_or(BookingError::UnknownShowtime)?;
         // Made once for all attempts: a COMMIT whose outcome was lost, landing late, conflicts with any rerun on
         // this primary key instead of making a second booking.
-        let hold = NewHold {
-            region: &region,
+        let hold = &NewHold {
+            region,
             id: BookingId::new(),
             user: cmd.user,
             showtime: cmd.showtime,
-            labels: &labels,
+            labels,
             ttl_secs: self.hold_ttl.as_secs_f64(),
             cap: i64::try_from(self.limits.max_seats_per_user_showtime).unwrap_or(i64::MAX),
         };
         // Every write connection busy: the first attempt goes with a batch (booking::combine). Its outcome reads as
         // an attempt of this hold's own: a batch that committed nothing is run again here, alone.
         let mut batched = match &self.combiner {
-            Some(combiner) if cmd.idempotency.is_none() && combiner.busy(&region) => {
-                Some(combiner.submit(hold.into()).await)
+            Some(combiner) if cmd.idempotency.is_none() && combiner.busy(&hold.region) => {
+                Some(combiner.submit(hold.clone()).await)
             }
             _ => None,
         };
         let (mut unknown_commits, mut reruns) = (0, 0);
         loop {
             let result = match batched.take() {
-                Some(BatchOutcome::Committed(Some(row))) => {
-                    Ok(Held { cache_invalidated: true, ..self.held(hold, cmd, row) })
-                }
+                Some(BatchOutcome::Committed(Some(row))) => Ok(self.held(hold, row)),
                 Some(BatchOutcome::Committed(None)) => Err(RetryError::Aborted(Stop::NotHeld)),
                 Some(BatchOutcome::Unknown) => Err(RetryError::Aborted(Stop::MaybeCommitted)),
                 Some(BatchOutcome::Alone) | None => {
@@ -90,7 +86,7 @@ impl BookingService {
             };
             let uncertainty = match result {
                 Ok(held) => {
-                    self.after_hold(&held.booking, &held.taken_over, held.cache_invalidated).await;
+                    self.after_hold(&held.booking, &held.taken_over).await;
                     if let (Some(pass), Some(expires)) = (pass.take(), held.booking.hold_expires_at) {
                         pass.claimed(instant_at(expires));
                     }
@@ -149,8 +145,8 @@ impl BookingService {
     /// nothing. Without an Idempotency-Key that is the whole transaction, committed in the same round trip as
     /// BEGIN and the statement. With one, the key is claimed in flight in that round trip, and answered in the
     /// round trip of the COMMIT.
-    async fn hold_attempt(&self, tx: Arc<Tx>, hold: NewHold<'_>, cmd: &HoldCommand) -> Result<Held, TxError<Stop>> {
-        let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(hold.region, cmd.user, idem));
+    async fn hold_attempt(&self, tx: Arc<Tx>, hold: &NewHold, cmd: &HoldCommand) -> Result<Held, TxError<Stop>> {
+        let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(&hold.region, cmd.user, idem));
         let writes = match store::hold_writes(&tx, key, hold).await {
             Ok(writes) => writes,
             Err(TxError::Db(e)) if is_booking_pkey_violation(&e) => return abort(Stop::MaybeCommitted),
@@ -160,21 +156,21 @@ impl BookingService {
             return abort(Stop::KeyTaken);
         }
         let Some(row) = writes.booking else { return abort(Stop::NotHeld) };
-        let held = self.held(hold, cmd, row);
+        let held = self.held(hold, row);
         if let Some(idem) = &cmd.idempotency {
             let body = to_json(&held.booking)?;
-            store::complete_key_and_commit(&tx, hold.region, cmd.user, idem.key.as_str(), 201, &body).await?;
+            store::complete_key_and_commit(&tx, &hold.region, cmd.user, idem.key.as_str(), 201, &body).await?;
         }
         Ok(held)
     }
 
     /// The booking `hold.sql` inserted, and the bookings whose lapsed claims it took over.
-    fn held(&self, hold: NewHold<'_>, cmd: &HoldCommand, row: HeldRow) -> Held {
+    fn held(&self, hold: &NewHold, row: HeldRow) -> Held {
         let booking = Booking {
             region: hold.region.clone(),
             id: hold.id,
-            user_id: cmd.user,
-            showtime_id: cmd.showtime,
+            user_id: hold.user,
+            showtime_id: hold.showtime,
             status: BookingStatus::Reserved,
             seats: row.seats,
             total: row.total,
@@ -184,12 +180,12 @@ impl BookingService {
             created_at: row.created_at,
             updated_at: row.created_at,
         };
-        Held { taken_over: previous_owners(&row.claimed, hold.id), booking, cache_invalidated: false }
+        Held { taken_over: previous_owners(&row.claimed, hold.id), booking }
     }
 
     /// Why `hold.sql` inserted no booking, read after its transaction: an unknown showtime, a closed one, seats its
     /// screen lacks, seats another booking holds, or the per-user cap. `None`: nothing is in the way any more.
-    async fn why_not_held(&self, hold: NewHold<'_>, cmd: &HoldCommand) -> Result<Option<BookingError>, BookingError> {
+    async fn why_not_held(&self, hold: &NewHold, cmd: &HoldCommand) -> Result<Option<BookingError>, BookingError> {
         let client = self.db.write.get().await?;
         let Some(refusal) = store::hold_refusal(&client, hold).await? else {
             return Ok(Some(BookingError::UnknownShowtime));
@@ -214,7 +210,11 @@ impl BookingService {
     /// After a hold committed: expires the bookings whose lapsed claims it took over, in a transaction of their own
     /// (the hold's was committed in one round trip, before anyone knew of the takeover). Until then they are lapsed
     /// holds, which block nothing (I4); should this fail, the sweeper expires them. Then the seat cache and metrics.
-    async fn after_hold(&self, booking: &Booking, taken_over: &[Uuid], cache_invalidated: bool) {
+    ///
+    /// The one place a hold's seat-cache invalidation is queued, however it committed: alone, with a batch
+    /// (`booking::combine`), or found committed after a lost COMMIT. Queuing is cheap (the flusher sends one Redis
+    /// call for all the invalidations queued meanwhile: an on-sale batch's holds of one showtime become one).
+    async fn after_hold(&self, booking: &Booking, taken_over: &[Uuid]) {
         self.booking_regions.insert(booking.id.0, booking.region.clone());
         if !taken_over.is_empty() {
             let region = &booking.region;
@@ -230,11 +230,11 @@ impl BookingService {
                 }
             }
         }
-        // Expiring a taken-over booking releases its other claims: after that, whatever the batch did.
-        if !taken_over.is_empty() {
-            self.after_claims_changed(booking.showtime_id);
-        } else if !cache_invalidated {
+        if taken_over.is_empty() {
             self.seats.invalidate(booking.showtime_id);
+        } else {
+            // Expiring a taken-over booking released its other claims: the seat gate forgets too.
+            self.after_claims_changed(booking.showtime_id);
         }
         metrics::counter!("boxoffice_seats_claimed_total").increment(booking.seats.len() as u64);
     }
@@ -242,18 +242,14 @@ impl BookingService {
     /// A hold found committed after a COMMIT whose outcome was lost: its post-commit effects, once.
     async fn committed_after_all(&self, answer: Answer<Booking>) -> Answer<Booking> {
         if let Answer::Fresh(booking) = &answer {
-            self.after_hold(booking, &[], false).await;
+            self.after_hold(booking, &[]).await;
         }
         answer
     }
 
     /// After a COMMIT whose outcome is unknown: did the hold commit? Asked on a fresh connection.
-    async fn hold_outcome(
-        &self,
-        hold: NewHold<'_>,
-        cmd: &HoldCommand,
-    ) -> Result<Option<Answer<Booking>>, BookingError> {
-        if let Some(found) = self.find_committed(hold.region, hold.id).await? {
+    async fn hold_outcome(&self, hold: &NewHold, cmd: &HoldCommand) -> Result<Option<Answer<Booking>>, BookingError> {
+        if let Some(found) = self.find_committed(&hold.region, hold.id).await? {
             return Ok(Some(Answer::Fresh(found.booking.as_seen_at(found.now))));
         }
         // Not this attempt's booking; the key may still answer for an earlier request with the same key.
@@ -264,12 +260,12 @@ impl BookingService {
     /// reused for another request or still in flight. `None`: no key, or it is gone.
     async fn key_answer(
         &self,
-        hold: NewHold<'_>,
+        hold: &NewHold,
         cmd: &HoldCommand,
     ) -> Result<Option<Result<Answer<Booking>, BookingError>>, BookingError> {
         let Some(idem) = &cmd.idempotency else { return Ok(None) };
         let client = self.db.write.get().await?;
-        Ok(idem.verdict(&client, hold.region, cmd.user).await?.map(|verdict| verdict.map(Answer::Replayed)))
+        Ok(idem.verdict(&client, &hold.region, cmd.user).await?.map(|verdict| verdict.map(Answer::Replayed)))
     }
 }
 

@@ -173,8 +173,8 @@ impl BookingService {
     pub fn new(db: Db, seats: SeatCache, config: &Config) -> Self {
         let mut patient = db.clone();
         patient.retry_policy.max_attempts = patient.retry_policy.max_attempts.saturating_mul(4);
-        let combiner = (config.booking.hold_batch_max > 1)
-            .then(|| HoldCombiner::new(db.clone(), seats.clone(), config.booking.hold_batch_max));
+        let combiner =
+            (config.booking.hold_batch_max > 1).then(|| HoldCombiner::new(db.clone(), config.booking.hold_batch_max));
         Self {
             db,
             patient,
