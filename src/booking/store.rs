@@ -254,7 +254,8 @@ pub async fn claim_seats(
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 
-/// A hold to write (see `hold_batch.sql`), owned: it waits in a queue of `booking::combine` as it is.
+/// A hold to write (see `hold.sql`; `hold_batch.sql` for a batch), owned: it waits in a queue of `booking::combine`
+/// as it is.
 #[derive(Debug, Clone)]
 pub struct NewHold {
     /// The showtime's region.
@@ -307,12 +308,11 @@ pub struct HoldWrites {
 /// # Errors
 /// Database errors; [`TxError::Commit`] when the COMMIT sent with the hold failed.
 pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: &NewHold) -> Result<HoldWrites, TxError<E>> {
-    let batch = BatchParams::one(hold);
-    let held = batch.params();
+    let held = hold_params(hold);
     let (status, body): (Option<i32>, Option<Json<&Value>>) = (None, None);
     let key_params = key.as_ref().map(|k| key_claim_params(k, &status, &body));
     let (key_claimed, rows) = match &key_params {
-        None => match tx.commit_with(&[(q::HOLD_BATCH, &held[..])]).await {
+        None => match tx.commit_with(&[(q::HOLD, &held[..])]).await {
             Ok(mut results) => (None, results.pop().unwrap_or_default()),
             Err(TxError::Db(e)) if hold_refused(&e) => (None, Vec::new()),
             Err(e) => return Err(e),
@@ -320,7 +320,7 @@ pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: &NewHold) 
         // Not `pipeline`: the key's verdict is needed even when the hold failed (a replay must not become a 409).
         Some(params) => {
             let claim = tx.prepare_cached(q::IDEMPOTENCY_CLAIM).await?;
-            let hold_statement = tx.prepare_cached(q::HOLD_BATCH).await?;
+            let hold_statement = tx.prepare_cached(q::HOLD).await?;
             let (claimed_key, rows) = join(tx.query(&claim, params), tx.query(&hold_statement, &held)).await;
             let rows = match rows {
                 Err(e) if hold_refused(&e) => Vec::new(),
@@ -380,11 +380,6 @@ impl<'a> BatchParams<'a> {
         holds.first().map(|first| Self::of(first, holds))
     }
 
-    /// The parameters of one hold: a batch of one.
-    fn one(hold: &'a NewHold) -> Self {
-        Self::of(hold, &[hold])
-    }
-
     /// `holds`, of which `first` gives the region, TTL and cap.
     fn of(first: &'a NewHold, holds: &[&'a NewHold]) -> Self {
         Self {
@@ -418,6 +413,11 @@ impl<'a> BatchParams<'a> {
             &self.cap,
         ]
     }
+}
+
+/// `hold.sql`'s parameters.
+fn hold_params(hold: &NewHold) -> [&(dyn ToSql + Sync); 7] {
+    [&hold.region, &hold.id.0, &hold.user.0, &hold.showtime, &hold.labels, &hold.ttl_secs, &hold.cap]
 }
 
 /// Seats claimed but the booking refused: the claims' foreign key failed `hold.sql` (see the file).
