@@ -12,6 +12,7 @@ pub mod db; //        pools, the serializable retry helper, migrations, SQL cons
 pub mod error; //     ApiError -> RFC 9457 problem+json: the one place errors become HTTP
 pub mod extract; //   Json/Query/Path extractors with problem+json rejections
 pub mod gateway; //   rate limits, client address, security headers, CORS, server timeouts, /docs
+pub mod ids; //       typed ids (ShowtimeId, BookingId, UserId, ...): UUID newtypes that bind as UUID in SQL
 pub mod metrics; //   Prometheus recorder and metric descriptions
 pub mod notify; //    the outbox dispatcher: booking confirmations and cancellations by mail
 pub mod openapi; //   the OpenAPI 3.1 document, generated from annotations
