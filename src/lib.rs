@@ -13,6 +13,7 @@ pub mod edge; //      the HTTP edge: rate limits, client address, security heade
 pub mod error; //     ApiError -> RFC 9457 problem+json: the one place errors become HTTP; their OpenAPI schema
 pub mod extract; //   Json/Query/Path extractors with problem+json rejections
 pub mod health; //    /healthz (alive) and /readyz (database reachable)
+pub mod ids; //       typed ids (ShowtimeId, BookingId, UserId, ...): UUID newtypes that bind as UUID in SQL
 pub mod metrics; //   Prometheus recorder and metric descriptions
 pub mod notify; //    the outbox dispatcher: booking confirmations and cancellations by mail
 pub mod openapi; //   the OpenAPI 3.1 document, generated from annotations

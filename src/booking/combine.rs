@@ -37,57 +37,14 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::model::BookingId;
 use super::store::{self, HeldRow, NewHold};
-use crate::auth::model::UserId;
-use crate::cache::seats::SeatCache;
 use crate::db::{self, Db, Region, RetryError, TxError};
-
-/// A hold, owned, as it waits in a queue.
-#[derive(Debug, Clone)]
-pub struct HoldSpec {
-    region: Region,
-    id: BookingId,
-    user: UserId,
-    showtime: Uuid,
-    labels: Vec<String>,
-    ttl_secs: f64,
-    cap: i64,
-}
-
-impl From<NewHold<'_>> for HoldSpec {
-    fn from(hold: NewHold<'_>) -> Self {
-        Self {
-            region: hold.region.clone(),
-            id: hold.id,
-            user: hold.user,
-            showtime: hold.showtime,
-            labels: hold.labels.to_vec(),
-            ttl_secs: hold.ttl_secs,
-            cap: hold.cap,
-        }
-    }
-}
-
-impl HoldSpec {
-    fn as_new(&self) -> NewHold<'_> {
-        NewHold {
-            region: &self.region,
-            id: self.id,
-            user: self.user,
-            showtime: self.showtime,
-            labels: &self.labels,
-            ttl_secs: self.ttl_secs,
-            cap: self.cap,
-        }
-    }
-}
 
 /// What became of a hold sent with a batch.
 #[derive(Debug)]
 pub enum Outcome {
-    /// The batch committed: the booking, or `None` when this hold claimed no seat and inserted nothing. The seat
-    /// cache of each showtime the batch changed was invalidated once (queued), before the answers.
+    /// The batch committed: the booking, or `None` when this hold claimed no seat and inserted nothing. Its
+    /// effects after the commit (the seat cache among them) are the hold's own, as for a hold alone.
     Committed(Option<HeldRow>),
     /// The batch's COMMIT outcome was lost: the hold may or may not have committed.
     Unknown,
@@ -96,7 +53,7 @@ pub enum Outcome {
 }
 
 struct Member {
-    hold: HoldSpec,
+    hold: NewHold,
     reply: oneshot::Sender<Outcome>,
     /// Left out of a batch once already (see [`in_lock_order`]).
     deferred: bool,
@@ -105,7 +62,6 @@ struct Member {
 /// The queues of holds waiting for a write connection, per region.
 pub struct HoldCombiner {
     db: Db,
-    seats: SeatCache,
     max: usize,
     queues: Mutex<HashMap<Region, Vec<Member>>>,
 }
@@ -117,9 +73,9 @@ impl std::fmt::Debug for HoldCombiner {
 }
 
 impl HoldCombiner {
-    /// Batches of at most `max` holds (at least 2) on `db`'s write pool; `seats` is the seat cache to invalidate.
-    pub fn new(db: Db, seats: SeatCache, max: usize) -> Arc<Self> {
-        Arc::new(Self { db, seats, max: max.max(2), queues: Mutex::new(HashMap::new()) })
+    /// Batches of at most `max` holds (at least 2) on `db`'s write pool.
+    pub fn new(db: Db, max: usize) -> Arc<Self> {
+        Arc::new(Self { db, max: max.max(2), queues: Mutex::new(HashMap::new()) })
     }
 
     fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<Region, Vec<Member>>> {
@@ -140,7 +96,7 @@ impl HoldCombiner {
     }
 
     /// Sends `hold` with the next batch of its region and waits for the batch's outcome.
-    pub async fn submit(self: &Arc<Self>, hold: HoldSpec) -> Outcome {
+    pub async fn submit(self: &Arc<Self>, hold: NewHold) -> Outcome {
         let region = hold.region.clone();
         let (reply, outcome) = oneshot::channel();
         let first = {
@@ -154,7 +110,7 @@ impl HoldCombiner {
         }
         // No reply means the runner died (a panic; nothing in it should panic): nothing is known of the batch. Run
         // alone, the hold keeps its booking id, so a batch that did commit fails the rerun on the primary key and the
-        // hold then finds its booking (Stop::AlreadyCommitted), never a second one.
+        // hold then finds its booking (Stop::MaybeCommitted), never a second one.
         outcome.await.unwrap_or(Outcome::Alone)
     }
 
@@ -212,7 +168,7 @@ impl HoldCombiner {
                     metrics::counter!("boxoffice_hold_batch_members_total").increment(members.len() as u64);
                     members
                 });
-                let holds: Vec<NewHold<'_>> = members.iter().map(|m| m.hold.as_new()).collect();
+                let holds: Vec<&NewHold> = members.iter().map(|m| &m.hold).collect();
                 match store::hold_batch(&tx, &holds).await? {
                     Some(rows) => Ok(rows),
                     None => Err(TxError::Abort(())),
@@ -224,14 +180,6 @@ impl HoldCombiner {
         let members = batch.into_inner().unwrap_or_else(|| self.take(&region));
         match result {
             Ok(rows) => {
-                // One invalidation a showtime, not one a hold: an on-sale's batch is one showtime's.
-                let mut changed: Vec<Uuid> =
-                    members.iter().zip(&rows).filter(|(_, row)| row.is_some()).map(|(m, _)| m.hold.showtime).collect();
-                changed.sort_unstable();
-                changed.dedup();
-                for showtime in changed {
-                    self.seats.invalidate(showtime);
-                }
                 for (member, row) in members.into_iter().zip(rows) {
                     let _ = member.reply.send(Outcome::Committed(row));
                 }

@@ -8,7 +8,8 @@
 //!
 //! Rooms: [`model`] (pure rules), [`store`] (SQL), [`service`] (the protocol: transactions, payments, post-commit
 //! effects; also used by the worker's sweeper and reconciler), [`routes`] (HTTP), [`gate`] (the in-process seat
-//! gate a hold passes before its transaction).
+//! gate a hold passes before its transaction), [`combine`] (group commit: the holds that wait for a write connection
+//! go together in one transaction).
 
 pub mod combine;
 pub mod gate;

@@ -12,30 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::model::UserId;
 use crate::db::Region;
-
-/// A booking's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(transparent)]
-pub struct BookingId(pub Uuid);
-
-impl BookingId {
-    /// A new random id (made by the service, so that a retried or ambiguous transaction can be recognised by it).
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-}
-
-impl Default for BookingId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for BookingId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use crate::ids::BookingId;
 
 /// Where a booking is in its life (DESIGN.md §5–6).
 ///

@@ -76,7 +76,7 @@ pub async fn showtime_region(c: &ClientWrapper, showtime: Uuid) -> Result<Option
 /// Database errors.
 pub async fn booking_region(c: &ClientWrapper, booking: BookingId) -> Result<Option<Region>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::BOOKING_REGION).await?;
-    c.query_opt(&stmt, &[&booking.0]).await?.map(|r| r.try_get(0)).transpose()
+    c.query_opt(&stmt, &[&booking]).await?.map(|r| r.try_get(0)).transpose()
 }
 
 /// What stood in a refused hold's way, read after its transaction (see `hold_refusal.sql`).
@@ -100,9 +100,9 @@ pub struct HoldRefusal {
 ///
 /// # Errors
 /// Database errors.
-pub async fn hold_refusal(c: &ClientWrapper, hold: NewHold<'_>) -> Result<Option<HoldRefusal>, tokio_postgres::Error> {
+pub async fn hold_refusal(c: &ClientWrapper, hold: &NewHold) -> Result<Option<HoldRefusal>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::HOLD_REFUSAL).await?;
-    let rows = c.query(&stmt, &[hold.region, &hold.showtime, &hold.labels, &hold.user.0, &hold.id.0]).await?;
+    let rows = c.query(&stmt, &[&hold.region, &hold.showtime, &hold.labels, &hold.user, &hold.id]).await?;
     let Some(first) = rows.first() else { return Ok(None) };
     let mut kinds = HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -149,7 +149,7 @@ pub async fn claim_key(c: &ClientWrapper, claim: KeyClaim<'_>) -> Result<bool, t
     let row = c
         .query_opt(
             &stmt,
-            &[claim.region, &claim.user.0, &claim.key, &claim.request_hash, &status, &body, &claim.abandon_after_secs],
+            &[claim.region, &claim.user, &claim.key, &claim.request_hash, &status, &body, &claim.abandon_after_secs],
         )
         .await?;
     Ok(row.is_some())
@@ -175,7 +175,7 @@ pub async fn find_key(
     key: &str,
 ) -> Result<Option<StoredKey>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::IDEMPOTENCY_FIND).await?;
-    let Some(row) = c.query_opt(&stmt, &[region, &user.0, &key]).await? else { return Ok(None) };
+    let Some(row) = c.query_opt(&stmt, &[region, &user, &key]).await? else { return Ok(None) };
     let status: Option<i32> = row.try_get("response_status")?;
     let body: Option<Json<Value>> = row.try_get("response_body")?;
     let response = match (status, body) {
@@ -198,7 +198,7 @@ pub async fn complete_key(
     body: &Value,
 ) -> Result<(), tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::IDEMPOTENCY_COMPLETE).await?;
-    c.execute(&stmt, &[region, &user.0, &key, &i32::from(status), &Json(body)]).await?;
+    c.execute(&stmt, &[region, &user, &key, &i32::from(status), &Json(body)]).await?;
     Ok(())
 }
 
@@ -214,7 +214,7 @@ pub async fn complete_key_and_commit<E>(
     status: u16,
     body: &Value,
 ) -> Result<(), TxError<E>> {
-    let params: [&(dyn ToSql + Sync); 5] = [region, &user.0, &key, &i32::from(status), &Json(body)];
+    let params: [&(dyn ToSql + Sync); 5] = [region, &user, &key, &i32::from(status), &Json(body)];
     tx.commit_with(&[(q::IDEMPOTENCY_COMPLETE, &params[..])]).await?;
     Ok(())
 }
@@ -230,7 +230,7 @@ pub async fn release_key(
     key: &str,
 ) -> Result<(), tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::IDEMPOTENCY_RELEASE).await?;
-    c.execute(&stmt, &[region, &user.0, &key]).await?;
+    c.execute(&stmt, &[region, &user, &key]).await?;
     Ok(())
 }
 
@@ -250,15 +250,16 @@ pub async fn claim_seats(
     hold_expires_at: Option<OffsetDateTime>,
 ) -> Result<Vec<Claimed>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::CLAIM_SEATS).await?;
-    let rows = c.query(&stmt, &[region, &showtime, &labels, &booking.0, &hold_expires_at]).await?;
+    let rows = c.query(&stmt, &[region, &showtime, &labels, &booking, &hold_expires_at]).await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 
-/// A hold to write (see `hold.sql`).
-#[derive(Debug, Clone, Copy)]
-pub struct NewHold<'a> {
+/// A hold to write (see `hold.sql`; `hold_batch.sql` for a batch), owned: it waits in a queue of `booking::combine`
+/// as it is.
+#[derive(Debug, Clone)]
+pub struct NewHold {
     /// The showtime's region.
-    pub region: &'a Region,
+    pub region: Region,
     /// The booking's id (made by the service).
     pub id: BookingId,
     /// The caller.
@@ -266,7 +267,7 @@ pub struct NewHold<'a> {
     /// The showtime.
     pub showtime: Uuid,
     /// Seat labels, distinct and sorted.
-    pub labels: &'a [String],
+    pub labels: Vec<String>,
     /// Hold TTL in seconds.
     pub ttl_secs: f64,
     /// The per-user cap of seats on a showtime.
@@ -306,8 +307,8 @@ pub struct HoldWrites {
 ///
 /// # Errors
 /// Database errors; [`TxError::Commit`] when the COMMIT sent with the hold failed.
-pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_>) -> Result<HoldWrites, TxError<E>> {
-    let held = hold_params(&hold);
+pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: &NewHold) -> Result<HoldWrites, TxError<E>> {
+    let held = hold_params(hold);
     let (status, body): (Option<i32>, Option<Json<&Value>>) = (None, None);
     let key_params = key.as_ref().map(|k| key_claim_params(k, &status, &body));
     let (key_claimed, rows) = match &key_params {
@@ -340,37 +341,83 @@ pub async fn hold_writes<E>(tx: &Tx, key: Option<KeyClaim<'_>>, hold: NewHold<'_
 ///
 /// # Errors
 /// Database errors; [`TxError::Commit`] when the COMMIT failed.
-pub async fn hold_batch<E>(tx: &Tx, holds: &[NewHold<'_>]) -> Result<Option<Vec<Option<HeldRow>>>, TxError<E>> {
-    let Some(first) = holds.first() else { return Ok(Some(Vec::new())) };
-    let ids: Vec<Uuid> = holds.iter().map(|h| h.id.0).collect();
-    let users: Vec<Uuid> = holds.iter().map(|h| h.user.0).collect();
-    let showtimes: Vec<Uuid> = holds.iter().map(|h| h.showtime).collect();
-    let counts: Vec<i64> = holds.iter().map(|h| h.labels.len() as i64).collect();
-    let owners: Vec<i64> =
-        holds.iter().enumerate().flat_map(|(i, h)| std::iter::repeat_n(i as i64 + 1, h.labels.len())).collect();
-    let labels: Vec<&str> = holds.iter().flat_map(|h| h.labels.iter().map(String::as_str)).collect();
-    // One service, one configuration: every hold of a batch has the same TTL and cap.
-    let params: [&(dyn ToSql + Sync); 9] =
-        [first.region, &ids, &users, &showtimes, &counts, &owners, &labels, &first.ttl_secs, &first.cap];
+pub async fn hold_batch<E>(tx: &Tx, holds: &[&NewHold]) -> Result<Option<Vec<Option<HeldRow>>>, TxError<E>> {
+    let Some(batch) = BatchParams::new(holds) else { return Ok(Some(Vec::new())) };
+    let params = batch.params();
     let rows = match tx.commit_with(&[(q::HOLD_BATCH, &params[..])]).await {
         Ok(mut results) => results.pop().unwrap_or_default(),
         Err(TxError::Db(e)) if hold_refused(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let mut by_booking: HashMap<Uuid, Vec<Row>> = HashMap::with_capacity(holds.len());
+    let mut by_booking: HashMap<BookingId, Vec<Row>> = HashMap::with_capacity(holds.len());
     for row in rows {
         by_booking.entry(row.try_get("booking_id")?).or_default().push(row);
     }
-    let held = ids
+    let held = batch
+        .ids
         .iter()
         .map(|id| by_booking.remove(id).map_or(Ok(None), |rows| held_row(&rows)))
         .collect::<Result<_, tokio_postgres::Error>>()?;
     Ok(Some(held))
 }
 
+/// `hold_batch.sql`'s parameters, owned: one array a column, the seats of every hold in one array.
+struct BatchParams<'a> {
+    region: &'a Region,
+    ids: Vec<BookingId>,
+    users: Vec<UserId>,
+    showtimes: Vec<Uuid>,
+    counts: Vec<i64>,
+    owners: Vec<i64>,
+    labels: Vec<&'a str>,
+    ttl_secs: f64,
+    cap: i64,
+}
+
+impl<'a> BatchParams<'a> {
+    /// The parameters of `holds`; `None` when there is none.
+    fn new(holds: &[&'a NewHold]) -> Option<Self> {
+        holds.first().map(|first| Self::of(first, holds))
+    }
+
+    /// `holds`, of which `first` gives the region, TTL and cap.
+    fn of(first: &'a NewHold, holds: &[&'a NewHold]) -> Self {
+        Self {
+            region: &first.region,
+            ids: holds.iter().map(|h| h.id).collect(),
+            users: holds.iter().map(|h| h.user).collect(),
+            showtimes: holds.iter().map(|h| h.showtime).collect(),
+            counts: holds.iter().map(|h| h.labels.len() as i64).collect(),
+            owners: holds
+                .iter()
+                .enumerate()
+                .flat_map(|(i, h)| std::iter::repeat_n(i as i64 + 1, h.labels.len()))
+                .collect(),
+            labels: holds.iter().flat_map(|h| h.labels.iter().map(String::as_str)).collect(),
+            // One service, one configuration: every hold of a batch has the same TTL and cap.
+            ttl_secs: first.ttl_secs,
+            cap: first.cap,
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 9] {
+        [
+            self.region,
+            &self.ids,
+            &self.users,
+            &self.showtimes,
+            &self.counts,
+            &self.owners,
+            &self.labels,
+            &self.ttl_secs,
+            &self.cap,
+        ]
+    }
+}
+
 /// `hold.sql`'s parameters.
-fn hold_params<'a>(hold: &'a NewHold<'_>) -> [&'a (dyn ToSql + Sync); 7] {
-    [hold.region, &hold.id.0, &hold.user.0, &hold.showtime, &hold.labels, &hold.ttl_secs, &hold.cap]
+fn hold_params(hold: &NewHold) -> [&(dyn ToSql + Sync); 7] {
+    [&hold.region, &hold.id, &hold.user, &hold.showtime, &hold.labels, &hold.ttl_secs, &hold.cap]
 }
 
 /// Seats claimed but the booking refused: the claims' foreign key failed `hold.sql` (see the file).
@@ -401,7 +448,7 @@ fn key_claim_params<'a>(
     status: &'a Option<i32>,
     body: &'a Option<Json<&'a Value>>,
 ) -> [&'a (dyn ToSql + Sync); 7] {
-    [k.region, &k.user.0, &k.key, &k.request_hash, status, body, &k.abandon_after_secs]
+    [k.region, &k.user, &k.key, &k.request_hash, status, body, &k.abandon_after_secs]
 }
 
 /// What a transition sent together with the read of its booking found.
@@ -447,13 +494,13 @@ pub async fn transition(
     id: BookingId,
     guarded: Guarded,
 ) -> Result<Transition, tokio_postgres::Error> {
-    let find: [&(dyn ToSql + Sync); 2] = [region, &id.0];
+    let find: [&(dyn ToSql + Sync); 2] = [region, &id];
     let (user, window, admin) = match guarded {
         Guarded::StartPayment { user, window_secs } => (user, window_secs, false),
         Guarded::CancelHold { user, admin } => (user, 0.0, admin),
     };
-    let start: [&(dyn ToSql + Sync); 4] = [region, &id.0, &user.0, &window];
-    let cancel: [&(dyn ToSql + Sync); 4] = [region, &id.0, &user.0, &admin];
+    let start: [&(dyn ToSql + Sync); 4] = [region, &id, &user, &window];
+    let cancel: [&(dyn ToSql + Sync); 4] = [region, &id, &user, &admin];
     let write = match guarded {
         Guarded::StartPayment { .. } => (q::START_PAYMENT, &start[..]),
         Guarded::CancelHold { .. } => (q::CANCEL_HOLD, &cancel[..]),
@@ -489,9 +536,9 @@ pub async fn extend_claims_and_record_payment(
     provider: &str,
     attempt: i32,
 ) -> Result<(), tokio_postgres::Error> {
-    let extend: [&(dyn ToSql + Sync); 3] = [&booking.region, &booking.id.0, &booking.hold_expires_at];
+    let extend: [&(dyn ToSql + Sync); 3] = [&booking.region, &booking.id, &booking.hold_expires_at];
     let record: [&(dyn ToSql + Sync); 6] =
-        [&booking.region, &booking.id.0, &provider, &booking.total, &booking.currency, &attempt];
+        [&booking.region, &booking.id, &provider, &booking.total, &booking.currency, &attempt];
     // The claims are rewritten only when the hold moved: an UPDATE writes a new version of each claim row even with
     // the same value, and those writes land on the leaf pages every concurrent hold of the showtime reads (the
     // payments of one showtime's buyers exhausted their retries on the resulting serialization failures).
@@ -519,15 +566,15 @@ pub async fn resolve_and_change(
 ) -> Result<(bool, Option<Found>), tokio_postgres::Error> {
     let (region, id, attempt, status, provider_ref, from) = payment;
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-    let resolve: [&(dyn ToSql + Sync); 6] = [region, &id.0, &attempt, &status.as_str(), &provider_ref, &from];
+    let resolve: [&(dyn ToSql + Sync); 6] = [region, &id, &attempt, &status.as_str(), &provider_ref, &from];
     let (sql, new_status, expected, hold, payment_ref) = match change {
         StatusChange::Set { status, expected, hold, payment_ref } => {
             (q::SET_STATUS, status.as_str(), expected.iter().map(|s| s.as_str()).collect(), hold, payment_ref)
         }
         StatusChange::Revert { hold } => (q::REVERT_PAYMENT, "", Vec::new(), hold, None),
     };
-    let set: [&(dyn ToSql + Sync); 6] = [region, &id.0, &new_status, &expected, &hold, &payment_ref];
-    let revert: [&(dyn ToSql + Sync); 3] = [region, &id.0, &hold];
+    let set: [&(dyn ToSql + Sync); 6] = [region, &id, &new_status, &expected, &hold, &payment_ref];
+    let revert: [&(dyn ToSql + Sync); 3] = [region, &id, &hold];
     let write = if sql == q::REVERT_PAYMENT { &revert[..] } else { &set[..] };
     let results = pipeline(c, &[(pq::RESOLVE, &resolve), (sql, write)]).await?;
     let resolved = results.first().is_some_and(|rows| !rows.is_empty());
@@ -573,13 +620,13 @@ pub async fn settle(
 ) -> Result<Vec<Claimed>, tokio_postgres::Error> {
     let no_hold: Option<OffsetDateTime> = None;
     let claim_params: [&(dyn ToSql + Sync); 5] =
-        [&booking.region, &booking.showtime_id, &claim.unwrap_or_default(), &booking.id.0, &no_hold];
-    let release_params: [&(dyn ToSql + Sync); 2] = [&booking.region, &booking.id.0];
+        [&booking.region, &booking.showtime_id, &claim.unwrap_or_default(), &booking.id, &no_hold];
+    let release_params: [&(dyn ToSql + Sync); 2] = [&booking.region, &booking.id];
     let event_values = event.map(|(topic, payload)| (topic, Json(payload)));
     let event_params: Option<[&(dyn ToSql + Sync); 3]> =
         event_values.as_ref().map(|(topic, payload)| [&booking.region as &(dyn ToSql + Sync), topic, payload]);
     let key_values = key.map(|(region, user, key, response)| {
-        (region, user.0, key, response.map(|(status, body)| (i32::from(status), Json(body))))
+        (region, user, key, response.map(|(status, body)| (i32::from(status), Json(body))))
     });
     let complete_params: Option<[&(dyn ToSql + Sync); 5]> = key_values.as_ref().and_then(|(region, user, key, r)| {
         r.as_ref().map(|(status, body)| [*region as &(dyn ToSql + Sync), user, key, status, body])
@@ -629,7 +676,7 @@ pub async fn expire_taken_over(
 /// Database errors.
 pub async fn find(c: &ClientWrapper, region: &Region, id: BookingId) -> Result<Option<Found>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::FIND).await?;
-    c.query_opt(&stmt, &[region, &id.0]).await?.as_ref().map(found_from_row).transpose()
+    c.query_opt(&stmt, &[region, &id]).await?.as_ref().map(found_from_row).transpose()
 }
 
 /// A booking by id alone.
@@ -638,7 +685,7 @@ pub async fn find(c: &ClientWrapper, region: &Region, id: BookingId) -> Result<O
 /// Database errors.
 pub async fn find_by_id(c: &ClientWrapper, id: BookingId) -> Result<Option<Found>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::FIND_BY_ID).await?;
-    c.query_opt(&stmt, &[&id.0]).await?.as_ref().map(found_from_row).transpose()
+    c.query_opt(&stmt, &[&id]).await?.as_ref().map(found_from_row).transpose()
 }
 
 /// One page of a user's bookings, newest first, after the cursor `(created_at, id)` if given; `limit` rows at most.
@@ -653,7 +700,7 @@ pub async fn list_by_user(
 ) -> Result<Vec<Found>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::LIST_BY_USER).await?;
     let (at, id) = after.map_or((None, None), |(at, id)| (Some(at), Some(id)));
-    let rows = c.query(&stmt, &[&user.0, &at, &id, &limit]).await?;
+    let rows = c.query(&stmt, &[&user, &at, &id, &limit]).await?;
     rows.iter().map(found_from_row).collect()
 }
 
@@ -672,7 +719,7 @@ pub async fn set_status(
 ) -> Result<Option<Found>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::SET_STATUS).await?;
     let expected: Vec<&str> = expected.iter().map(|s| s.as_str()).collect();
-    c.query_opt(&stmt, &[region, &id.0, &status.as_str(), &expected, &hold_expires_at, &payment_ref])
+    c.query_opt(&stmt, &[region, &id, &status.as_str(), &expected, &hold_expires_at, &payment_ref])
         .await?
         .as_ref()
         .map(found_from_row)
@@ -690,7 +737,7 @@ pub async fn set_claims_expiry(
     hold_expires_at: OffsetDateTime,
 ) -> Result<u64, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::SET_CLAIMS_EXPIRY).await?;
-    Ok(c.query(&stmt, &[region, &id.0, &hold_expires_at]).await?.len() as u64)
+    Ok(c.query(&stmt, &[region, &id, &hold_expires_at]).await?.len() as u64)
 }
 
 /// Releases every claim of a booking; returns how many.
@@ -699,7 +746,7 @@ pub async fn set_claims_expiry(
 /// Database errors.
 pub async fn delete_claims(c: &ClientWrapper, region: &Region, id: BookingId) -> Result<u64, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::DELETE_CLAIMS).await?;
-    c.execute(&stmt, &[region, &id.0]).await
+    c.execute(&stmt, &[region, &id]).await
 }
 
 /// A booking the sweeper expired.

@@ -18,11 +18,9 @@ pub mod views;
 use std::fmt;
 use std::str::FromStr;
 
-use postgres_types::{FromSql, ToSql};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
-use uuid::Uuid;
 
 /// The form under which names are stored for search and compared: Unicode-decomposed, combining marks (accents)
 /// dropped, lower-cased, apostrophes dropped, other punctuation read as a space, runs of white space folded to one
@@ -43,50 +41,7 @@ pub fn search_key(text: &str) -> String {
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-macro_rules! typed_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        ///
-        /// Serialized as the bare UUID; binds as `UUID` in SQL.
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSql, FromSql,
-            utoipa::ToSchema,
-        )]
-        #[serde(transparent)]
-        #[postgres(transparent)]
-        pub struct $name(pub Uuid);
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = uuid::Error;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::try_parse(s).map(Self)
-            }
-        }
-    };
-}
-
-typed_id!(
-    /// A theater's id (unique across regions; its primary key is `(region, id)`).
-    TheaterId
-);
-typed_id!(
-    /// A movie's id (reference data, global).
-    MovieId
-);
-typed_id!(
-    /// A showtime's id (unique across regions; it resolves to its region through the cached showtime lookup).
-    ShowtimeId
-);
-typed_id!(
-    /// A city's id (reference data, global; each city belongs to one region).
-    CityId
-);
+pub use crate::ids::{CityId, MovieId, ShowtimeId, TheaterId};
 
 /// What a seat is sold as (`seats.kind`). The order of the variants is the order of prices in responses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]

@@ -28,8 +28,11 @@ use crate::error::ApiError;
 ///
 /// It derefs to the client, so a body calls `tx.prepare_cached(..)`, `tx.query(..)` and so on. The body receives
 /// it by `Arc` (not by reference) so that its future is one concrete type that may borrow the caller's data and is
-/// `Send`; the helper alone begins, commits and rolls back. If a `Tx` is dropped while its transaction is still
-/// open (a panicking body), its connection is detached from the pool and closed, never reused mid-transaction.
+/// `Send`. The helper begins and rolls back; it commits too, unless the body sent its COMMIT itself with its last
+/// statements through [`Tx::commit_with`] (one round trip instead of two: the hold and the batch of holds do), and
+/// then it sends none. Either way a failed COMMIT is handled by the helper alike (retried, or reported ambiguous). If
+/// a `Tx` is dropped while its transaction is still open (a panicking body), its connection is detached from the pool
+/// and closed, never reused mid-transaction.
 pub struct Tx {
     client: Option<Object>,
     open: AtomicBool,

@@ -33,20 +33,20 @@ WITH claimed AS (
     INSERT INTO bookings (region, id, user_id, showtime_id, status, seats, seat_count, total_amount, currency,
                           hold_expires_at, created_at, updated_at)
     SELECT s.region, $2, $3, s.id, 'reserved',
-           jsonb_agg(jsonb_build_object(
-               'label', st.seat_label,
-               'kind', st.kind,
-               'price', CASE st.kind WHEN 'premium' THEN s.price_premium WHEN 'accessible' THEN s.price_accessible
-                                     WHEN 'companion' THEN s.price_companion ELSE s.price_standard END
-           ) ORDER BY st.seat_label),
+           jsonb_agg(jsonb_build_object('label', st.seat_label, 'kind', st.kind, 'price', p.price)
+                     ORDER BY st.seat_label),
            count(*),
-           sum(CASE st.kind WHEN 'premium' THEN s.price_premium WHEN 'accessible' THEN s.price_accessible
-                            WHEN 'companion' THEN s.price_companion ELSE s.price_standard END),
+           sum(p.price),
            s.currency, now() + $6::FLOAT8 * INTERVAL '1 second', now(), now()
     FROM showtimes s
     JOIN seats st
       ON st.region = s.region AND st.theater_id = s.theater_id AND st.screen_number = s.screen_number
      AND st.seat_label = ANY($5::TEXT[])
+    -- The seat's price by its kind, once for the seat list and the total.
+    CROSS JOIN LATERAL (
+        SELECT CASE st.kind WHEN 'premium' THEN s.price_premium WHEN 'accessible' THEN s.price_accessible
+                            WHEN 'companion' THEN s.price_companion ELSE s.price_standard END AS price
+    ) p
     WHERE s.region = $1 AND s.id = $4 AND s.status = 'scheduled' AND s.start_time > now()
       AND (SELECT count(*) FROM claimed) = cardinality($5::TEXT[])
       AND (SELECT COALESCE(SUM(b.seat_count), 0)
