@@ -81,6 +81,30 @@ async fn readyz_is_503_promptly_when_the_database_stops_and_recovers_when_it_ret
 }
 
 #[tokio::test]
+async fn with_only_the_read_database_up_readyz_is_degraded_and_seat_maps_still_answer() {
+    // The primary behind a proxy the test cuts (a failover in progress); the read database reached directly.
+    let db = fresh_database().await;
+    let proxy = Proxy::start(pg_addr()).await;
+    let direct = database_url(&db);
+    let primary = direct.replace(&pg_addr().to_string(), &proxy.addr().to_string());
+    let vars = [
+        ("BOXOFFICE_DATABASE_URL", primary.as_str()),
+        ("BOXOFFICE_READ_DATABASE_URL", direct.as_str()),
+        ("BOXOFFICE_DB_TIMEOUT_MS", "500"),
+    ];
+    let app = TestApp::spawn_on(&db, test_config(&db, &vars)).await;
+    let show = crate::booking::show(&app, 1).await;
+
+    proxy.cut();
+    let body = expect_status(app.get("/readyz", None).await, StatusCode::OK).await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["checks"]["database"], "down");
+    assert_eq!(body["checks"]["readDatabase"], "up");
+    // Built from the replica while the primary is away, instead of a 503.
+    expect_status(app.get(&format!("/showtimes/{}/seats", show.id), None).await, StatusCode::OK).await;
+}
+
+#[tokio::test]
 async fn readyz_does_not_hang_on_a_database_that_never_answers() {
     let (app, proxy) = app_behind_proxy().await;
     proxy.blackhole();
