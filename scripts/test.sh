@@ -2,7 +2,7 @@
 # test.sh — what `make test` (and CI) runs: start the throwaway test stack,
 # then `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test` and
 # scripts/schemathesis.sh (the API against its own OpenAPI document) against
-# it. Every step runs even if an earlier one failed; the stack is always torn
+# it, then chaos drills 1 and 5 (scripts/chaos.sh, its own ports). Every step runs even if an earlier one failed; the stack is always torn
 # down; the exit status is non-zero if anything failed.
 set -euo pipefail
 
@@ -58,6 +58,8 @@ main() {
   step k8s "$ROOT_DIR/scripts/k8s-check.sh"
   step prometheus "$ROOT_DIR/scripts/prometheus-check.sh"
   step loadtest-check "$ROOT_DIR/loadtest/check.sh"
+  # Failover on every change: the Patroni/HAProxy topology, the primary killed and a pod killed under load, checked.
+  step chaos "$ROOT_DIR/scripts/chaos.sh" --drills 1,5
 
   if ((${#FAILED[@]})); then
     printf '\ntest.sh: FAILED steps: %s\n' "${FAILED[*]}" >&2
