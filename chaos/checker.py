@@ -116,6 +116,13 @@ def check_database(conn, acks: list[Ack], attempts: dict[str, set[str]], mail_di
     conn.rollback()
     expected = expectations(acks, attempts)
     lost = lost_acks(expected, by_id)
+    lost_details = [
+        {"booking": b, "expected": sorted(expected[b].states), "seats": expected[b].seats,
+         "found": list(by_id[b]) if b in by_id else None,
+         "acks": [{"at": round(a.at, 3), "op": a.op, "state": a.state, "replayed": a.replayed}
+                  for a in acks if a.booking == b]}
+        for b in lost[:10]
+    ]
     paid = sorted(b for b, (status, _) in by_id.items() if status == "paid")
     mail_missing = []
     if mail_dir is not None:
@@ -128,6 +135,7 @@ def check_database(conn, acks: list[Ack], attempts: dict[str, set[str]], mail_di
         "double_sales": double_sales(live),
         "ack_lost": len(lost),
         "ack_lost_ids": lost[:20],
+        "ack_lost_details": lost_details,
         "charges_not_one": len(charges_bad),
         "charges_not_one_ids": charges_bad[:20],
         "payment_pending_stuck": len(stuck),
@@ -193,13 +201,12 @@ def client_figures(requests: list[Request], fault: float, end: float, baseline_f
     ok_writes = sorted((r for r in requests if r.write and r.start >= fault and not is_error(r)), key=lambda r: r.end)
     failed_writes = [r for r in window if r.write and is_error(r)]
     if failed_writes:
+        # Writes are back with the first success of a write sent after the last one that failed.
         figures.write_outage_s = round(max(r.end for r in failed_writes) - fault, 2)
-        after = [r for r in ok_writes if r.end >= max(r.end for r in failed_writes) - 0.001] or ok_writes
-        first_ok = [r for r in ok_writes if r.start >= min(r.start for r in failed_writes)]
-        if first_ok:
-            figures.first_write_after_fault_s = round(first_ok[0].end - fault, 2)
-        elif after:
-            figures.first_write_after_fault_s = round(after[0].end - fault, 2)
+        last_failed = max(r.start for r in failed_writes)
+        back = [r for r in ok_writes if r.start >= last_failed]
+        if back:
+            figures.first_write_after_fault_s = round(back[0].end - fault, 2)
     elif ok_writes:
         figures.first_write_after_fault_s = round(ok_writes[0].end - fault, 2)
     base = per_second(requests, baseline_from, fault)[:-1] or [(0, 0)]

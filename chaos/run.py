@@ -74,6 +74,7 @@ class Run:
         self.results: list[dict] = []
         self.timeline_marks: list[tuple[float, str]] = []
         self.cost_of_ha: dict | None = None
+        self.lost_before: set[str] = set()
 
     # -- set-up ------------------------------------------------------------------------------------------------
     def up(self) -> None:
@@ -163,6 +164,11 @@ class Run:
         self.timeline_marks.append((fault - self.epoch, f"drill {number}"))
         figures = checker.client_figures(self.recorder.requests, fault, end, start + 1)
         db = self.check()
+        # Acknowledgements are checked cumulatively; a drill is charged only with the losses it added.
+        lost_now = set(db["ack_lost_ids"])
+        db["ack_lost_total"] = db["ack_lost"]
+        db["ack_lost"] = len(lost_now - self.lost_before)
+        self.lost_before |= lost_now
         result = {
             "drill": number,
             "name": name,
