@@ -13,7 +13,7 @@ BIN   := target/release/boxoffice
 # Prefix for recipe lines that need the dev profile's BOXOFFICE_* variables.
 DEV_ENV := eval "$$($(STACK) env dev)";
 
-.PHONY: help run stop status test fmt lint build migrate seed bench clean-var dev-stack audit loadtest loadtest-quick
+.PHONY: help run stop status test fmt lint build migrate seed bench clean-var dev-stack audit loadtest loadtest-quick chaos
 
 help: ## List targets
 	@echo "boxoffice make targets:"
@@ -63,6 +63,9 @@ loadtest: ## Load harness, full run (~25 min): baselines, wrk, k6, stampedes, in
 
 loadtest-quick: ## Load harness, quick run (~5 min): short runs, small data set, no scaling phase
 	loadtest/run.sh --quick
+
+chaos: ## Failure drills (~10 min) on Patroni x3 + HAProxy + 3 pods: chaos/results/<run>/report.md (chaos/README.md)
+	scripts/chaos.sh --drills all --cost-of-ha
 
 clean-var: ## Stop both stacks and delete ./var (all local data)
 	$(STACK) purge dev

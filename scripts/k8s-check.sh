@@ -45,6 +45,9 @@ for dir in "$ROOT"/k8s/overlays/*/; do
   overlays=$((overlays + 1))
 done
 ((overlays)) || ops_die "no overlay under k8s/overlays/"
+# The PostgreSQL-HA variant (a CloudNativePG Cluster, whose CRD the validator below does not know): it must render.
+kubectl kustomize "$ROOT/k8s/postgres-ha" >"$out/postgres-ha.yaml" 2>"$out/postgres-ha.err" ||
+  { cat "$out/postgres-ha.err" >&2; ops_die "kubectl kustomize k8s/postgres-ha failed"; }
 ops_log "rendered $overlays overlays with $(kubectl version --client 2>/dev/null | sed -n 1p)"
 
 "$python" "$ROOT/scripts/k8s_check.py" "${renders[@]}" \

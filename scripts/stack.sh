@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # stack.sh — local PostgreSQL + Redis for boxoffice.
 #
-# Usage: scripts/stack.sh {up|down|status|env|purge} [dev|test|load]   (default: dev)
+# Usage: scripts/stack.sh {up|down|status|env|purge} [dev|test|load|chaos]   (default: dev)
 #
 #   dev : PostgreSQL 127.0.0.1:15432 (./var/dev/pg), Redis 127.0.0.1:16379 (./var/dev/redis),
 #         SMTP sink 127.0.0.1:16025 (booking mails land in ./var/dev/mail/new)
@@ -10,6 +10,8 @@
 #         throwaway: `up` wipes and recreates it, `down` deletes ./var/test.
 #   load: PostgreSQL 127.0.0.1:17432 (./var/load/pg), Redis 127.0.0.1:17379 (./var/load/redis)
 #         durable commits like dev, its own ports: loadtest/run.sh measures on it.
+#   chaos: PostgreSQL 127.0.0.1:21080 (the single node `make chaos` compares the HA topology with),
+#         Redis 127.0.0.1:21070 (no persistence), SMTP sink 127.0.0.1:21071 (./var/chaos/mail).
 #
 #   up     install missing packages (apt), init/start the servers, wait until ready;
 #          idempotent (reuses a server already answering on the port).
@@ -75,7 +77,18 @@ load_profile() {
       DB_VAR=BOXOFFICE_LOAD_DATABASE_URL
       REDIS_VAR=BOXOFFICE_LOAD_REDIS_URL
       ;;
-    *) die "unknown profile '$PROFILE' (expected dev, test or load)" ;;
+    chaos)
+      # chaos/: the single node the cost of HA is measured against (durable, like load), and the Redis and SMTP
+      # sink that the Patroni topology's pods share. Patroni's nodes take this profile's settings (chaos/README.md).
+      PG_PORT=21080
+      REDIS_PORT=21070
+      SMTP_PORT=21071
+      SMTP_VAR=BOXOFFICE_CHAOS_SMTP_URL
+      PG_DBNAME=boxoffice_single
+      DB_VAR=BOXOFFICE_CHAOS_DATABASE_URL
+      REDIS_VAR=BOXOFFICE_CHAOS_REDIS_URL
+      ;;
+    *) die "unknown profile '$PROFILE' (expected dev, test, load or chaos)" ;;
   esac
   VAR_DIR="$ROOT_DIR/var/$PROFILE"
   REDIS_DIR="$VAR_DIR/redis"
@@ -419,7 +432,8 @@ redis_start() {
     --daemonize yes --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG"
     --dir "$REDIS_DIR" --dbfilename dump.rdb
   )
-  if [[ $PROFILE == test ]]; then
+  if [[ $PROFILE == test || $PROFILE == chaos ]]; then
+    # chaos: a Redis killed in a drill comes back empty.
     args+=(--save '' --appendonly no)
   fi
   log "starting Redis on 127.0.0.1:$REDIS_PORT (dir $REDIS_DIR)"

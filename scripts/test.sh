@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test.sh — what `make test` (and CI) runs: start the throwaway test stack,
 # then `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test`,
-# scripts/schemathesis.sh (the API against its own OpenAPI document) and
+# scripts/schemathesis.sh (the API against its own OpenAPI document),
 # scripts/browser-test.sh (the web client end to end in Chromium) against
-# it. Every step runs even if an earlier one failed; the stack is always torn
+# it, then chaos drills 1 and 5 (scripts/chaos.sh, on ports of its own).
+# Every step runs even if an earlier one failed; the stack is always torn
 # down; the exit status is non-zero if anything failed.
 set -euo pipefail
 
@@ -60,6 +61,8 @@ main() {
   step k8s "$ROOT_DIR/scripts/k8s-check.sh"
   step prometheus "$ROOT_DIR/scripts/prometheus-check.sh"
   step loadtest-check "$ROOT_DIR/loadtest/check.sh"
+  # Failover on every change: the Patroni/HAProxy topology, the primary killed and a pod killed under load, checked.
+  step chaos env CHAOS_SKIP_BUILD=1 "$ROOT_DIR/scripts/chaos.sh" --drills 1,5
 
   if ((${#FAILED[@]})); then
     printf '\ntest.sh: FAILED steps: %s\n' "${FAILED[*]}" >&2

@@ -38,6 +38,7 @@
 //! | `BOXOFFICE_PAYMENT_TIMEOUT_MS` | `5000` | a provider call unanswered after this is an unknown outcome (504, reconciled later) |
 //! | `BOXOFFICE_PAYMENT_WINDOW_SECS` | `120` | a hold being paid is extended to at least this far ahead |
 //! | `BOXOFFICE_PAYMENT_SANDBOX_LATENCY_MS` | `0` | the sandbox provider's answer delay |
+//! | `BOXOFFICE_PAYMENT_SANDBOX_FAIL_FILE` | unset | while this file exists the sandbox provider is down (every call fails as an outage): the chaos drills' provider switch |
 //! | `BOXOFFICE_PAYMENT_CIRCUIT_FAILURES` | `5` | consecutive provider failures (timeouts, 5xx) that open the circuit |
 //! | `BOXOFFICE_PAYMENT_CIRCUIT_COOLDOWN_MS` | `30000` | how long an open circuit refuses calls before one trial |
 //! | `BOXOFFICE_SWEEP_INTERVAL_SECS` | `5` | worker: how often lapsed holds are expired |
@@ -262,6 +263,9 @@ pub struct PaymentConfig {
     pub window: Duration,
     /// The sandbox provider's answer delay.
     pub sandbox_latency: Duration,
+    /// While this file exists, the sandbox provider is down: every call fails as a provider outage (the chaos
+    /// drills switch the provider off and on at run time). Leaked once at start-up so that the settings stay `Copy`.
+    pub sandbox_fail_file: Option<&'static std::path::Path>,
     /// Consecutive failures that open the circuit.
     pub circuit_failures: u32,
     /// How long an open circuit refuses calls.
@@ -602,6 +606,9 @@ impl Config {
             timeout: v.millis("BOXOFFICE_PAYMENT_TIMEOUT_MS", 5000)?,
             window: v.secs("BOXOFFICE_PAYMENT_WINDOW_SECS", 120)?,
             sandbox_latency: Duration::from_millis(v.parse("BOXOFFICE_PAYMENT_SANDBOX_LATENCY_MS", 0u64)?),
+            sandbox_fail_file: v
+                .raw("BOXOFFICE_PAYMENT_SANDBOX_FAIL_FILE")
+                .map(|path| &*Box::leak(PathBuf::from(path).into_boxed_path())),
             circuit_failures: u32::try_from(v.positive("BOXOFFICE_PAYMENT_CIRCUIT_FAILURES", 5)?)
                 .map_err(|_| ConfigError { name: "BOXOFFICE_PAYMENT_CIRCUIT_FAILURES", reason: "too large".into() })?,
             circuit_cooldown: v.millis("BOXOFFICE_PAYMENT_CIRCUIT_COOLDOWN_MS", 30_000)?,

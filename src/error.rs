@@ -543,7 +543,12 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 }
 
 impl From<tokio_postgres::Error> for ApiError {
+    /// A node lost mid-request (a primary switch, a reset connection: [`crate::db::retry::node_lost`]) is a 503 the
+    /// client may retry; any other database error is a 500.
     fn from(err: tokio_postgres::Error) -> Self {
+        if crate::db::retry::node_lost(&err).is_some() {
+            return Self::unavailable("the database is unavailable; retry shortly", 1).caused_by(err);
+        }
         Self::internal(err)
     }
 }

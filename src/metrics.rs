@@ -120,7 +120,14 @@ pub const CATALOGUE: &[Metric] = &[
     counter(
         "boxoffice_db_tx_retries_total",
         &["tx", "reason"],
-        "Serializable transaction retries, by transaction and reason (serialization_failure, deadlock)",
+        "Serializable transaction retries, by transaction and reason (serialization_failure, deadlock; a node lost \
+         before COMMIT: node_shutdown, read_only, connection_lost)",
+    ),
+    counter(
+        "boxoffice_db_pool_fallbacks_total",
+        &["from"],
+        "Reads served by the other pool because this one could not connect: from read (catalog reads on the \
+         primary) or write (seat maps from a replica during a failover)",
     ),
     seconds(
         "boxoffice_db_tx_duration_seconds",

@@ -501,10 +501,19 @@ impl SeatCache {
     ) -> Result<Vec<TakenSeats>, RebuildError> {
         self.inner.rebuilds.fetch_add(1, Ordering::Relaxed);
         let keys: Vec<ShowtimeKey> = items.iter().map(|(k, _)| k.clone()).collect();
-        let claims = {
-            let client = db.write.get().await?;
-            crate::metrics::timed("catalog.live_claims", store::live_claims(&client, &keys)).await?
+        let mut generations = generations;
+        let client = match db.write.get().await {
+            Ok(client) => client,
+            // The primary is away (a failover): the replica's claims, a replication lag behind (I6: a stale map
+            // can cause a 409, never a double sale), served but not cached, so the map is fresh again as soon as
+            // the primary is back.
+            Err(err) => {
+                generations = None;
+                metrics::counter!("boxoffice_db_pool_fallbacks_total", "from" => "write").increment(1);
+                db.read.get().await.map_err(|_| err)?
+            }
         };
+        let claims = crate::metrics::timed("catalog.live_claims", store::live_claims(&client, &keys)).await?;
         let position: HashMap<ShowtimeId, usize> = keys.iter().enumerate().map(|(i, k)| (k.id, i)).collect();
         let mut taken: Vec<TakenSeats> = items.iter().map(|(_, l)| TakenSeats::none(l.len())).collect();
         let ttl_ms = u64::try_from(self.inner.ttl.as_millis()).unwrap_or(u64::MAX).max(1);

@@ -158,7 +158,7 @@ impl CatalogCaches {
     pub async fn showtime(&self, db: &Db, id: ShowtimeId) -> Result<Option<Arc<CachedShowtime>>, ApiError> {
         let load = async {
             let found = {
-                let client = db.read.get().await?;
+                let client = db.reader().await?;
                 store::showtime_by_id(&client, id).await?
             };
             let found = match found {
@@ -278,7 +278,7 @@ impl CatalogCaches {
 /// is read from the primary.
 async fn load_layouts(db: &Db, keys: &[ScreenKey]) -> Result<Vec<SeatLayout>, LoadError> {
     let from_replica = {
-        let client = db.read.get().await?;
+        let client = db.reader().await?;
         store::screen_layouts(&client, keys).await
     };
     match from_replica {

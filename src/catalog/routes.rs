@@ -58,7 +58,7 @@ fn json_response(body: Bytes) -> Response {
 /// # Errors
 /// 400 `query.country` when the code exists in several countries and none was given.
 async fn zip_centre(db: &Db, zip: &ZipFilter) -> ApiResult<Option<Position>> {
-    let client = db.read.get().await?;
+    let client = db.reader().await?;
     let found = store::zip_centroids(&client, zip).await?;
     match found.as_slice() {
         [] => Ok(None),
@@ -75,7 +75,7 @@ async fn zip_centre(db: &Db, zip: &ZipFilter) -> ApiResult<Option<Position>> {
 }
 
 async fn city_ids(db: &Db, filter: &CityFilter) -> ApiResult<Vec<CityId>> {
-    let client = db.read.get().await?;
+    let client = db.reader().await?;
     Ok(store::cities_by_name(&client, filter).await?.into_iter().map(|c| c.id).collect())
 }
 
@@ -127,7 +127,7 @@ pub async fn search_theaters(
                     if cities.is_empty() {
                         empty()
                     } else {
-                        let client = db.read.get().await?;
+                        let client = db.reader().await?;
                         let after = search.after.as_ref().and_then(SortKey::as_name);
                         let rows = store::theaters_in_cities(&client, &cities, after, limit.fetch()).await?;
                         Page::from_rows(rows, limit, ListKind::TheatersByCity, by_name)
@@ -136,7 +136,7 @@ pub async fn search_theaters(
                 TheaterCriterion::Near { origin, radius } => match origin_centre(db, origin).await? {
                     None => empty(),
                     Some(centre) => {
-                        let client = db.read.get().await?;
+                        let client = db.reader().await?;
                         let after = search.after.as_ref().and_then(SortKey::as_distance);
                         let rows = store::theaters_near(&client, centre, *radius, after, limit.fetch()).await?;
                         Page::from_rows(rows, limit, ListKind::TheatersNear, by_distance)
@@ -166,7 +166,7 @@ pub async fn suggest_cities(
 
 /// A theater by id from the read pool, or from the primary when the read pool does not have it (yet).
 async fn find_theater(db: &Db, id: TheaterId) -> ApiResult<Theater> {
-    let found = store::theater_by_id(&*db.read.get().await?, id).await?;
+    let found = store::theater_by_id(&*db.reader().await?, id).await?;
     let found = match found {
         Some(t) => Some(t),
         None => store::theater_by_id(&*db.write.get().await?, id).await?,
@@ -175,7 +175,7 @@ async fn find_theater(db: &Db, id: TheaterId) -> ApiResult<Theater> {
 }
 
 async fn theater_detail(db: &Db, theater: Theater, from_primary: bool) -> ApiResult<TheaterDetail> {
-    let client = if from_primary { db.write.get().await? } else { db.read.get().await? };
+    let client = if from_primary { db.write.get().await? } else { db.reader().await? };
     let screens = store::theater_screens(&client, &theater.region, theater.id).await?;
     Ok(TheaterDetail { theater, screens })
 }
@@ -253,7 +253,7 @@ pub async fn theater_movies(
     let theater = find_theater(&state.db, id).await?;
     let window = LocalWindow::of(programme.date);
     let (movies, rows) = {
-        let client = state.db.read.get().await?;
+        let client = state.db.reader().await?;
         let after = programme.after.as_ref().map(|(t, id)| (t.as_str(), *id));
         let movies = store::theater_movies(&client, &theater, window, after, programme.limit.fetch()).await?;
         let page = Page::from_rows(movies, programme.limit, ListKind::TheaterMovies, |m: &Movie| SortKey::Name {
@@ -296,7 +296,7 @@ pub async fn search_movies(
             let page = if cities.as_ref().is_some_and(Vec::is_empty) {
                 empty()
             } else {
-                let client = db.read.get().await?;
+                let client = db.reader().await?;
                 let rows = store::movies_search(&client, &search, cities.as_deref()).await?;
                 Page::from_rows(rows, search.limit, ListKind::Movies, |m: &Movie| SortKey::Name {
                     name: m.title.clone(),
@@ -310,7 +310,7 @@ pub async fn search_movies(
 }
 
 async fn find_movie(db: &Db, id: MovieId) -> ApiResult<Movie> {
-    let found = store::movie_by_id(&*db.read.get().await?, id).await?;
+    let found = store::movie_by_id(&*db.reader().await?, id).await?;
     let found = match found {
         Some(m) => Some(m),
         None => store::movie_by_id(&*db.write.get().await?, id).await?,
@@ -361,7 +361,7 @@ pub async fn movie_showtimes(
                 ShowtimeScope::Theater(t) => Some(*t),
                 _ => None,
             };
-            let client = db.read.get().await?;
+            let client = db.reader().await?;
             let rows =
                 store::movie_theaters_by_name(&client, id, None, theater, window, after_name, limit.fetch()).await?;
             Page::from_rows(rows, limit, ListKind::MovieTheatersByName, by_name)
@@ -371,7 +371,7 @@ pub async fn movie_showtimes(
             if cities.is_empty() {
                 empty()
             } else {
-                let client = db.read.get().await?;
+                let client = db.reader().await?;
                 let rows =
                     store::movie_theaters_by_name(&client, id, Some(&cities), None, window, after_name, limit.fetch())
                         .await?;
@@ -381,7 +381,7 @@ pub async fn movie_showtimes(
         ShowtimeScope::Near { origin, radius } => match origin_centre(db, origin).await? {
             None => empty(),
             Some(centre) => {
-                let client = db.read.get().await?;
+                let client = db.reader().await?;
                 let after = search.after.as_ref().and_then(SortKey::as_distance);
                 let rows =
                     store::movie_theaters_near(&client, id, centre, *radius, window, after, limit.fetch()).await?;
@@ -390,7 +390,7 @@ pub async fn movie_showtimes(
         },
     };
     let theater_ids: Vec<TheaterId> = page.items.iter().map(|t| t.id).collect();
-    let rows = store::movie_showtimes_at(&*db.read.get().await?, id, &theater_ids, window).await?;
+    let rows = store::movie_showtimes_at(&*db.reader().await?, id, &theater_ids, window).await?;
     let mut by_theater: HashMap<TheaterId, Vec<ShowtimeSummary>> = HashMap::new();
     for summary in rows.iter().map(|r| r.theater_id).zip(summaries(&state, &rows).await?) {
         by_theater.entry(summary.0).or_default().push(summary.1);

@@ -231,13 +231,41 @@ impl Db {
         Ok(Self { write, read, dialect, retry_policy: config.retry, timeout: config.timeout })
     }
 
+    /// A connection for a catalog read: from the read pool, or from the primary's when the read pool cannot make
+    /// one (its replicas are down or being switched over). Reads keep answering while either side is up.
+    ///
+    /// # Errors
+    /// The read pool's error, when neither pool gives a connection.
+    pub async fn reader(&self) -> Result<deadpool_postgres::Object, deadpool_postgres::PoolError> {
+        match self.read.get().await {
+            Ok(client) => Ok(client),
+            Err(err) => {
+                metrics::counter!("boxoffice_db_pool_fallbacks_total", "from" => "read").increment(1);
+                self.write.get().await.map_err(|_| err)
+            }
+        }
+    }
+
     /// Answers whether the primary runs a trivial query within the health-check timeout.
     ///
     /// # Errors
     /// The reason it does not, as text for the readiness report.
     pub async fn ping(&self) -> Result<(), String> {
+        self.ping_pool(&self.write).await
+    }
+
+    /// Answers whether the read database (a replica, or the primary when no read URL is set) runs a trivial query
+    /// within the health-check timeout.
+    ///
+    /// # Errors
+    /// The reason it does not, as text for the readiness report.
+    pub async fn ping_read(&self) -> Result<(), String> {
+        self.ping_pool(&self.read).await
+    }
+
+    async fn ping_pool(&self, pool: &Pool) -> Result<(), String> {
         let check = async {
-            let client = self.write.get().await.map_err(|e| e.to_string())?;
+            let client = pool.get().await.map_err(|e| e.to_string())?;
             client.simple_query("SELECT 1").await.map_err(|e| e.to_string())?;
             Ok::<_, String>(())
         };

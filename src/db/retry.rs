@@ -2,7 +2,8 @@
 //!
 //! The body runs inside `BEGIN ISOLATION LEVEL SERIALIZABLE`. A serialization failure (40001) or deadlock (40P01),
 //! from any statement or from COMMIT, rolls back, sleeps a full-jitter back-off and runs the whole body again on a
-//! fresh connection, up to the policy's attempts; then the caller gets [`RetryError::Exhausted`] (a 503 with
+//! fresh connection, up to the policy's attempts; so does a node lost before COMMIT ([`node_lost`]: a primary
+//! switch, a reset connection, a demoted node), whose connection is closed instead of rolled back; then the caller gets [`RetryError::Exhausted`] (a 503 with
 //! `Retry-After`). A COMMIT that fails with 40003 or a lost connection may or may not have committed: that is
 //! [`RetryError::AmbiguousCommit`], never retried blindly; the caller decides (the booking path looks its
 //! idempotency key up on a fresh connection). The body does SQL only: cache writes, HTTP calls and events belong
@@ -176,8 +177,41 @@ fn retry_reason(err: &tokio_postgres::Error) -> Option<&'static str> {
     match err.code() {
         Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE => Some("serialization_failure"),
         Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED => Some("deadlock"),
-        _ => None,
+        _ => node_lost(err),
     }
+}
+
+/// Whether an error says that this connection's server is gone or no longer the primary, as the `reason` label of
+/// the retry metric. A primary switch breaks connections in these ways (DESIGN.md §10): the old primary's backends
+/// are terminated (57P01) or crash (57P02), a restarting node refuses sessions (57P03), a demoted node refuses
+/// writes (25006), or the socket is reset or closed under the client (class 08, or no SQLSTATE at all). Before
+/// COMMIT nothing was committed, so the transaction is run again on a fresh connection (which the pool makes to
+/// the new primary); the broken connection is closed, never pooled again.
+pub fn node_lost(err: &tokio_postgres::Error) -> Option<&'static str> {
+    match err.code() {
+        Some(code) if *code == SqlState::READ_ONLY_SQL_TRANSACTION => Some("read_only"),
+        Some(code)
+            if [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW].contains(code) =>
+        {
+            Some("node_shutdown")
+        }
+        Some(code) if code.code().starts_with("08") => Some("connection_lost"),
+        Some(_) => None,
+        None if err.is_closed() || is_io(err) => Some("connection_lost"),
+        None => None,
+    }
+}
+
+/// Whether the error came from the socket (reset, refused, timed out) rather than from a statement.
+fn is_io(err: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// A failed COMMIT: the error again when it is a conflict to retry, else what the helper returns.
@@ -185,18 +219,24 @@ fn retryable_commit_failure<E>(
     tx: &'static str,
     err: tokio_postgres::Error,
 ) -> Result<tokio_postgres::Error, RetryError<E>> {
-    if retry_reason(&err).is_some() {
-        Ok(err)
-    } else if commit_outcome_unknown(&err) {
+    // Unknown first: a connection lost at COMMIT is also a lost node, but what it committed is not known.
+    if commit_outcome_unknown(&err) {
         Err(RetryError::AmbiguousCommit { tx, source: err })
+    } else if retry_reason(&err).is_some() {
+        Ok(err)
     } else {
         Err(RetryError::Db(err))
     }
 }
 
-/// Whether a failed COMMIT may nonetheless have committed.
+/// Whether a failed COMMIT may nonetheless have committed: 40003, a lost connection, or the server shutting the
+/// session down while it waited for its synchronous standby (PostgreSQL has then committed locally: "the
+/// transaction has already committed locally, but might not have been replicated").
 fn commit_outcome_unknown(err: &tokio_postgres::Error) -> bool {
-    err.code() == Some(&SqlState::T_R_STATEMENT_COMPLETION_UNKNOWN) || err.is_closed() || err.code().is_none()
+    err.code() == Some(&SqlState::T_R_STATEMENT_COMPLETION_UNKNOWN)
+        || err.is_closed()
+        || err.code().is_none()
+        || node_lost(err).is_some_and(|reason| reason != "read_only")
 }
 
 /// Full-jitter back-off before attempt `attempt + 1`: uniform in `[0, min(max, base * 2^(attempt-1))]`.
@@ -241,7 +281,16 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let client = db.write.get().await?;
+        let client = match db.write.get().await {
+            Ok(client) => client,
+            // The pool could not connect (the primary is being replaced, or a node refuses sessions): try again
+            // within the attempts, the next connection may reach the new primary.
+            Err(PoolError::Backend(err)) if node_lost(&err).is_some() && attempt < policy.max_attempts => {
+                note_retry(tx, attempt, &policy, &err).await;
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
         let transaction = Arc::new(Tx::opening(client));
         // BEGIN goes out in the same write as the body's first statements (one round trip fewer a transaction):
         // `join` polls BEGIN first, which queues its message on the connection before the body's. PostgreSQL runs
@@ -250,7 +299,20 @@ where
         // with it; if it ever failed, the result is an error and the connection is closed, never committed.
         let (begun, body_result) = join(transaction.batch_execute(BEGIN), body(transaction.clone())).await;
         if let Err(err) = begun {
-            return Err(RetryError::Db(err));
+            // Nothing of this attempt can have committed: BEGIN itself failed. A node that refuses SERIALIZABLE
+            // (0A000) is a hot standby: a balancer or a multi-host URL reached a replica that Patroni is still
+            // promoting, or a demoted primary. Like a lost node, its connection is closed and the attempt rerun.
+            let standby = err.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED);
+            if node_lost(&err).is_none() && !standby {
+                return Err(RetryError::Db(err));
+            }
+            drop(body_result);
+            drop(transaction);
+            if attempt >= policy.max_attempts {
+                return Err(RetryError::Exhausted { tx, attempts: attempt, last: err });
+            }
+            note_retry(tx, attempt, &policy, &err).await;
+            continue;
         }
         // Ends the transaction if the body has not (a failed ROLLBACK leaves the Tx open, and its drop closes the
         // connection).
@@ -280,6 +342,9 @@ where
                 roll_back().await;
                 return Err(RetryError::Aborted(answer));
             }
+            // The node went away or is no longer the primary: no ROLLBACK (it would hand a connection to a dead or
+            // demoted node back to the pool); the Tx, still open, closes the connection when dropped below.
+            Err(TxError::Db(err)) if node_lost(&err).is_some() => err,
             Err(TxError::Db(err)) => {
                 roll_back().await;
                 if retry_reason(&err).is_none() {
@@ -289,15 +354,22 @@ where
             }
         };
         drop(transaction);
-        let reason = retry_reason(&conflict).unwrap_or("unknown");
-        metrics::counter!("boxoffice_db_tx_retries_total", "tx" => tx, "reason" => reason).increment(1);
         if attempt >= policy.max_attempts {
+            metrics::counter!("boxoffice_db_tx_retries_total", "tx" => tx, "reason" => retry_reason(&conflict).unwrap_or("unknown"))
+                .increment(1);
             tracing::warn!(tx, attempts = attempt, error = %conflict, "transaction retries exhausted");
             return Err(RetryError::Exhausted { tx, attempts: attempt, last: conflict });
         }
-        tracing::debug!(tx, attempt, reason, "transaction conflict; retrying");
-        tokio::time::sleep(backoff(&policy, attempt)).await;
+        note_retry(tx, attempt, &policy, &conflict).await;
     }
+}
+
+/// Counts a retry of `tx` and sleeps its back-off.
+async fn note_retry(tx: &'static str, attempt: u32, policy: &RetryPolicy, err: &tokio_postgres::Error) {
+    let reason = retry_reason(err).unwrap_or("unknown");
+    metrics::counter!("boxoffice_db_tx_retries_total", "tx" => tx, "reason" => reason).increment(1);
+    tracing::debug!(tx, attempt, reason, error = %err, "transaction failed before COMMIT; retrying");
+    tokio::time::sleep(backoff(policy, attempt)).await;
 }
 
 #[cfg(test)]

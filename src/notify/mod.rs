@@ -61,6 +61,10 @@ pub struct Dispatcher {
     batch: i64,
     lease: Duration,
     interval: Duration,
+    /// Events this dispatcher claimed but could not finish because the database went away mid-batch (a failover):
+    /// handed back at the start of the next run, so that they wait for the next claim rather than for their lease
+    /// (batch x SMTP timeout + 30 s). A plain mutex: held to swap the list, never across an await.
+    orphans: std::sync::Mutex<Vec<(crate::db::Region, uuid::Uuid)>>,
 }
 
 impl Dispatcher {
@@ -75,7 +79,7 @@ impl Dispatcher {
         }
         // The lease outlasts a whole batch of sends that each take the full timeout.
         let lease = config.timeout.saturating_mul(u32::try_from(config.batch).unwrap_or(u32::MAX)) + FIRST_BACKOFF;
-        Ok(Self { db, mailer, batch: config.batch, lease, interval: config.interval })
+        Ok(Self { db, mailer, batch: config.batch, lease, interval: config.interval, orphans: Default::default() })
     }
 
     /// How often the worker runs [`Self::dispatch`].
@@ -88,13 +92,23 @@ impl Dispatcher {
     /// # Errors
     /// Database failures (a failed send is an outcome, not an error).
     pub async fn dispatch(&self) -> anyhow::Result<DispatchReport> {
+        self.release_orphans().await?;
         let claimed = store::claim(&self.db, self.batch, self.lease).await?;
         let mut report = DispatchReport::default();
         let mut outage: Option<String> = None;
-        for event in claimed {
+        for (n, event) in claimed.iter().enumerate() {
             let outcome = match &outage {
-                Some(error) => self.put_back(&event, error).await?,
-                None => self.deliver(&event).await?,
+                Some(error) => self.put_back(event, error).await,
+                None => self.deliver(event).await,
+            };
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(err) => {
+                    // This event and the rest of the batch are still leased to us: release them next run.
+                    let mut orphans = self.orphans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    orphans.extend(claimed[n..].iter().map(|e| (e.region.clone(), e.id)));
+                    return Err(err);
+                }
             };
             if let Outcome::Failed(error) = &outcome {
                 outage = Some(error.clone());
@@ -145,6 +159,23 @@ impl Dispatcher {
             }
             Err(SendError::Transient(error)) => self.put_back(event, &error).await,
         }
+    }
+
+    /// Makes the events of a batch interrupted by a database failure due again (see `orphans`). A mail of theirs
+    /// may have gone out before the failure: delivery is at least once.
+    async fn release_orphans(&self) -> anyhow::Result<()> {
+        let orphans = std::mem::take(&mut *self.orphans.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for (n, (region, id)) in orphans.iter().enumerate() {
+            let released =
+                store::mark_failed(&self.db, region, *id, "the worker lost the database mid-batch", Duration::ZERO)
+                    .await;
+            if let Err(err) = released {
+                let mut left = self.orphans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                left.extend(orphans[n..].iter().cloned());
+                return Err(err.into());
+            }
+        }
+        Ok(())
     }
 
     async fn put_back(&self, event: &store::Claimed, error: &str) -> anyhow::Result<Outcome> {

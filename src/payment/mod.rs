@@ -148,7 +148,8 @@ impl Payments {
     pub fn from_config(config: &PaymentConfig) -> Self {
         match config.provider {
             PaymentProvider::Sandbox => {
-                let sandbox = Arc::new(SandboxGateway::new(config.sandbox_latency));
+                let sandbox =
+                    Arc::new(SandboxGateway::new(config.sandbox_latency).with_fail_file(config.sandbox_fail_file));
                 let mut payments = Self::new(sandbox.clone(), config);
                 payments.sandbox = Some(sandbox);
                 payments

@@ -30,6 +30,8 @@ use super::{Charge, ChargeRequest, ChargeStatus, GatewayError, GatewayFuture, Pa
 #[derive(Debug, Default)]
 pub struct SandboxGateway {
     latency: Duration,
+    // While this file exists the provider is down (`BOXOFFICE_PAYMENT_SANDBOX_FAIL_FILE`).
+    fail_file: Option<&'static std::path::Path>,
     // The provider's books. Plain mutexes: held for a map operation, never across an await.
     charges: Mutex<HashMap<String, Charge>>,
     refunds: Mutex<HashMap<String, Refund>>,
@@ -115,15 +117,28 @@ impl SandboxGateway {
         lock(&self.charges).get(key).cloned()
     }
 
-    async fn pause(&self) {
+    /// A sandbox that is down while `fail_file` exists (the chaos drills' switch).
+    pub fn with_fail_file(mut self, fail_file: Option<&'static std::path::Path>) -> Self {
+        self.fail_file = fail_file;
+        self
+    }
+
+    /// Waits the latency; then fails as an outage, recording nothing, while the provider is switched off.
+    async fn pause(&self) -> Result<(), GatewayError> {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
+        }
+        match self.fail_file {
+            Some(path) if path.exists() => {
+                Err(GatewayError::Unavailable("sandbox: provider down (switched off)".into()))
+            }
+            _ => Ok(()),
         }
     }
 
     async fn do_charge(&self, request: ChargeRequest) -> Result<Charge, GatewayError> {
         self.door().await;
-        self.pause().await;
+        self.pause().await?;
         let (charge, hang) = {
             let mut charges = lock(&self.charges);
             if let Some(existing) = charges.get(&request.idempotency_key) {
@@ -159,7 +174,7 @@ impl SandboxGateway {
     }
 
     async fn do_refund(&self, request: RefundRequest) -> Result<Refund, GatewayError> {
-        self.pause().await;
+        self.pause().await?;
         let mut refunds = lock(&self.refunds);
         if let Some(existing) = refunds.get(&request.idempotency_key) {
             return Ok(existing.clone());
@@ -199,7 +214,7 @@ impl PaymentGateway for SandboxGateway {
 
     fn find_charge(&self, idempotency_key: String) -> GatewayFuture<'_, Option<Charge>> {
         Box::pin(async move {
-            self.pause().await;
+            self.pause().await?;
             Ok(self.charge_by_key(&idempotency_key))
         })
     }

@@ -4,7 +4,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, app_behind_proxy, expect_problem, expect_status};
+use crate::helpers::{
+    TestApp, app_behind_proxy, database_url, expect_problem, expect_status, fresh_database, pg_addr, test_config,
+};
+use crate::proxy::Proxy;
 
 /// A database timeout short enough for the outage tests to see it fire.
 const DB_TIMEOUT: &[(&str, &str)] = &[("BOXOFFICE_DB_TIMEOUT_MS", "500")];
@@ -54,6 +57,30 @@ async fn readyz_is_503_promptly_when_the_database_stops_and_recovers_when_it_ret
         assert!(Instant::now() < deadline, "still {status} after the database came back");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn with_only_the_read_database_up_readyz_is_degraded_and_seat_maps_still_answer() {
+    // The primary behind a proxy the test cuts (a failover in progress); the read database reached directly.
+    let db = fresh_database().await;
+    let proxy = Proxy::start(pg_addr()).await;
+    let direct = database_url(&db);
+    let primary = direct.replace(&pg_addr().to_string(), &proxy.addr().to_string());
+    let vars = [
+        ("BOXOFFICE_DATABASE_URL", primary.as_str()),
+        ("BOXOFFICE_READ_DATABASE_URL", direct.as_str()),
+        ("BOXOFFICE_DB_TIMEOUT_MS", "500"),
+    ];
+    let app = TestApp::spawn_on(&db, test_config(&db, &vars)).await;
+    let show = crate::helpers::booking::show(&app, 1).await;
+
+    proxy.cut();
+    let body = expect_status(app.get("/readyz", None).await, StatusCode::OK).await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["checks"]["database"], "down");
+    assert_eq!(body["checks"]["readDatabase"], "up");
+    // Built from the replica while the primary is away, instead of a 503.
+    expect_status(app.get(&format!("/showtimes/{}/seats", show.id), None).await, StatusCode::OK).await;
 }
 
 #[tokio::test]

@@ -130,3 +130,31 @@ async fn a_business_abort_rolls_back_and_is_not_retried() {
     let v: i32 = app.db().await.query_one("SELECT v FROM counter_c", &[]).await.expect("read").get(0);
     assert_eq!(v, 0, "the aborted write was rolled back");
 }
+
+#[tokio::test]
+async fn a_transaction_whose_backend_is_terminated_before_commit_is_rerun_on_a_fresh_connection() {
+    let app = TestApp::spawn().await;
+    counter_table(&app, "counter_t").await;
+    let attempts = Arc::new(AtomicU32::new(0));
+    let app = &app;
+    let result = retry::<u32, (), _, _>(&app.state.db, "test_terminated", |tx| {
+        let attempts = attempts.clone();
+        async move {
+            let n = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == 1 {
+                // What a primary switch does to the old primary's sessions: 57P01, then the socket closes. The
+                // second argument waits until the backend is gone, so the UPDATE below meets a dead session.
+                let pid: i32 = tx.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+                let killer = app.db().await;
+                killer.execute("SELECT pg_terminate_backend($1, 5000)", &[&pid]).await.expect("terminated");
+            }
+            tx.execute("UPDATE counter_t SET v = v + 1 WHERE k = 1", &[]).await?;
+            Ok(n)
+        }
+    })
+    .await
+    .expect("committed on a fresh connection, not a 500");
+    assert_eq!(result, 2, "run again once");
+    let v: i32 = app.db().await.query_one("SELECT v FROM counter_t", &[]).await.expect("read").get(0);
+    assert_eq!(v, 1, "applied once");
+}

@@ -1,0 +1,426 @@
+"""`make chaos` / the chaos step of `make test`: bring the topology up, run drills under load, check, report.
+
+    /usr/bin/python3 chaos/run.py --drills 1,5 --out chaos/results/<run>   (make test: the two it must prove)
+    /usr/bin/python3 chaos/run.py --drills all --cost-of-ha --out ...      (make chaos)
+
+Expects scripts/stack.sh's `chaos` profile up (Redis, the SMTP sink, the single node) and the `boxoffice` binary
+built; scripts/chaos.sh does both. Exit status 1 when any drill breaks a goal that the run enforces (acknowledged
+writes lost, double sales, charges, stuck payments, missing mails, writes not back within 15 s after a primary loss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+import psycopg2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import checker  # noqa: E402
+import report  # noqa: E402
+from load import Client, Load, Mix, Recorder  # noqa: E402
+from topology import (  # noqa: E402
+    DBNAME, HAPROXY_HTTP, HAPROXY_WRITE, PATRONI_REST, POD_PORTS, REDIS_PORT, SINGLE_PG_PORT, Topology, http_json,
+    node_name, parse_pg_conf, service_env, wait_for,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DRILLS = {
+    1: "primary killed (kill -9 of Patroni and PostgreSQL)",
+    2: "planned switchover (patronictl switchover)",
+    3: "primary frozen (SIGSTOP) for 20 s",
+    4: "primary cut off from the network",
+    5: "one service pod killed (kill -9), then restarted",
+    6: "Redis killed, restarted empty",
+    7: "payment provider down for 20 s",
+    8: "worker killed while dispatching mail, restarted",
+}
+BASELINE_S = 6
+AFTER_S = 8
+WRITE_GOAL_S = 15.0
+
+
+def log(msg: str) -> None:
+    print(f"chaos: {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+class Run:
+    """One `make chaos` run: the topology, the users, the drills' results."""
+
+    def __init__(self, args):
+        self.args = args
+        self.out = Path(args.out).resolve()
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "logs").mkdir(exist_ok=True)
+        self.fail_flag = self.out / "provider-down"
+        extra = {
+            "BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME": "1000",
+            "BOXOFFICE_PAYMENT_SANDBOX_FAIL_FILE": str(self.fail_flag),
+        }
+        self.topo = Topology(ROOT, Path(args.binary), self.out / "logs", extra)
+        self.recorder = Recorder()
+        self.epoch = time.time()
+        self.results: list[dict] = []
+        self.timeline_marks: list[tuple[float, str]] = []
+        self.cost_of_ha: dict | None = None
+        self.lost_before: set[str] = set()
+
+    # -- set-up ------------------------------------------------------------------------------------------------
+    def up(self) -> None:
+        conf = ROOT / "var" / "chaos" / "pg"
+        conf = (conf.resolve() if conf.is_symlink() else conf) / "boxoffice.conf"
+        settings = parse_pg_conf(conf.read_text())
+        log(f"starting etcd x3, Patroni x3 (PostgreSQL settings of {conf}), HAProxy")
+        t0 = time.time()
+        self.topo.start_cluster(settings)
+        log(f"cluster healthy in {time.time() - t0:.1f}s; primary {node_name(self.topo.leader())}")
+        conn = psycopg2.connect(host="127.0.0.1", port=HAPROXY_WRITE, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {DBNAME}")
+        conn.close()
+        self.topo.boxoffice("migrate")
+        self.topo.boxoffice("seed", "--demo")
+        for i in range(3):
+            self.topo.start_pod(i)
+        self.topo.start_worker()
+        self.topo.wait_balancer(3)
+        self.db = psycopg2.connect(host="127.0.0.1", port=HAPROXY_WRITE, user="postgres", dbname=DBNAME)
+        self.showtimes, self.movie_paths = self.catalog(self.db)
+        self.tokens = self.users(HAPROXY_HTTP, self.args.users, "u")
+        log(f"up: {len(self.showtimes)} showtimes, {len(self.tokens)} users")
+
+    @staticmethod
+    def catalog(conn) -> tuple[list[str], list[str]]:
+        """Showtimes to book (a day or more ahead, screens with rows A-J x 1-14) and movie searches to read."""
+        with conn.cursor() as cur:
+            cur.execute("""
+                SELECT s.id::text FROM showtimes s
+                WHERE s.start_time > now() + interval '1 day' AND s.status = 'scheduled'
+                  AND (SELECT count(*) FROM seats z WHERE z.region = s.region AND z.theater_id = s.theater_id
+                       AND z.screen_number = s.screen_number AND z.seat_label ~ '^[A-J]([1-9]|1[0-4])$') = 140
+                ORDER BY s.start_time, s.id LIMIT 40""")
+            shows = [r[0] for r in cur.fetchall()]
+            cur.execute("""
+                SELECT DISTINCT s.movie_id::text, c.name FROM showtimes s
+                JOIN theaters t ON t.id = s.theater_id JOIN cities c ON c.id = t.city_id
+                WHERE s.start_time > now() ORDER BY 1, 2 LIMIT 20""")
+            paths = [f"/movies/{m}/showtimes?city={urllib.parse.quote(city)}" for m, city in cur.fetchall()]
+        conn.rollback()
+        if len(shows) < 10 or not paths:
+            raise RuntimeError(f"the demo data has {len(shows)} bookable showtimes and {len(paths)} searches")
+        return shows, paths
+
+    def users(self, port: int, n: int, tag: str) -> list[str]:
+        """Registers `n` customers through `port` and returns their access tokens."""
+        rec = Recorder()
+        tokens = []
+        run = uuid.uuid4().hex[:8]
+        for k in range(n):
+            c = Client("127.0.0.1", port, None, rec)
+            email = f"chaos-{tag}-{run}-{k}@example.com"
+            status, _, _ = c.call("POST", "/users", "POST /users", {
+                "name": "Chaos Drill", "email": email, "phoneNumber": "+1 212 555 0100", "password": "chaos-drill-pw"})
+            if status != 201:
+                raise RuntimeError(f"registering a user answered {status}")
+            status, body, _ = c.call("POST", "/auth/token", "POST /auth/token",
+                                     {"email": email, "password": "chaos-drill-pw"})
+            if status != 200 or not isinstance(body, dict):
+                raise RuntimeError(f"logging in answered {status}")
+            tokens.append(body.get("accessToken") or body.get("access_token"))
+            c.close()
+        return tokens
+
+    # -- drills ------------------------------------------------------------------------------------------------
+    def drill(self, number: int) -> dict:
+        name = DRILLS[number]
+        log(f"drill {number}: {name}")
+        mix = Mix()
+        load = Load(HAPROXY_HTTP, self.tokens, self.showtimes, self.movie_paths, self.recorder, mix, seed=number)
+        start = time.time()
+        load.start()
+        time.sleep(BASELINE_S)  # the steady window the drill's throughput is compared with
+        fault = time.time()
+        notes: dict = {}
+        try:
+            inject = getattr(self, f"fault_{number}")
+            notes = inject() or {}
+        finally:
+            recovered = time.time()
+            time.sleep(AFTER_S)  # load goes on after recovery: the window "time to full throughput" is read in
+            load.stop()
+        end = time.time()
+        self.timeline_marks.append((fault - self.epoch, f"drill {number}"))
+        figures = checker.client_figures(self.recorder.requests, fault, end, start + 1)
+        db = self.check()
+        # Acknowledgements are checked cumulatively; a drill is charged only with the losses it added.
+        lost_now = set(db["ack_lost_ids"])
+        db["ack_lost_total"] = db["ack_lost"]
+        db["ack_lost"] = len(lost_now - self.lost_before)
+        self.lost_before |= lost_now
+        result = {
+            "drill": number,
+            "name": name,
+            "start": round(start - self.epoch, 2),
+            "fault": round(fault - self.epoch, 2),
+            "recovered_after_s": round(recovered - fault, 2),
+            "end": round(end - self.epoch, 2),
+            "client": asdict(figures) | {"read_error_rate": round(figures.read_error_rate, 4)},
+            "database": db,
+            "notes": notes,
+        }
+        result["violations"] = checker.violations(db)
+        if number in (1, 2, 3) and (figures.first_write_after_fault_s or 0) > WRITE_GOAL_S:
+            result["violations"].append(f"writes back after {figures.first_write_after_fault_s}s > {WRITE_GOAL_S}s")
+        log(f"drill {number}: {figures.errors}/{figures.requests} errors, first write after "
+            f"{figures.first_write_after_fault_s}s, full throughput after {figures.full_throughput_after_s}s, "
+            f"violations: {result['violations'] or 'none'}")
+        self.results.append(result)
+        return result
+
+    def check(self) -> dict:
+        """The database checks, once the worker has had its chance: payments settled, outbox drained."""
+        pending_after = 5 + 2 * 2 + 5  # RECONCILE_AFTER + two reconcile intervals + slack
+
+        def settled():
+            try:
+                with self.db.cursor() as cur:
+                    cur.execute("SELECT (SELECT count(*) FROM bookings WHERE status = 'payment_pending'),"
+                                " (SELECT count(*) FROM outbox WHERE sent_at IS NULL)")
+                    row = cur.fetchone()
+                self.db.rollback()
+                return row == (0, 0)
+            except psycopg2.Error:
+                self.reconnect()
+                return False
+        try:
+            # The outbox lease (batch 5 x SMTP timeout 2 s + 30 s = 40 s) bounds how long a claim whose answer was lost
+            # (a primary frozen mid-claim) keeps its mails: wait past it.
+            wait_for("payments settled and mails sent", settled, 60, 0.5)
+        except RuntimeError as err:
+            log(str(err))
+        for _ in range(3):
+            try:
+                return checker.check_database(self.db, self.recorder.acks, self.attempts(),
+                                              ROOT / "var" / "chaos" / "mail", pending_after)
+            except psycopg2.Error:
+                self.reconnect()
+        raise RuntimeError("cannot check the database")
+
+    def attempts(self) -> dict[str, set[str]]:
+        """Bookings with a payment or cancellation we sent that got no 2xx (see checker.expectations)."""
+        acked = {(a.booking, a.op) for a in self.recorder.acks}
+        out: dict[str, set[str]] = {}
+        for booking, op in self.recorder.tried:
+            if (booking, op) not in acked:
+                out.setdefault(booking, set()).add(op)
+        return out
+
+    def reconnect(self) -> None:
+        try:
+            self.db.close()
+        except psycopg2.Error:
+            pass
+        self.db = wait_for("the primary through HAProxy", self._connect, 30, 0.5)
+
+    @staticmethod
+    def _connect():
+        try:
+            return psycopg2.connect(host="127.0.0.1", port=HAPROXY_WRITE, user="postgres", dbname=DBNAME,
+                                    connect_timeout=2)
+        except psycopg2.Error:
+            return None
+
+    # -- faults ------------------------------------------------------------------------------------------------
+    def fault_1(self) -> dict:
+        old = self.topo.leader()
+        pids = self.topo.node_pids(old)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        self.topo.procs[node_name(old)].wait()
+        new = wait_for("a new primary", lambda: (lambda n: n if n is not None and n != old else None)(
+            self.topo.leader()), 60, 0.2)
+        promoted = time.time()
+        self.topo.start_patroni(old)
+        self.topo.wait_healthy(90)
+        return {"old_primary": node_name(old), "new_primary": node_name(new), "killed_pids": len(pids),
+                "promoted_at": round(promoted - self.epoch, 2)}
+
+    def fault_2(self) -> dict:
+        old = self.topo.leader()
+        members = self.topo.members()
+        cand = next(m["name"] for m in members if m.get("role") == "sync_standby")
+        subprocess.run(["patronictl", "-c", str(self.topo.base / f"{node_name(old)}.yml"), "switchover",
+                        "--leader", node_name(old), "--candidate", cand, "--force"], check=True,
+                       capture_output=True)
+        wait_for("the candidate to lead", lambda: self.topo.leader() == int(cand[2:]) - 1, 60)
+        self.topo.wait_healthy(90)
+        return {"old_primary": node_name(old), "new_primary": cand}
+
+    def fault_3(self) -> dict:
+        old = self.topo.leader()
+        pids = self.topo.node_pids(old)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            new = wait_for("a new primary while the old one is frozen",
+                           lambda: (lambda n: n if n is not None and n != old else None)(self.topo.leader()), 20, 0.2)
+        except RuntimeError:
+            new = None
+        frozen_until = time.time() + 20
+        while time.time() < frozen_until:
+            time.sleep(0.2)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self.topo.wait_healthy(120)
+        return {"old_primary": node_name(old), "new_primary": node_name(new) if new is not None else None,
+                "frozen_s": 20}
+
+    def fault_4(self) -> dict:
+        # Cutting one node off needs it inside its own network namespace from the start (loopback is per namespace);
+        # this topology runs every node in the host's namespace, so the drill falls back to a frozen node (3).
+        result = self.fault_3()
+        result["fallback"] = "drill 3: nodes share the host's loopback; no per-node network namespace"
+        return result
+
+    def fault_5(self) -> dict:
+        self.topo.kill("pod2", signal.SIGKILL)
+        killed = time.time()
+        self.topo.wait_balancer(2)
+        noticed = time.time()
+        time.sleep(3)  # the pod stays dead a while: the balancer must do without it
+        self.topo.start_pod(1)
+        self.topo.wait_balancer(3)
+        return {"pod": "pod2", "balancer_noticed_s": round(noticed - killed, 2), "down_s": round(time.time() - killed, 2)}
+
+    def fault_6(self) -> dict:
+        pid = int((ROOT / "var" / "chaos" / "redis" / "redis.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(5)  # Redis stays away for a while: the pods must serve without it
+        subprocess.run([str(ROOT / "scripts" / "stack.sh"), "up", "chaos"], check=True, capture_output=True)
+        return {"redis_down_s": 5}
+
+    def fault_7(self) -> dict:
+        self.fail_flag.write_text("down\n")
+        time.sleep(20)
+        self.fail_flag.unlink()
+        return {"provider_down_s": 20}
+
+    def fault_8(self) -> dict:
+        self.topo.kill("worker", signal.SIGKILL)
+        time.sleep(2)
+        self.topo.start_worker()
+        return {"worker_down_s": 2}
+
+    # -- cost of HA --------------------------------------------------------------------------------------------
+    def measure_cost_of_ha(self, rounds: int = 2, seconds: float = 6.0) -> dict:
+        """Uncontended holds/s: a pod on the synchronously replicated primary (through HAProxy) against a pod on
+        the single node, interleaved round by round, same binary, same client."""
+        single_url = f"postgres://postgres@127.0.0.1:{SINGLE_PG_PORT}/boxoffice_single"
+        env = {"BOXOFFICE_DATABASE_URL": single_url, "BOXOFFICE_READ_DATABASE_URL": single_url}
+        self.topo.boxoffice("migrate", env=env)
+        self.topo.boxoffice("seed", "--demo", env=env)
+        port = 21054
+        senv = service_env(self.topo.service_extra) | env | {"BOXOFFICE_LISTEN_ADDR": f"127.0.0.1:{port}"}
+        self.topo._spawn("pod-single", [str(self.topo.binary), "serve", "--routes", "all"], senv)
+        wait_for("the single-node pod", lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, 30)
+        sconn = psycopg2.connect(host="127.0.0.1", port=SINGLE_PG_PORT, user="postgres", dbname="boxoffice_single")
+        single_shows, _ = self.catalog(sconn)
+        sconn.close()
+        threads = 8
+        ha_tokens = self.users(POD_PORTS[0], threads, "ha")
+        single_tokens = self.users(port, threads, "single")
+        figures = {"ha": [], "single": []}
+        for k in range(rounds):
+            for kind, p, tokens, shows in (("ha", POD_PORTS[0], ha_tokens, self.showtimes),
+                                           ("single", port, single_tokens, single_shows)):
+                half = len(shows) // rounds
+                figures[kind].append(holds_per_second(p, tokens, shows[k * half:(k + 1) * half], seconds))
+                log(f"cost of HA round {k + 1}: {kind} {figures[kind][-1]:.1f} holds/s")
+        self.topo.kill("pod-single", signal.SIGTERM)
+        ha = sum(figures["ha"]) / rounds
+        single = sum(figures["single"]) / rounds
+        return {"ha_holds_per_s": round(ha, 1), "single_holds_per_s": round(single, 1),
+                "ratio": round(ha / single, 3) if single else None, "rounds": figures, "seconds_per_round": seconds,
+                "client_threads": threads}
+
+
+def holds_per_second(port: int, tokens: list[str], shows: list[str], seconds: float) -> float:
+    """Two-seat holds on seats nobody else asks for, as fast as `len(tokens)` clients go, for `seconds`."""
+    work = [(s, f"{row}{n}", f"{row}{n + 1}") for s in shows for row in "ABCDEFGHIJ" for n in range(1, 14, 2)]
+    lock = threading.Lock()
+    done = [0]
+    deadline = time.time() + seconds
+    rec = Recorder()
+
+    def user(token: str) -> None:
+        c = Client("127.0.0.1", port, token, rec)
+        while time.time() < deadline:
+            with lock:
+                if not work:
+                    return
+                show, a, b = work.pop()
+            status, _, _ = c.call("POST", "/bookings", "POST /bookings", {"showtimeId": show, "seatIds": [a, b]},
+                                  str(uuid.uuid4()), write=True)
+            if status == 201:
+                with lock:
+                    done[0] += 1
+        c.close()
+
+    started = time.time()
+    ts = [threading.Thread(target=user, args=(t,)) for t in tokens]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return done[0] / (time.time() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--drills", default="1,5", help="comma list of drill numbers, or 'all'")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--binary", default=str(ROOT / "target" / "debug" / "boxoffice"))
+    parser.add_argument("--users", type=int, default=12)
+    parser.add_argument("--cost-of-ha", action="store_true")
+    args = parser.parse_args()
+    drills = sorted(DRILLS) if args.drills == "all" else [int(d) for d in args.drills.split(",")]
+    run = Run(args)
+    started = time.time()
+    try:
+        run.up()
+        if args.cost_of_ha:
+            run.cost_of_ha = run.measure_cost_of_ha()
+            log(f"cost of HA: {run.cost_of_ha}")
+        for d in drills:
+            run.drill(d)
+    except Exception as err:  # noqa: BLE001 - reported, then the topology is stopped either way
+        log(f"run failed: {err!r}")
+        run.results.append({"drill": None, "name": "set-up or drill failed", "error": repr(err),
+                            "violations": ["run failed"]})
+    finally:
+        summary = report.write(run.out, run.results, run.recorder.requests, run.timeline_marks, run.epoch,
+                               run.cost_of_ha, time.time() - started)
+        run.topo.stop_all()
+    failed = [r for r in run.results if r.get("violations")]
+    log(f"report: {run.out / 'report.md'}; {len(run.results) - len(failed)}/{len(run.results)} drills passed")
+    print(json.dumps(summary, indent=2))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
