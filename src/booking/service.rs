@@ -19,6 +19,8 @@
 //!   provider's answer is lost: the reconciler asks the provider later and completes or releases.
 //! * Cancel: `reserved` -> `canceled` in one transaction; `paid` -> refund, then `canceled`.
 
+pub mod showtime_cancel;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +47,8 @@ use crate::payment::store::{self as payment_store, PaymentStatus};
 use crate::payment::{
     Charge, ChargeRequest, ChargeStatus, GatewayError, Payments, RefundRequest, charge_key, refund_key,
 };
+
+pub use showtime_cancel::CancellationProgress;
 
 /// A request's idempotency: its key and fingerprint ([`super::model::request_hash`]).
 #[derive(Debug, Clone)]
@@ -695,7 +699,8 @@ impl BookingService {
             }
             FinalizeStep::Charge => {
                 let (Some(started), Some(attempt)) = (after, attempt) else {
-                    return abort(disagreement(booking.id, "start_payment"));
+                    // Its showtime was canceled or has started (or a bug): see showtime_cancel.
+                    return abort(showtime_cancel::not_started(&tx, region, &booking).await?);
                 };
                 let extended = started.booking.hold_expires_at != booking.hold_expires_at;
                 let provider = self.payments.provider();

@@ -63,6 +63,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     1 => "0001_schema",
     2 => "0002_booking_write_path",
     3 => "0003_payment_attempts",
+    4 => "0004_showtime_cancellations",
 );
 
 /// CockroachDB migrations, in order.
@@ -70,6 +71,7 @@ pub const COCKROACH: &[Migration] = migrations!("cockroach":
     1 => "0001_schema",
     2 => "0002_booking_write_path",
     3 => "0003_payment_attempts",
+    4 => "0004_showtime_cancellations",
 );
 
 /// How long an unfinished CockroachDB migration's claim stays valid without renewal before another runner may take

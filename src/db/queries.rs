@@ -53,6 +53,16 @@ queries! {
     maintenance {
         PURGE_IDEMPOTENCY_KEYS => "purge_idempotency_keys.sql",
     }
+    cancellation {
+        START => "start.sql",
+        RELEASE_HOLDS => "release_holds.sql",
+        PAID => "paid.sql",
+        REFUNDED => "refunded.sql",
+        COUNT => "count.sql",
+        PROGRESS => "progress.sql",
+        FINISH => "finish.sql",
+        UNFINISHED => "unfinished.sql",
+    }
     catalog {
         CANCEL_SHOWTIME => "cancel_showtime.sql",
         CITIES_BY_NAME => "cities_by_name.sql",
@@ -92,6 +102,7 @@ queries! {
     }
     booking {
         SHOWTIME_REGION => "showtime_region.sql",
+        SHOWTIME_STATE => "showtime_state.sql",
         BOOKING_REGION => "booking_region.sql",
         HOLD_REFUSAL => "hold_refusal.sql",
         HOLD => "hold.sql",

@@ -26,4 +26,5 @@ mod portability;
 mod proxy;
 mod retry;
 mod security;
+mod showtime_cancel;
 mod tls;
