@@ -30,8 +30,6 @@ queries! {
         FIND_BY_EMAIL => "find_by_email.sql",
         FIND_BY_ID => "find_by_id.sql",
         UPSERT_ADMIN => "upsert_admin.sql",
-        RECORD_LOGIN_FAILURE => "record_login_failure.sql",
-        RESET_LOGIN_FAILURES => "reset_login_failures.sql",
     }
     seed {
         INSERT_CITIES => "insert_cities.sql",

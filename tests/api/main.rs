@@ -17,6 +17,7 @@ mod helpers;
 mod identity;
 mod journey;
 mod limits;
+mod login_throttle;
 mod logscan;
 mod mail;
 mod migrations;
