@@ -173,7 +173,7 @@ impl Application {
             caches: CatalogCaches::new(&config, seats.clone()),
             loadtest_routes: config.loadtest_routes,
         });
-        let auth = Arc::new(AuthState { db: db.clone(), tokens: tokens.clone(), lockout: config.edge.lockout });
+        let auth = Arc::new(AuthState { db: db.clone(), tokens: tokens.clone() });
         let bookings = Arc::new(BookingService::new(db.clone(), seats, &config));
         let state = AppState(Arc::new(Shared {
             config: Arc::new(config),

@@ -67,8 +67,8 @@
 //! | `BOXOFFICE_LOGIN_ATTEMPTS` | `10` | all pods: `POST /auth/token` per account and client address per window |
 //! | `BOXOFFICE_LOGIN_WINDOW_SECS` | `300` | that window |
 //! | `BOXOFFICE_SIGNUPS_PER_HOUR` | `20` | all pods: `POST /users` per client address per hour |
-//! | `BOXOFFICE_LOGIN_LOCKOUT_THRESHOLD` | `5` | consecutive failed logins that lock an account |
-//! | `BOXOFFICE_LOGIN_LOCKOUT_SECS` | `30` | the first lock; each further failure doubles it, up to 15 minutes |
+//! | `BOXOFFICE_LOGIN_ACCOUNT_FAILURES` | `50` | all pods: failed `POST /auth/token` per account from every address per window, beyond which addresses the account never logged in from are throttled (`edge::login`) |
+//! | `BOXOFFICE_LOGIN_ACCOUNT_WINDOW_SECS` | `3000` | that window (one failure earned back a minute) |
 //! | `BOXOFFICE_TRUSTED_PROXIES` | unset | CIDR list of proxies whose `X-Forwarded-For` is believed, e.g. `10.0.0.0/8,fd00::/8` |
 //! | `BOXOFFICE_CORS_ORIGINS` | unset | comma list of origins allowed to call the API from a browser; unset: no CORS headers |
 //! | `BOXOFFICE_HSTS` | `false` | send `Strict-Transport-Security` (set it when clients reach the API over HTTPS) |
@@ -357,8 +357,8 @@ pub struct EdgeConfig {
     pub login: Quota,
     /// All pods, per client address: registrations.
     pub signup: Quota,
-    /// Locking an account after consecutive failed logins.
-    pub lockout: LockoutPolicy,
+    /// All pods, per account: failed logins, from addresses the account has not logged in from.
+    pub login_account: Quota,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
     /// Origins allowed by CORS (exact `scheme://host[:port]`); empty: no CORS.
@@ -367,17 +367,6 @@ pub struct EdgeConfig {
     pub hsts: bool,
     /// Time a connection has to send a complete request head.
     pub header_read_timeout: Duration,
-}
-
-/// Account lockout after repeated failed logins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockoutPolicy {
-    /// Consecutive failures that lock the account.
-    pub threshold: u32,
-    /// The first lock; doubled by every further failure.
-    pub base: Duration,
-    /// The longest lock.
-    pub max: Duration,
 }
 
 /// A variable that is set but does not parse.
@@ -508,6 +497,13 @@ impl Vars<'_> {
                 self.secs("BOXOFFICE_LOGIN_WINDOW_SECS", 300)?,
             ),
         )?;
+        let login_account = quota(
+            "BOXOFFICE_LOGIN_ACCOUNT_FAILURES",
+            Quota::per_window(
+                self.u32("BOXOFFICE_LOGIN_ACCOUNT_FAILURES", 50)?,
+                self.secs("BOXOFFICE_LOGIN_ACCOUNT_WINDOW_SECS", 3000)?,
+            ),
+        )?;
         let signup = quota(
             "BOXOFFICE_SIGNUPS_PER_HOUR",
             Quota::per_window(self.u32("BOXOFFICE_SIGNUPS_PER_HOUR", 20)?, Duration::from_secs(3600)),
@@ -518,11 +514,7 @@ impl Vars<'_> {
             user_writes,
             login,
             signup,
-            lockout: LockoutPolicy {
-                threshold: self.u32("BOXOFFICE_LOGIN_LOCKOUT_THRESHOLD", 5)?,
-                base: self.secs("BOXOFFICE_LOGIN_LOCKOUT_SECS", 30)?,
-                max: Duration::from_secs(15 * 60),
-            },
+            login_account,
             trusted_proxies: self.parse("BOXOFFICE_TRUSTED_PROXIES", TrustedProxies::default())?,
             cors_origins: self.cors_origins("BOXOFFICE_CORS_ORIGINS")?,
             hsts: self.flag("BOXOFFICE_HSTS", false)?,
@@ -790,8 +782,8 @@ mod tests {
             ("BOXOFFICE_LOGIN_ATTEMPTS", "99999999999"),
             ("BOXOFFICE_LOGIN_WINDOW_SECS", "0"),
             ("BOXOFFICE_SIGNUPS_PER_HOUR", "x"),
-            ("BOXOFFICE_LOGIN_LOCKOUT_THRESHOLD", "0"),
-            ("BOXOFFICE_LOGIN_LOCKOUT_SECS", "soon"),
+            ("BOXOFFICE_LOGIN_ACCOUNT_FAILURES", "0"),
+            ("BOXOFFICE_LOGIN_ACCOUNT_WINDOW_SECS", "soon"),
             ("BOXOFFICE_TRUSTED_PROXIES", "10.0.0.0/8,not-a-cidr"),
             ("BOXOFFICE_TRUSTED_PROXIES", "10.0.0.0/40"),
             ("BOXOFFICE_CORS_ORIGINS", "https://ok.example.com,tickets.example.com"),
@@ -839,10 +831,7 @@ mod tests {
         assert_eq!((g.user_writes.burst, g.user_writes.interval), (10, Duration::from_secs(2)));
         assert_eq!((g.login.burst, g.login.window_secs()), (10, 300));
         assert_eq!((g.signup.burst, g.signup.window_secs()), (20, 3600));
-        assert_eq!(
-            g.lockout,
-            LockoutPolicy { threshold: 5, base: Duration::from_secs(30), max: Duration::from_secs(900) }
-        );
+        assert_eq!((g.login_account.burst, g.login_account.interval), (50, Duration::from_secs(60)));
         assert!(g.trusted_proxies.0.is_empty() && g.cors_origins.is_empty() && !g.hsts);
         assert_eq!(g.header_read_timeout, Duration::from_secs(5));
         let g = config(&[

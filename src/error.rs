@@ -55,6 +55,9 @@ pub enum Problem {
     InvalidBody,
     /// 429: too many requests; `Retry-After` says when to come back.
     RateLimited,
+    /// 429: too many login attempts for this account (from this address, or from everywhere); `Retry-After` says
+    /// when to come back. The same for an account that does not exist.
+    LoginThrottled,
     /// 500: a fault on our side; the response carries nothing more.
     Internal,
     /// 503: a dependency is unavailable or contention did not resolve in time; retry after `Retry-After`.
@@ -107,7 +110,7 @@ impl Problem {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidBody => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::LoginThrottled => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::SeatsUnavailable
@@ -144,6 +147,7 @@ impl Problem {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::InvalidBody => "invalid-body",
             Self::RateLimited => "rate-limited",
+            Self::LoginThrottled => "login-throttled",
             Self::Internal => "internal-error",
             Self::ServiceUnavailable => "service-unavailable",
             Self::Timeout => "timeout",
@@ -182,6 +186,7 @@ impl Problem {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::InvalidBody => "Invalid request body",
             Self::RateLimited => "Too many requests",
+            Self::LoginThrottled => "Too many login attempts",
             Self::Internal => "Internal server error",
             Self::ServiceUnavailable => "Service unavailable",
             Self::Timeout => "Request timed out",
@@ -254,6 +259,7 @@ every_problem!(
     UnsupportedMediaType,
     InvalidBody,
     RateLimited,
+    LoginThrottled,
     Internal,
     ServiceUnavailable,
     Timeout,
@@ -579,6 +585,7 @@ mod tests {
             Problem::UnsupportedMediaType,
             Problem::InvalidBody,
             Problem::RateLimited,
+            Problem::LoginThrottled,
             Problem::Internal,
             Problem::ServiceUnavailable,
             Problem::Timeout,

@@ -114,6 +114,8 @@ impl Modify for BearerAuth {
         catalog::model::input::MovieBody,
         catalog::model::input::NewShowtimeBody,
         catalog::model::input::ShowtimeUpdateBody,
+        catalog::routes::CanceledShowtime,
+        crate::booking::service::CancellationProgress,
         crate::booking::model::Booking,
         crate::booking::model::BookingId,
         crate::booking::model::BookingStatus,

@@ -4,7 +4,8 @@
 //! exported as `boxoffice_audit_double_bookings`, alert `BoxofficeDoubleBooking`); the hold-expiry sweeper (lapsed
 //! `reserved` bookings -> `expired`, claims released, seat cache invalidated); the payment reconciler (charge
 //! attempts whose answer was lost are looked up at the provider, by their idempotency key, and completed or
-//! released). The sweeper's and reconciler's runs are functions of [`BookingService`] that tests call directly.
+//! released); resuming showtime cancellations (bookings of a canceled showtime not yet canceled and refunded: see
+//! `booking::service::showtime_cancel`). The sweeper's and reconciler's runs are functions of [`BookingService`] that tests call directly.
 //! Every run is counted in `boxoffice_worker_runs_total{task, outcome}` (`task`, not `job`: Prometheus owns the
 //! `job` label). The outbox dispatcher ([`crate::notify`]) delivers booking mails.
 
@@ -20,6 +21,12 @@ use crate::notify::Dispatcher;
 
 /// Unresolved payments looked at per reconciler run.
 const RECONCILE_BATCH: i64 = 100;
+
+/// Showtime cancellations resumed per run, and how long each may take; one is resumed once it has made no progress
+/// for [`CANCELLATION_IDLE`] (longer than a request works on one: `catalog::routes::cancel_showtime`).
+const CANCELLATION_BATCH: i64 = 10;
+const CANCELLATION_BUDGET: Duration = Duration::from_secs(30);
+const CANCELLATION_IDLE: Duration = Duration::from_secs(30);
 
 /// Rows deleted per purge statement.
 const PURGE_BATCH: i64 = 1000;
@@ -50,9 +57,24 @@ pub async fn run(
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reconcile = tokio::time::interval(config.reconcile_interval);
     reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut cancellations = tokio::time::interval(config.reconcile_interval);
+    cancellations.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = cancellations.tick() => {
+                let run = bookings.resume_showtime_cancellations(CANCELLATION_IDLE, CANCELLATION_BATCH, CANCELLATION_BUDGET);
+                let outcome = match run.await {
+                    Ok(report) if report.resolved == 0 && report.deferred == 0 => "idle",
+                    Ok(report) => {
+                        tracing::info!(finished = report.resolved, unfinished = report.deferred, "showtime cancellations resumed");
+                        "ok"
+                    }
+                    Err(e) => { tracing::warn!(error = %e, "showtime cancellations not resumed"); "error" }
+                };
+                metrics::counter!("boxoffice_worker_runs_total", "task" => "resume_showtime_cancellations", "outcome" => outcome)
+                    .increment(1);
+            }
             _ = sweep.tick() => {
                 let outcome = match bookings.sweep_expired_holds(config.sweep_batch).await {
                     Ok(report) if report.resolved == 0 => "idle",

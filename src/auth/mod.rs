@@ -16,7 +16,6 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 
-use crate::config::LockoutPolicy;
 use crate::db::Db;
 use crate::edge::Edge;
 use crate::error::{ApiError, Problem};
@@ -29,8 +28,6 @@ pub struct AuthState {
     pub db: Db,
     /// Signs the tokens a login issues (the same keys [`AuthUser`] verifies with).
     pub tokens: Arc<TokenKeys>,
-    /// When repeated failed logins lock an account.
-    pub lockout: LockoutPolicy,
 }
 
 /// The identity routes, for any state that yields their [`AuthState`], the token keys (for [`AuthUser`]) and the

@@ -12,7 +12,7 @@ use super::store::{self, InsertError, User};
 use super::token::{IssuedToken, TokenKeys};
 use super::{AuthState, AuthUser, password};
 use crate::edge::model::{Scope, address_key};
-use crate::edge::{self, ClientIp, Edge, RateLimitHeaders};
+use crate::edge::{ClientIp, Edge, RateLimitHeaders};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
 
@@ -105,12 +105,19 @@ pub struct TokenResponse {
 /// `POST /auth/token`: email + password -> a signed access token.
 ///
 /// Every refusal is the same 401 with the same body, in about the same time: an unknown account verifies against a
-/// decoy hash, and a locked account (too many consecutive failures) still verifies the password it was given and
-/// then refuses it like a wrong one, so neither the answer nor its timing tells whether an account exists or is
-/// locked. Before any of that, the per account + address limiter (shared by every pod) may answer 429.
+/// decoy hash, so neither the answer nor its timing tells whether an account exists. No account is ever locked: a
+/// lock that failures from anywhere set let anyone keep the owner out. Before the password is looked at, the login
+/// throttle ([`crate::edge::login`]: per account and address, and a ceiling of failures per account that the
+/// owner's known addresses are exempt from) may answer 429 `login-throttled`, for an unknown account exactly as for
+/// a real one.
 #[utoipa::path(post, path = "/auth/token", tag = "identity", request_body = TokenBody, responses(
     (status = 200, description = "A bearer token", body = TokenResponse),
-    (status = 401, description = "Invalid email or password (the same answer for an unknown account, a wrong password and a locked account)", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+    (status = 401, description = "Invalid email or password (the same answer for an unknown account and a wrong password)", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+    (status = 429, description = "`login-throttled`: too many attempts for this account from this address, or too many failures for it from addresses it has not logged in from (the same for an account that does not exist); or `rate-limited`: this address's per-pod quota. `violatedPolicies` names the limit", body = crate::error::ProblemDocument, content_type = "application/problem+json", headers(
+        ("Retry-After" = u64, description = "Seconds to wait before trying again"),
+        ("RateLimit-Policy" = String, description = "The limit, e.g. `\"login\";q=10;w=300`"),
+        ("RateLimit" = String, description = "What is left, e.g. `\"login\";r=0;t=30`"),
+    )),
     (status = 422, description = "Wrong JSON shape", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn token(
@@ -119,8 +126,20 @@ pub async fn token(
     client_ip: ClientIp,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> ApiResult<(RateLimitHeaders, Json<TokenResponse>)> {
-    let limit = edge.enforce(Scope::Login, &edge::login_subject(&body.email, client_ip.0)).await?;
-    let issued = log_in(&state, body).await.map_err(|e| limit.attach(e))?;
+    let limit = edge.admit_login(&body.email, client_ip.0).await?;
+    let email = body.email.clone();
+    let issued = match log_in(&state, body).await {
+        Ok(issued) => {
+            edge.login_succeeded(&email, client_ip.0).await;
+            issued
+        }
+        Err(refused) => {
+            if refused.status() == StatusCode::UNAUTHORIZED {
+                edge.login_failed(&email).await;
+            }
+            return Err(limit.attach(refused));
+        }
+    };
     Ok((limit, Json(TokenResponse { access_token: issued.token, token_type: "Bearer", expires_in: issued.expires_in })))
 }
 
@@ -141,23 +160,14 @@ async fn log_in(state: &AuthState, body: TokenBody) -> ApiResult<IssuedToken> {
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let verified = password::verify(password, hash).await;
     match credentials {
-        Some(credentials) if verified && !credentials.locked => {
-            if credentials.failed_logins > 0 {
-                let client = state.db.write.get().await?;
-                store::reset_login_failures(&client, credentials.user.id).await.map_err(ApiError::internal)?;
-            }
+        Some(credentials) if verified => {
             let keys: &TokenKeys = &state.tokens;
             let issued = keys.issue(credentials.user.id, credentials.user.role).map_err(ApiError::internal)?;
             metrics::counter!("boxoffice_logins_total", "outcome" => "ok").increment(1);
             Ok(issued)
         }
-        credentials => {
-            if let Some(email) = &email {
-                let client = state.db.write.get().await?;
-                store::record_login_failure(&client, email, &state.lockout).await.map_err(ApiError::internal)?;
-            }
-            let outcome = if credentials.is_some_and(|c| c.locked) { "locked" } else { "refused" };
-            metrics::counter!("boxoffice_logins_total", "outcome" => outcome).increment(1);
+        _ => {
+            metrics::counter!("boxoffice_logins_total", "outcome" => "refused").increment(1);
             Err(refused())
         }
     }

@@ -7,7 +7,6 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::model::{Email, NewUser, PersonName, PhoneNumber, Role, UserId};
-use crate::config::LockoutPolicy;
 use crate::db::{is_unique_violation, queries};
 
 /// A user as the API shows it (never the hash).
@@ -36,10 +35,6 @@ pub struct Credentials {
     pub user: User,
     /// argon2id PHC string.
     pub password_hash: String,
-    /// Consecutive failed logins.
-    pub failed_logins: i32,
-    /// Whether the account is locked right now (failed logins; see `record_login_failure`).
-    pub locked: bool,
 }
 
 /// Why registering failed.
@@ -118,37 +113,7 @@ pub async fn find_credentials(
     let Some(row) = client.query_opt(&stmt, &[&email.as_str()]).await? else {
         return Ok(None);
     };
-    Ok(Some(Credentials {
-        user: user_from_row(&row)?,
-        password_hash: row.try_get("password_hash")?,
-        failed_logins: row.try_get("failed_logins")?,
-        locked: row.try_get("locked")?,
-    }))
-}
-
-/// Counts a refused login for `email` and locks the account when `policy` says so (a no-op for an unknown email or
-/// an account already locked: see `sql/queries/users/record_login_failure.sql`).
-///
-/// # Errors
-/// Database errors.
-pub async fn record_login_failure(
-    client: &impl GenericClient,
-    email: &Email,
-    policy: &LockoutPolicy,
-) -> Result<(), tokio_postgres::Error> {
-    let stmt = client.prepare_cached(queries::users::RECORD_LOGIN_FAILURE).await?;
-    let threshold = i32::try_from(policy.threshold).unwrap_or(i32::MAX);
-    let (base, max) = (policy.base.as_secs_f64(), policy.max.as_secs_f64());
-    client.execute(&stmt, &[&email.as_str(), &threshold, &base, &max]).await.map(drop)
-}
-
-/// Clears the failed-login count and lock of `user` after a successful login.
-///
-/// # Errors
-/// Database errors.
-pub async fn reset_login_failures(client: &impl GenericClient, user: UserId) -> Result<(), tokio_postgres::Error> {
-    let stmt = client.prepare_cached(queries::users::RESET_LOGIN_FAILURES).await?;
-    client.execute(&stmt, &[&user.0]).await.map(drop)
+    Ok(Some(Credentials { user: user_from_row(&row)?, password_hash: row.try_get("password_hash")? }))
 }
 
 /// A user by id.

@@ -113,7 +113,8 @@ pub struct PaymentBody {
 }
 
 /// `PUT /bookings/{bookingId}/finalize`: pays. 200 `paid`; 402 `payment-declined` (the hold continues); 410
-/// `hold-expired`; 409 `payment-in-progress`; 504 `payment-timeout` / 502 `payment-provider-error` (the booking stays
+/// `hold-expired`; 409 `payment-in-progress`, `showtime-closed` (the showtime was canceled or has started: nothing
+/// charged); 504 `payment-timeout` / 502 `payment-provider-error` (the booking stays
 /// `payment_pending` until the reconciler resolves it); 503 `payment-unavailable` (circuit open, nothing charged).
 #[utoipa::path(put, path = "/bookings/{bookingId}/finalize", tag = "bookings", security(("bearer" = [])),
     request_body = FinalizeBody, params(("bookingId" = uuid::Uuid, Path, description = "The booking"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
@@ -124,7 +125,7 @@ pub struct PaymentBody {
         (status = 402, description = "`payment-declined` (`reason`): the hold continues", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: an admin paying someone else's booking", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "`not-found`: no such booking, or not the caller's", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
-        (status = 409, description = "`payment-in-progress`, `booking-state-conflict` (`bookingStatus`), `idempotency-key-in-flight`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`payment-in-progress`, `booking-state-conflict` (`bookingStatus`), `showtime-closed` (`reason`: the showtime was canceled or has started; nothing charged), `idempotency-key-in-flight`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
         (status = 410, description = "`hold-expired`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "`idempotency-key-reused`, `invalid-body`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
         (status = 502, description = "`payment-provider-error`: the booking stays `payment_pending` until reconciled", body = crate::error::ProblemDocument, content_type = "application/problem+json"),

@@ -53,6 +53,8 @@ where
     S: Clone + Send + Sync + 'static,
     Arc<CatalogState>: FromRef<S>,
     Arc<TokenKeys>: FromRef<S>,
+    // Canceling a showtime cancels its bookings (and refunds the paid ones): the one admin route that needs them.
+    Arc<crate::booking::BookingService>: FromRef<S>,
 {
     Router::new()
         .route("/cities", get(routes::suggest_cities))

@@ -672,25 +672,48 @@ pub async fn update_showtime(
     Ok(Json(showtime_detail(&state, id).await?))
 }
 
-/// `POST /showtimes/{showtimeId}/cancel` (admin): the showtime takes no new holds and its seat map shows no seat
-/// available. Idempotent. Bookings already made are left to the booking flow (cancellation and refund).
+/// How long `POST /showtimes/{showtimeId}/cancel` works on the showtime's bookings before answering 202 and leaving
+/// the rest to the worker: well within the request timeout (refunds are provider calls).
+const CANCEL_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `POST /showtimes/{showtimeId}/cancel` answer: the showtime, and where the cancellation of its bookings stands.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanceledShowtime {
+    /// The showtime (status `canceled`).
+    #[serde(flatten)]
+    pub showtime: ShowtimeDetail,
+    /// Its bookings: canceled, refunded, payments under way, left to do.
+    pub cancellation: crate::booking::service::CancellationProgress,
+}
+
+/// `POST /showtimes/{showtimeId}/cancel` (admin): the showtime takes no new holds, no payment, and its seat map shows
+/// no seat available; its bookings are canceled: holds released, paid bookings refunded through the provider, each
+/// customer mailed. The work is batched and resumable: 200 when every booking has ended, 202 when some remain
+/// (payments under way, a provider failing, a large showtime past the request's time): the worker finishes them, and
+/// calling again reports (and advances) the same cancellation. Idempotent: counts are never doubled.
 #[utoipa::path(post, path = "/showtimes/{showtimeId}/cancel", tag = "catalog admin", security(("bearer" = [])),
     params(("showtimeId" = uuid::Uuid, Path, description = "The showtime's id")),
     responses(
-        (status = 200, description = "Canceled (or already canceled)", body = ShowtimeDetail),
+        (status = 200, description = "Canceled (or already canceled), and every booking of it ended", body = CanceledShowtime),
+        (status = 202, description = "Canceled; some bookings are still being canceled or refunded (`cancellation` says how many); the worker finishes them", body = CanceledShowtime),
         (status = 400, description = "`showtimeId` is not a UUID", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
         crate::error::AdminOnly,
         (status = 404, description = "No such showtime", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "`service-unavailable`: the database is unavailable or contended; what was done stays done, call again", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn cancel_showtime(
     State(state): State<Arc<CatalogState>>,
+    State(bookings): State<Arc<crate::booking::BookingService>>,
     _admin: AdminUser,
     ApiPath(raw): ApiPath<String>,
-) -> ApiResult<Json<ShowtimeDetail>> {
+) -> ApiResult<(StatusCode, Json<CanceledShowtime>)> {
     let id: ShowtimeId = path_id(&raw, "showtimeId")?;
-    store::cancel_showtime(&state.db, id).await?;
+    let region = store::cancel_showtime(&state.db, id).await?;
     state.caches.seats.invalidate(id.0);
-    Ok(Json(showtime_detail(&state, id).await?))
+    let cancellation = bookings.cancel_showtime_bookings(&region, id.0, CANCEL_BUDGET).await?;
+    let status = if cancellation.complete { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok((status, Json(CanceledShowtime { showtime: showtime_detail(&state, id).await?, cancellation })))
 }
 
 // ----------------------------------------------------------------------------------------------------------------

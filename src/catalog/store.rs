@@ -883,7 +883,9 @@ pub async fn update_showtime(db: &Db, id: ShowtimeId, spec: &ShowtimeSpec) -> Ad
     .await
 }
 
-/// Cancels a showtime (idempotent: canceling a canceled showtime changes nothing). Returns its region.
+/// Cancels a showtime (idempotent: canceling a canceled showtime changes nothing) and records the cancellation of
+/// its bookings in the same transaction (`cancellation/start.sql`: the booking side carries it out, see
+/// `booking::service::showtime_cancel`). Returns its region.
 ///
 /// # Errors
 /// `ShowtimeNotFound`; database errors.
@@ -894,6 +896,8 @@ pub async fn cancel_showtime(db: &Db, id: ShowtimeId) -> AdminResult<Region> {
             let stmt = tx.prepare_cached(q::CANCEL_SHOWTIME).await?;
             tx.execute(&stmt, &[&screen.region, &id]).await?;
         }
+        let stmt = tx.prepare_cached(crate::db::queries::cancellation::START).await?;
+        tx.execute(&stmt, &[&screen.region, &id]).await?;
         Ok(screen.region)
     })
     .await

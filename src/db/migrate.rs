@@ -64,6 +64,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     2 => "0002_booking_write_path",
     3 => "0003_payment_attempts",
     4 => "0004_search_keys_fold_punctuation",
+    5 => "0005_showtime_cancellations",
 );
 
 /// CockroachDB migrations, in order.
@@ -72,6 +73,7 @@ pub const COCKROACH: &[Migration] = migrations!("cockroach":
     2 => "0002_booking_write_path",
     3 => "0003_payment_attempts",
     4 => "0004_search_keys_fold_punctuation",
+    5 => "0005_showtime_cancellations",
 );
 
 /// How long an unfinished CockroachDB migration's claim stays valid without renewal before another runner may take

@@ -30,8 +30,6 @@ queries! {
         FIND_BY_EMAIL => "find_by_email.sql",
         FIND_BY_ID => "find_by_id.sql",
         UPSERT_ADMIN => "upsert_admin.sql",
-        RECORD_LOGIN_FAILURE => "record_login_failure.sql",
-        RESET_LOGIN_FAILURES => "reset_login_failures.sql",
     }
     seed {
         INSERT_CITIES => "insert_cities.sql",
@@ -52,6 +50,16 @@ queries! {
     }
     maintenance {
         PURGE_IDEMPOTENCY_KEYS => "purge_idempotency_keys.sql",
+    }
+    cancellation {
+        START => "start.sql",
+        RELEASE_HOLDS => "release_holds.sql",
+        PAID => "paid.sql",
+        REFUNDED => "refunded.sql",
+        COUNT => "count.sql",
+        PROGRESS => "progress.sql",
+        FINISH => "finish.sql",
+        UNFINISHED => "unfinished.sql",
     }
     catalog {
         CANCEL_SHOWTIME => "cancel_showtime.sql",
@@ -93,6 +101,7 @@ queries! {
     }
     booking {
         SHOWTIME_REGION => "showtime_region.sql",
+        SHOWTIME_STATE => "showtime_state.sql",
         BOOKING_REGION => "booking_region.sql",
         HOLD_REFUSAL => "hold_refusal.sql",
         HOLD => "hold.sql",

@@ -87,6 +87,8 @@ pub struct SharedLimiter {
     redis: Redis,
     user_writes: Option<SharedPolicy>,
     login: Option<SharedPolicy>,
+    /// Failed logins per account, whatever the address (only failures count; every attempt looks: [`Self::peek`]).
+    login_account: Option<SharedPolicy>,
     signup: Option<SharedPolicy>,
     /// Milliseconds after `epoch` before which Redis is not tried again (see [`REDIS_RETRY_AFTER`]).
     retry_redis_at_ms: AtomicU64,
@@ -100,6 +102,7 @@ impl std::fmt::Debug for SharedLimiter {
         f.debug_struct("SharedLimiter")
             .field("user_writes", &self.user_writes)
             .field("login", &self.login)
+            .field("login_account", &self.login_account)
             .field("signup", &self.signup)
             .field("degraded", &self.degraded)
             .finish_non_exhaustive()
@@ -108,7 +111,13 @@ impl std::fmt::Debug for SharedLimiter {
 
 impl SharedLimiter {
     /// Policies for the scopes that have a quota (`None`: that scope is not limited).
-    pub fn new(redis: Redis, user_writes: Option<Quota>, login: Option<Quota>, signup: Option<Quota>) -> Self {
+    pub fn new(
+        redis: Redis,
+        user_writes: Option<Quota>,
+        login: Option<Quota>,
+        login_account: Option<Quota>,
+        signup: Option<Quota>,
+    ) -> Self {
         let policy = |scope, quota: Option<Quota>| {
             quota.map(|quota| SharedPolicy { quota, fallback: LocalLimiter::new(scope, quota) })
         };
@@ -116,6 +125,7 @@ impl SharedLimiter {
             redis,
             user_writes: policy(Scope::UserWrites, user_writes),
             login: policy(Scope::Login, login),
+            login_account: policy(Scope::LoginAccount, login_account),
             signup: policy(Scope::Signup, signup),
             retry_redis_at_ms: AtomicU64::new(0),
             epoch: Instant::now(),
@@ -127,6 +137,7 @@ impl SharedLimiter {
         match scope {
             Scope::UserWrites => self.user_writes.as_ref(),
             Scope::Login => self.login.as_ref(),
+            Scope::LoginAccount => self.login_account.as_ref(),
             Scope::Signup => self.signup.as_ref(),
             Scope::PerIp => None,
         }
@@ -144,7 +155,7 @@ impl SharedLimiter {
         let policy = self.policy(scope)?;
         let now_ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         if now_ms >= self.retry_redis_at_ms.load(Ordering::Relaxed) {
-            match self.check_redis(scope, policy.quota, subject).await {
+            match self.check_redis(scope, policy.quota, subject, false).await {
                 Ok(decision) => {
                     if self.degraded.swap(false, Ordering::Relaxed) {
                         tracing::info!("redis is back: rate limits are shared by every pod again");
@@ -167,17 +178,43 @@ impl SharedLimiter {
         Some(policy.fallback.check(&subject.to_owned()))
     }
 
+    /// Whether one more request of `subject` would be allowed under `scope` now, counting nothing; `None` when the
+    /// scope is not limited, or when Redis cannot say (down or slow: the look is skipped, the scope fails open, and
+    /// the per account + address limits, which fall back to local limiters, still apply).
+    pub async fn peek(&self, scope: Scope, subject: &str) -> Option<Decision> {
+        let policy = self.policy(scope)?;
+        let now_ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if now_ms < self.retry_redis_at_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        match self.check_redis(scope, policy.quota, subject, true).await {
+            Ok(decision) => Some(decision),
+            Err(err) => {
+                tracing::debug!(error = %err, scope = scope.name(), "redis unavailable: limit not looked at");
+                None
+            }
+        }
+    }
+
     async fn check_redis(
         &self,
         scope: Scope,
         quota: Quota,
         subject: &str,
+        peek: bool,
     ) -> Result<Decision, crate::cache::CacheError> {
         let key = self.redis.key(&format!("rl:{}:{subject}", scope.name()));
         let interval_us = u64::try_from(quota.interval.as_micros()).unwrap_or(u64::MAX).max(1);
         let (allowed, remaining, micros): (i64, i64, i64) = self
             .redis
-            .run(async |conn| GCRA.key(&key).arg(interval_us).arg(quota.burst).invoke_async(conn).await)
+            .run(async |conn| {
+                GCRA.key(&key)
+                    .arg(interval_us)
+                    .arg(quota.burst)
+                    .arg(if peek { "1" } else { "0" })
+                    .invoke_async(conn)
+                    .await
+            })
             .await?;
         let wait = Duration::from_micros(u64::try_from(micros).unwrap_or(0));
         Ok(if allowed == 1 {
@@ -187,9 +224,29 @@ impl SharedLimiter {
         })
     }
 
+    /// Sets the Redis key `name` (under the prefix) for `ttl`; a failure is logged and ignored (what it remembers is
+    /// an exemption: forgetting it costs a throttled owner, not a guessed password).
+    pub async fn remember(&self, name: &str, ttl: Duration) {
+        let key = self.redis.key(name);
+        let secs = ttl.as_secs().max(1);
+        let set = self
+            .redis
+            .run(async |conn| redis::cmd("SET").arg(&key).arg(1).arg("EX").arg(secs).query_async::<()>(conn).await);
+        if let Err(error) = set.await {
+            tracing::debug!(%error, "redis unavailable: not remembered");
+        }
+    }
+
+    /// Whether the Redis key `name` (under the prefix) exists; `false` when Redis cannot say.
+    pub async fn recalls(&self, name: &str) -> bool {
+        let key = self.redis.key(name);
+        self.redis.run(async |conn| redis::cmd("EXISTS").arg(&key).query_async::<i64>(conn).await).await.unwrap_or(0)
+            > 0
+    }
+
     /// Forgets idle keys of the fallback limiters.
     pub fn retain_recent(&self) {
-        for policy in [&self.user_writes, &self.login, &self.signup].into_iter().flatten() {
+        for policy in [&self.user_writes, &self.login, &self.login_account, &self.signup].into_iter().flatten() {
             policy.fallback.retain_recent();
         }
     }

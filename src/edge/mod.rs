@@ -7,8 +7,9 @@
 //! - per pod, per client address, on every public route except `/healthz`, `/readyz` and `/metrics`: a governor
 //!   limiter ([`middleware::per_ip`]);
 //! - across pods, in Redis (GCRA in one Lua script): per user on writes ([`middleware::user_writes`], for holds,
-//!   finalizations and cancellations), per account + address on `POST /auth/token` and per address on `POST /users`
-//!   ([`Edge::enforce`] in those handlers). Redis down or slow: a local limiter with the same quota decides, the
+//!   finalizations and cancellations), per account + address and per account (failures only) on `POST /auth/token`
+//!   ([`login`]), and per address on `POST /users` ([`Edge::enforce`]). Redis down or slow: a local limiter with the
+//!   same quota decides, the
 //!   outage is logged once, each fallback decision is counted, and the service keeps serving.
 //!
 //! Every refusal is a 429 `rate-limited` problem with `Retry-After`, and every limited response carries the
@@ -17,6 +18,7 @@
 pub mod apidoc;
 pub mod docs;
 pub mod limiter;
+pub mod login;
 pub mod middleware;
 pub mod model;
 pub mod server;
@@ -67,6 +69,7 @@ impl Edge {
                 redis,
                 config.user_writes.under(mode),
                 config.login.under(mode),
+                config.login_account.under(mode),
                 config.signup.under(mode),
             ),
             config: config.clone(),
@@ -113,25 +116,29 @@ impl Edge {
     }
 }
 
-/// The login limiter's subject: the account as typed (trimmed, lower-cased, at most 254 characters: longer is not
-/// an email anyway) and the client's address, so that one address cannot guess at many accounts' expense and many
-/// addresses cannot lock one account out through this limiter (the account lockout in `auth` covers that case).
+/// The login limiter's subject: the account as typed ([`login::login_account`]) and the client's address, so that
+/// one address cannot guess at many accounts' expense and many addresses cannot lock one account out through this
+/// limiter (guessing spread over many addresses meets the account's ceiling instead: [`login`]).
 pub fn login_subject(email: &str, client: IpAddr) -> String {
-    let account: String = email.trim().to_lowercase().chars().take(254).collect();
-    format!("{account}|{}", model::address_key(client))
+    format!("{}|{}", login::login_account(email), model::address_key(client))
 }
 
 /// The 429 problem for a refusal: `Retry-After`, both `RateLimit` fields, and `violatedPolicies` (the draft's
 /// `violated-policies` member, camel-cased like every extension member of this API).
 pub fn rejection(decision: &Decision) -> ApiError {
+    let detail = format!(
+        "too many requests under the {:?} policy; retry in {} s",
+        decision.scope.name(),
+        decision.retry_after_secs()
+    );
+    rejection_as(decision, Problem::RateLimited, detail)
+}
+
+/// [`rejection`] as another 429 problem type (`login-throttled`) with its own `detail`.
+pub fn rejection_as(decision: &Decision, problem: Problem, detail: String) -> ApiError {
     metrics::counter!("boxoffice_rate_limited_total", "scope" => decision.scope.name()).increment(1);
     let secs = decision.retry_after_secs();
-    let mut error = ApiError::new(
-        Problem::RateLimited,
-        format!("too many requests under the {:?} policy; retry in {secs} s", decision.scope.name()),
-    )
-    .retry_after(secs)
-    .with("violatedPolicies", [decision.scope.name()]);
+    let mut error = ApiError::new(problem, detail).retry_after(secs).with("violatedPolicies", [decision.scope.name()]);
     for (name, value) in header_values(decision) {
         error = error.with_header(name, value);
     }

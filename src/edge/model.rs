@@ -129,9 +129,9 @@ pub fn address_key(addr: IpAddr) -> IpAddr {
 pub enum RateLimitMode {
     /// The configured quotas (production).
     On,
-    /// Every quota multiplied by [`RELAXED_FACTOR`] (load tests from a few addresses); login lockout unchanged.
+    /// Every quota multiplied by [`RELAXED_FACTOR`] (load tests from a few addresses), the login throttle's too.
     Relaxed,
-    /// No rate limiting at all; login lockout unchanged.
+    /// No rate limiting at all, login throttling included (no account is ever locked either).
     Off,
 }
 
@@ -215,6 +215,9 @@ pub enum Scope {
     UserWrites,
     /// All pods (Redis), per account and client address: `POST /auth/token`.
     Login,
+    /// All pods (Redis), per account whatever the address: failed `POST /auth/token`s (a higher, slower ceiling;
+    /// addresses the account logged in from before are exempt: `edge::login`).
+    LoginAccount,
     /// All pods (Redis), per client address: `POST /users`.
     Signup,
 }
@@ -226,6 +229,7 @@ impl Scope {
             Self::PerIp => "per-ip",
             Self::UserWrites => "user-writes",
             Self::Login => "login",
+            Self::LoginAccount => "login-account",
             Self::Signup => "signup",
         }
     }

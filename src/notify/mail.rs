@@ -30,6 +30,10 @@ pub struct BookingEvent {
     /// The provider's charge, when the booking was paid.
     #[serde(default)]
     pub payment_ref: Option<String>,
+    /// Why a booking was canceled when its owner did not ask: `showtime_canceled` (the cancellation of a showtime,
+    /// `booking::service::showtime_cancel`).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// One seat of a booking event.
@@ -85,13 +89,18 @@ pub fn compose(topic: &str, event: &BookingEvent, context: &MailContext) -> Opti
             format!("Your tickets: {}, {when}", context.title),
             "Thank you for your purchase. Show this mail (or the booking number) at the entrance.".to_owned(),
         ),
-        BOOKING_CANCELED => (
-            format!("Booking canceled: {}, {when}", context.title),
+        BOOKING_CANCELED => (format!("Booking canceled: {}, {when}", context.title), {
+            let why = match event.reason.as_deref() {
+                Some("showtime_canceled") => "We are sorry: this showtime has been canceled. ",
+                _ => "",
+            };
             match &event.payment_ref {
-                Some(charge) => format!("Your booking is canceled and your payment ({charge}) has been refunded."),
-                None => "Your booking is canceled; its seats are released.".to_owned(),
-            },
-        ),
+                Some(charge) => {
+                    format!("{why}Your booking is canceled and your payment ({charge}) has been refunded.")
+                }
+                None => format!("{why}Your booking is canceled; its seats are released."),
+            }
+        }),
         _ => return None,
     };
     let mut body = format!("Hello {},\n\n{opening}\n\n", context.name);
@@ -145,6 +154,7 @@ mod tests {
             total: 3055,
             currency: "USD".into(),
             payment_ref: payment_ref.map(str::to_owned),
+            reason: None,
         }
     }
 
@@ -180,6 +190,16 @@ mod tests {
         assert!(refunded.body.contains("payment (ch_9) has been refunded"), "{}", refunded.body);
         let released = compose(BOOKING_CANCELED, &event(None), &context()).expect("a mail");
         assert!(released.body.contains("its seats are released") && !released.body.contains("refunded"));
+    }
+
+    #[test]
+    fn a_cancellation_of_the_showtime_says_so() {
+        let event = BookingEvent { reason: Some("showtime_canceled".into()), ..event(Some("ch_9")) };
+        let mail = compose(BOOKING_CANCELED, &event, &context()).expect("a mail");
+        assert!(mail.body.contains("this showtime has been canceled"), "{}", mail.body);
+        assert!(mail.body.contains("payment (ch_9) has been refunded"), "{}", mail.body);
+        let own = compose(BOOKING_CANCELED, &self::event(Some("ch_9")), &context()).expect("a mail");
+        assert!(!own.body.contains("showtime has been canceled"), "{}", own.body);
     }
 
     #[test]

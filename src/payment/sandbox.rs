@@ -112,6 +112,16 @@ impl SandboxGateway {
         lock(&self.refunds).len()
     }
 
+    /// Charges that took money and were not refunded: what a sale kept (for tests: a canceled showtime keeps none).
+    pub fn kept_charges(&self) -> usize {
+        let refunds = lock(&self.refunds);
+        lock(&self.charges)
+            .values()
+            .filter(|c| c.status == ChargeStatus::Succeeded)
+            .filter(|c| !refunds.values().any(|r| r.id == format!("re_sandbox_{}", c.id)))
+            .count()
+    }
+
     /// The charge recorded under `key`, if any (for tests; the trait's lookup waits the latency).
     pub fn charge_by_key(&self, key: &str) -> Option<Charge> {
         lock(&self.charges).get(key).cloned()

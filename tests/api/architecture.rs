@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::FromRef;
 use axum::http::{Request, StatusCode};
 use boxoffice::auth::token::TokenKeys;
+use boxoffice::booking::BookingService;
 use boxoffice::cache::Redis;
 use boxoffice::cache::seats::SeatCache;
 use boxoffice::catalog::{CatalogCaches, CatalogState};
@@ -179,6 +180,14 @@ fn the_import_checker_catches_every_form_and_spares_look_alikes() {
 struct CatalogOnly {
     catalog: Arc<CatalogState>,
     tokens: Arc<TokenKeys>,
+    /// Canceling a showtime cancels its bookings: the catalog's one dependency on another capability.
+    bookings: Arc<BookingService>,
+}
+
+impl FromRef<CatalogOnly> for Arc<BookingService> {
+    fn from_ref(state: &CatalogOnly) -> Self {
+        state.bookings.clone()
+    }
 }
 
 impl FromRef<CatalogOnly> for Arc<CatalogState> {
@@ -207,12 +216,12 @@ async fn the_catalog_router_serves_on_a_state_of_its_own() {
     let config = test_config(&db_name, &[]);
     let db = Db::connect(&config.database).await.expect("pools");
     let redis = Redis::new(&config.redis).expect("redis pool");
-    let catalog = CatalogState {
-        db: db.clone(),
-        caches: CatalogCaches::new(&config, SeatCache::new(redis, config.seatmap_ttl)),
-        loadtest_routes: false,
-    };
-    let state = CatalogOnly { catalog: Arc::new(catalog), tokens: Arc::new(TokenKeys::from_config(&config.auth)) };
+    let seats = SeatCache::new(redis, config.seatmap_ttl);
+    let catalog =
+        CatalogState { db: db.clone(), caches: CatalogCaches::new(&config, seats.clone()), loadtest_routes: false };
+    let bookings = Arc::new(BookingService::new(db.clone(), seats, &config));
+    let state =
+        CatalogOnly { catalog: Arc::new(catalog), tokens: Arc::new(TokenKeys::from_config(&config.auth)), bookings };
     let router: Router = boxoffice::catalog::router().with_state(state);
     let showtime: Uuid = db
         .write

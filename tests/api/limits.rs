@@ -139,7 +139,7 @@ async fn logins_are_limited_per_account_and_address_before_the_password_is_check
     let retry_after: u64 = header(&refused, "retry-after").parse().expect("Retry-After");
     assert!((190..=200).contains(&retry_after), "{retry_after}");
     assert_eq!(member(&refused, "ratelimit", "login"), format!(r#""login";r=0;t={retry_after}"#));
-    let problem = expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    let problem = expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "login-throttled").await;
     assert_eq!(problem["violatedPolicies"], json!(["login"]));
 
     // Another account from the same address is not affected.
@@ -237,7 +237,7 @@ async fn with_redis_stopped_the_local_limiter_takes_over_and_the_service_keeps_s
     // Not a speed test: it only catches a fallback that hangs on the dead Redis instead of giving up.
     assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
     assert_eq!(member(&refused, "ratelimit-policy", "login"), r#""login";q=2;w=600"#);
-    expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "login-throttled").await;
     assert!(app.state.edge.is_degraded());
     let fallbacks = counter(&app, r#"boxoffice_rate_limit_fallback_total{scope="login"}"#).await;
     assert!(fallbacks >= fallbacks_before + 3.0, "{fallbacks_before} -> {fallbacks}");

@@ -1,4 +1,5 @@
-//! Security headers, CORS, the docs page, the web client, connection timeouts, account lockout and signing-key rotation.
+//! Security headers, CORS, the docs page, the web client, connection timeouts, and signing-key rotation (login
+//! throttling: login_throttle.rs).
 
 use std::time::{Duration, Instant};
 
@@ -208,90 +209,6 @@ async fn a_client_that_stalls_in_its_request_head_is_disconnected() {
     prompt.write_all(b"GET /healthz HTTP/1.1\r\nHost: boxoffice\r\n\r\n").await.expect("write");
     let (received, _) = read_until_closed(&mut prompt, Duration::from_secs(5)).await;
     assert!(received.starts_with("HTTP/1.1 200 OK"), "{received}");
-}
-
-#[tokio::test]
-async fn repeated_failures_lock_the_account_and_a_locked_account_answers_like_a_wrong_password() {
-    let app =
-        TestApp::spawn_with(&[("BOXOFFICE_LOGIN_LOCKOUT_THRESHOLD", "3"), ("BOXOFFICE_LOGIN_LOCKOUT_SECS", "60")])
-            .await;
-    expect_status(app.register("max@example.com", "correct horse battery").await, StatusCode::CREATED).await;
-    let wrong =
-        expect_problem(app.login("max@example.com", "wrong password").await, StatusCode::UNAUTHORIZED, "unauthorized")
-            .await;
-    for _ in 0..2 {
-        expect_problem(app.login("max@example.com", "wrong password").await, StatusCode::UNAUTHORIZED, "unauthorized")
-            .await;
-    }
-    let lock_secs = |db: deadpool_postgres::Object| async move {
-        let row = db
-            .query_one(
-                "SELECT failed_logins, EXTRACT(EPOCH FROM locked_until - now())::FLOAT8 AS secs FROM users WHERE email = $1",
-                &[&"max@example.com"],
-            )
-            .await
-            .expect("user row");
-        (row.get::<_, i32>("failed_logins"), row.get::<_, Option<f64>>("secs"))
-    };
-    let (failures, secs) = lock_secs(app.db().await).await;
-    assert_eq!(failures, 3);
-    assert!(secs.is_some_and(|s| (55.0..=60.0).contains(&s)), "{secs:?}");
-
-    // Locked: the right password gets exactly the wrong-password answer, after the same argon2 work.
-    let response = app.login("max@example.com", "correct horse battery").await;
-    let locked = expect_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    assert_eq!(locked, wrong);
-    let unknown = expect_problem(
-        app.login("nobody@example.com", "wrong password").await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    )
-    .await;
-    assert_eq!(unknown, wrong);
-    // Attempts during the lock do not extend it.
-    assert_eq!(lock_secs(app.db().await).await.0, 3);
-
-    // The lock ends; the next failure locks again for twice as long.
-    app.db()
-        .await
-        .execute("UPDATE users SET locked_until = now() - INTERVAL '1 second' WHERE email = 'max@example.com'", &[])
-        .await
-        .expect("expire");
-    expect_problem(app.login("max@example.com", "wrong password").await, StatusCode::UNAUTHORIZED, "unauthorized")
-        .await;
-    let (failures, secs) = lock_secs(app.db().await).await;
-    assert_eq!(failures, 4);
-    assert!(secs.is_some_and(|s| (115.0..=120.0).contains(&s)), "{secs:?}");
-
-    // Once it ends, the right password works and clears the count.
-    app.db()
-        .await
-        .execute("UPDATE users SET locked_until = now() - INTERVAL '1 second' WHERE email = 'max@example.com'", &[])
-        .await
-        .expect("expire");
-    expect_status(app.login("max@example.com", "correct horse battery").await, StatusCode::OK).await;
-    assert_eq!(lock_secs(app.db().await).await, (0, None));
-}
-
-#[tokio::test]
-async fn concurrent_failed_logins_are_all_counted() {
-    let app = TestApp::spawn_with(&[("BOXOFFICE_LOGIN_LOCKOUT_THRESHOLD", "100")]).await;
-    expect_status(app.register("ned@example.com", "correct horse battery").await, StatusCode::CREATED).await;
-    let attempts = (0..8).map(|i| {
-        let request = app.request(Method::POST, "/auth/token").json(&serde_json::json!({
-            "email": "ned@example.com", "password": format!("wrong {i}")
-        }));
-        async move { request.send().await.expect("sent").status() }
-    });
-    let statuses = futures_util::future::join_all(attempts).await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
-    let row = app
-        .db()
-        .await
-        .query_one("SELECT failed_logins FROM users WHERE email = 'ned@example.com'", &[])
-        .await
-        .expect("row");
-    assert_eq!(row.get::<_, i32>(0), 8, "a concurrent failure was lost");
 }
 
 fn auth_config(secret: &str, kid: &str) -> AuthConfig {

@@ -6,10 +6,15 @@
 -- the caller can expire that booking in the same transaction.
 -- $1 region, $2 showtime id, $3 seat labels (TEXT[], sorted: claims lock rows in one order), $4 booking id,
 -- $5 hold_expires_at (NULL: the seats are held for good, a paid booking).
+-- Nothing is claimed on a canceled showtime (issue #17): a payment that completes after its showtime was canceled
+-- gets no seats, and the caller refunds it (finalize's tx3 and the reconciler, before or after the cancellation
+-- reached the booking: never kept). The read of the showtime's status orders this transaction against the
+-- cancellation's.
 -- Returns one row per claimed seat: seat_label, taken_from (the booking whose lapsed claim was taken over by this
 -- statement, else NULL).
 INSERT INTO booking_seats (region, showtime_id, seat_label, booking_id, hold_expires_at)
 SELECT $1, $2, label, $4::UUID, $5::TIMESTAMPTZ FROM unnest($3::TEXT[]) AS label
+WHERE EXISTS (SELECT 1 FROM showtimes s WHERE s.region = $1 AND s.id = $2 AND s.status = 'scheduled')
 ON CONFLICT (region, showtime_id, seat_label) DO UPDATE
     SET booking_id = excluded.booking_id,
         hold_expires_at = excluded.hold_expires_at,

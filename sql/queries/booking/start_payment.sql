@@ -5,6 +5,9 @@
 -- The booking counts the charge attempt here (payment_attempts, the number payment/insert.sql records): counting
 -- the booking's payments instead would read the payments_pkey page that concurrent payments insert into.
 -- $1 region, $2 booking id, $3 caller (owner) id, $4 payment window in seconds (FLOAT8).
+-- Its showtime must still be scheduled and not started (issue #17): a canceled or started showtime charges nothing;
+-- showtime_state.sql then tells the caller why. The read of the showtime's status orders this transaction before a
+-- cancellation of the showtime (which writes it), or after it and refused.
 -- Returns the booking row (the columns of find_by_id.sql) and payment_attempts (INT4), this attempt's number.
 -- Keyed: the row is found by (region, id) alone. The guard is wrapped in (...) IS TRUE, which no index matches,
 -- so no statistics can make the generic plan scan bookings_status_expiry_idx for it (a range scan whose predicate
@@ -15,6 +18,9 @@ SET status = 'payment_pending',
     updated_at = now(),
     payment_attempts = payment_attempts + 1
 WHERE region = $1 AND id = $2
-  AND (user_id = $3 AND status = 'reserved' AND hold_expires_at > now()) IS TRUE
+  AND (user_id = $3 AND status = 'reserved' AND hold_expires_at > now()
+       AND EXISTS (SELECT 1 FROM showtimes s
+                   WHERE s.region = $1 AND s.id = bookings.showtime_id
+                     AND s.status = 'scheduled' AND s.start_time > now())) IS TRUE
 RETURNING region, id, user_id, showtime_id, status, seats, total_amount, currency, hold_expires_at, payment_ref,
           created_at, updated_at, now() AS now, payment_attempts

@@ -28,10 +28,12 @@ mod hold;
 mod idempotency;
 mod jobs;
 mod payment;
+pub mod showtime_cancel;
 
 use idempotency::check_claimed;
 pub use idempotency::{Idempotency, StoredResponse};
 pub use jobs::JobReport;
+pub use showtime_cancel::CancellationProgress;
 
 use std::sync::Arc;
 use std::time::Duration;

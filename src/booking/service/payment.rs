@@ -7,7 +7,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::idempotency::{KeyRef, StoredResponse, answer_key};
-use super::{Answer, BookingService, FinalizeCommand, Stop, abort, disagreement, outbox_payload, previous_owners};
+use super::{Answer, BookingService, FinalizeCommand, Stop, abort, outbox_payload, previous_owners};
 use crate::booking::BookingError;
 use crate::booking::model::{Action, Booking, BookingId, BookingStatus, FinalizeStep, Refusal, finalize_step};
 use crate::booking::store::{self, Found, Guarded, StatusChange};
@@ -160,7 +160,8 @@ impl BookingService {
             }
             FinalizeStep::Charge => {
                 let (Some(started), Some(attempt)) = (after, attempt) else {
-                    return abort(disagreement(booking.id, "start_payment"));
+                    // Its showtime was canceled or has started (or a bug): see showtime_cancel.
+                    return abort(super::showtime_cancel::not_started(&tx, region, &booking).await?);
                 };
                 let extended = started.booking.hold_expires_at != booking.hold_expires_at;
                 let provider = self.payments.provider();
