@@ -7,8 +7,8 @@
 //! `DELETE /bookings/{bookingId}`, `GET /users/me/bookings`.
 //!
 //! Rooms: [`model`] (pure rules), [`store`] (SQL), [`service`] (the protocol: transactions, payments, post-commit
-//! effects; also used by the worker's sweeper and reconciler), [`routes`] (HTTP), [`gate`] (the in-process seat
-//! gate a hold passes before its transaction).
+//! effects; also used by the worker's reconciler), [`sweep`] (the worker's bounded hold-expiry sweeper), [`routes`]
+//! (HTTP), [`gate`] (the in-process seat gate a hold passes before its transaction).
 
 pub mod combine;
 pub mod gate;
@@ -16,6 +16,7 @@ pub mod model;
 pub mod routes;
 pub mod service;
 pub mod store;
+pub mod sweep;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -27,3 +27,4 @@ mod proxy;
 mod retry;
 mod security;
 mod tls;
+mod worker_pace;
