@@ -18,6 +18,11 @@
 //!   size) one after the other, answered without authentication, JSON or database. No stampede's p99 can be lower
 //!   than this one's on the same machine: it is what 1,000 requests at once cost the server, the kernel and this
 //!   client together.
+//! * `drain --timeout-secs 900` (database from `BOXOFFICE_DATABASE_URL`): the drain phase's stopwatch (issue 23).
+//!   Polls the lapsed holds not yet expired and the unsent outbox events every `--interval-ms` until both are gone
+//!   (or the timeout), and prints a JSON summary: what there was at the start, the seconds until each was gone
+//!   (counted from the first poll, which the harness takes just before it starts the worker), the mean rates, and the
+//!   samples.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -91,6 +96,15 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         requests: usize,
     },
+    /// Time the worker's drain of lapsed holds and unsent mails.
+    Drain {
+        /// Give up after this long (the summary then says what was left).
+        #[arg(long, default_value_t = 900)]
+        timeout_secs: u64,
+        /// Time between two polls.
+        #[arg(long, default_value_t = 250)]
+        interval_ms: u64,
+    },
 }
 
 #[tokio::main]
@@ -101,6 +115,9 @@ async fn main() -> anyhow::Result<()> {
             stampede(&url, &dir, buyers, showtime, acks.as_deref(), timeline.as_deref()).await
         }
         Command::Floor { url, buyers, requests } => floor(&url, buyers, requests).await,
+        Command::Drain { timeout_secs, interval_ms } => {
+            drain(Duration::from_secs(timeout_secs), Duration::from_millis(interval_ms)).await
+        }
     }
 }
 
@@ -413,5 +430,54 @@ async fn floor(url: &str, buyers: usize, requests: usize) -> anyhow::Result<()> 
             "latencyMs": latency_summary(latencies.iter().map(|(_, d)| *d)),
         })
     );
+    Ok(())
+}
+
+/// The drain phase's stopwatch: see the module docs.
+async fn drain(timeout: Duration, interval: Duration) -> anyhow::Result<()> {
+    let url = std::env::var("BOXOFFICE_DATABASE_URL").context("BOXOFFICE_DATABASE_URL")?;
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+    tokio::spawn(connection);
+    let count = || async {
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM bookings WHERE status = 'reserved' AND hold_expires_at < now()),
+                        (SELECT count(*) FROM outbox WHERE sent_at IS NULL)",
+                &[],
+            )
+            .await?;
+        Ok::<_, anyhow::Error>((row.get::<_, i64>(0), row.get::<_, i64>(1)))
+    };
+    let started = Instant::now();
+    let (holds, mails) = count().await?;
+    let mut samples = vec![json!([0.0, holds, mails])];
+    let (mut holds_gone, mut mails_gone) = (None, None);
+    let (mut holds_left, mut mails_left) = (holds, mails);
+    while (holds_gone.is_none() || mails_gone.is_none()) && started.elapsed() < timeout {
+        tokio::time::sleep(interval).await;
+        (holds_left, mails_left) = count().await?;
+        let at = started.elapsed().as_secs_f64();
+        samples.push(json!([(at * 1000.0).round() / 1000.0, holds_left, mails_left]));
+        if holds_left == 0 && holds_gone.is_none() {
+            holds_gone = Some(at);
+        }
+        if mails_left == 0 && mails_gone.is_none() {
+            mails_gone = Some(at);
+        }
+    }
+    #[expect(clippy::cast_precision_loss, reason = "rates of counts far below 2^53")]
+    let rate = |n: i64, seconds: Option<f64>| seconds.map(|s| (n as f64 / s).round());
+    let summary = json!({
+        "lapsedHolds": holds,
+        "unsentMails": mails,
+        "holdsSeconds": holds_gone,
+        "mailsSeconds": mails_gone,
+        "holdsPerSecond": rate(holds, holds_gone),
+        "mailsPerSecond": rate(mails, mails_gone),
+        "holdsLeft": holds_left,
+        "mailsLeft": mails_left,
+        "samples": samples,
+    });
+    println!("{summary}");
     Ok(())
 }

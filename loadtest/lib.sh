@@ -264,3 +264,57 @@ lt_k6() { # <name> <script> [k6 args...]
     echo "$name $rc" >>"$LT_OUT/k6-failed.txt"
   fi
 }
+
+# --- the drain phase (issue 23) -----------------------------------------------------------------------------------
+# An SMTP sink that keeps up: Postfix's smtp-sink on 127.0.0.1:$LT_SMTP_PORT (it accepts and discards every mail).
+LT_SINK_PID=""
+lt_sink_start() {
+  ensure_smtp_tools
+  smtp-sink -u nobody -c "127.0.0.1:$LT_SMTP_PORT" 1024 >"$LT_OUT/smtp-sink.log" 2>&1 &
+  LT_SINK_PID=$!
+  local _
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$LT_SMTP_PORT") 2>/dev/null && return 0
+    kill -0 "$LT_SINK_PID" 2>/dev/null || lt_die "smtp-sink exited: $(tail -n 5 "$LT_OUT/smtp-sink.log")"
+    sleep 0.1
+  done
+  lt_die "smtp-sink is not listening on :$LT_SMTP_PORT"
+}
+
+lt_sink_stop() {
+  if [[ -n $LT_SINK_PID ]] && kill -0 "$LT_SINK_PID" 2>/dev/null; then
+    kill "$LT_SINK_PID"
+    wait "$LT_SINK_PID" 2>/dev/null || true
+  fi
+  LT_SINK_PID=""
+}
+
+# The sink's own ceiling, measured with smtp-source: <mails> messages over <sessions> parallel sessions, several
+# messages per connection (-d) as the worker's pool does, 2 kB each (about a confirmation's size). Writes
+# $LT_OUT/phases/<name>.result.json.
+lt_sink_ceiling() { # <name> <mails> <sessions>
+  local name="$1" mails="$2" sessions="$3" t0 t1
+  t0="$(date +%s.%N)"
+  smtp-source -d -s "$sessions" -m "$mails" -l 2000 -f tickets@boxoffice.localhost -t load@example.com \
+    "127.0.0.1:$LT_SMTP_PORT" >"$LT_OUT/phases/$name.smtp-source.txt" 2>&1 || lt_die "smtp-source failed"
+  t1="$(date +%s.%N)"
+  jq -n --argjson mails "$mails" --argjson sessions "$sessions" --argjson t0 "$t0" --argjson t1 "$t1" \
+    '{tool: "smtp-source", mails: $mails, sessions: $sessions, seconds: ($t1 - $t0),
+      mailsPerSecond: ($mails / ($t1 - $t0))}' >"$LT_OUT/phases/$name.result.json"
+}
+
+# `boxoffice worker` against the run's database and the sink, its /metrics on $LT_PORT + 1.
+LT_WORKER_PID=""
+lt_worker_start() {
+  BOXOFFICE_SMTP_URL="smtp://127.0.0.1:$LT_SMTP_PORT" BOXOFFICE_METRICS_ADDR="127.0.0.1:$((LT_PORT + 1))" \
+    BOXOFFICE_LOG=info "$LT_BIN" worker >>"$LT_OUT/worker.log" 2>&1 &
+  LT_WORKER_PID=$!
+}
+
+lt_worker_stop() {
+  if [[ -n $LT_WORKER_PID ]] && kill -0 "$LT_WORKER_PID" 2>/dev/null; then
+    kill "$LT_WORKER_PID"
+    wait "$LT_WORKER_PID" 2>/dev/null || true
+  fi
+  LT_WORKER_PID=""
+}

@@ -6,6 +6,8 @@ phases/<name>.json         the phase's bookkeeping (lib.sh lt_phase_end): load a
 phases/<name>.result.json  the phase's figures: wrk (report.lua / holds.lua), pgbench, k6 (k6/lib.js summary) or
                            loadgen stampede
 invariants.txt             loadtest/invariants.sql's rows
+phases/drain.*             the drain phase (issue 23): drain.result.json (loadgen drain), drain.backlog.json,
+                           drain-sink-ceiling.result.json (smtp-source), drain-holds-{before,during-<n>} (wrk)
 
 Ratios compare runs of the same round (seconds apart) and take the median over the rounds; absolute figures are
 context only: the machine is shared.
@@ -152,6 +154,28 @@ invariants_ok = all(i["violations"] == 0 for i in invariants) if invariants else
 
 k6 = {n[3:]: phases[n] for n in phases if n.startswith("k6-")}
 
+
+def drain_figures():
+    """The drain phase's figures, or None when it did not run."""
+    if "drain" not in phases or not phases["drain"]["result"]:
+        return None
+    d = dict(phases["drain"]["result"])
+    d.pop("samples", None)
+    ceiling_path = f"{OUT}/phases/drain-sink-ceiling.result.json"
+    d["sinkCeiling"] = load(ceiling_path)["mailsPerSecond"] if os.path.exists(ceiling_path) else None
+    during = [phases[n]["result"] for n in phases if n.startswith("drain-holds-during-")]
+    before = phases.get("drain-holds-before", {}).get("result", {})
+    d["holdsBefore"] = before.get("rps")
+    seconds = sum(r.get("requests", 0) / r["rps"] for r in during if r.get("rps"))
+    d["holdsDuring"] = sum(r.get("requests", 0) for r in during) / seconds if seconds else None
+    d["holdsDuringSeconds"] = seconds
+    d["holdsRatio"] = d["holdsDuring"] / d["holdsBefore"] if d["holdsDuring"] and d["holdsBefore"] else None
+    d["mailTarget"] = min(300, d["sinkCeiling"]) if d["sinkCeiling"] else 300
+    return d
+
+
+drain = drain_figures()
+
 goals = [
     ("seat map >= 50% of the static route's requests/s", pct(seatmap_ratio),
      None if seatmap_ratio is None else seatmap_ratio >= 0.5),
@@ -179,7 +203,14 @@ goals = [
      None if not scaling or not scaling["seatmapRatio"] else scaling["seatmapRatio"] >= 0.9),
     (f"invariants ({acks:,} acknowledged bookings)", "0 violations" if invariants_ok else "violations",
      invariants_ok),
-] + [(f"k6 {name}: thresholds", "ok" if p["result"].get("thresholdsOk") else "failed: " + ", ".join(
+] + ([] if not drain else [
+    (f"sweeper: >= 5,000 lapsed holds expired/s ({drain['lapsedHolds']:,} holds)",
+     f"{fmt(drain['holdsPerSecond'], 0)}/s ({fmt(drain['holdsSeconds'], 1)} s)",
+     None if drain["holdsPerSecond"] is None else drain["holdsPerSecond"] >= 5000),
+    (f"mails: >= 300/s or the sink's ceiling ({drain['unsentMails']:,} mails; sink {fmt(drain['sinkCeiling'], 0)}/s)",
+     f"{fmt(drain['mailsPerSecond'], 0)}/s ({fmt(drain['mailsSeconds'], 1)} s)",
+     None if drain["mailsPerSecond"] is None else drain["mailsPerSecond"] >= drain["mailTarget"]),
+]) + [(f"k6 {name}: thresholds", "ok" if p["result"].get("thresholdsOk") else "failed: " + ", ".join(
     k for k, ok in p["result"].get("thresholds", {}).items() if not ok), p["result"].get("thresholdsOk"))
      for name, p in k6.items()]
 
@@ -364,6 +395,21 @@ if scaling:
     if "bulk-load" in phases:
         md.append(f"\nBulk load (seed + bulk.sql, VACUUM ANALYZE, CHECKPOINT): {phases['bulk-load']['seconds']:.0f} s.")
 
+if drain:
+    md += ["", "## Drain: the worker against a sold-out night's backlog (issue 23)", "",
+           "| measure | value |", "|---|---|",
+           f"| backlog | {drain['lapsedHolds']:,} lapsed holds, {drain['unsentMails']:,} unsent mails |",
+           f"| time to expire every lapsed hold | {fmt(drain['holdsSeconds'], 1)} s "
+           f"({fmt(drain['holdsPerSecond'], 0)} holds/s; left: {drain['holdsLeft']:,}) |",
+           f"| time to send every mail | {fmt(drain['mailsSeconds'], 1)} s "
+           f"({fmt(drain['mailsPerSecond'], 0)} mails/s; left: {drain['mailsLeft']:,}) |",
+           f"| the SMTP sink's own ceiling (smtp-source, 16 sessions) | {fmt(drain['sinkCeiling'], 0)} mails/s |",
+           f"| API holds/s just before the backlog (wrk) | {fmt(drain['holdsBefore'])} |",
+           f"| API holds/s during the drain (wrk, {fmt(drain['holdsDuringSeconds'], 0)} s) | "
+           f"{fmt(drain['holdsDuring'])} ({pct(drain['holdsRatio'])} of before) |",
+           "", "Times count from the stopwatch's first poll, half a second before the worker starts (its start-up "
+           "included)."]
+
 md += ["", f"## Invariants (loadtest/invariants.sql; {acks:,} acknowledged bookings checked)", "",
        "| check | violations | meaning |", "|---|---|---|"]
 md += [f"| {i['check']} | {i['violations']} | {i['meaning']} |" for i in invariants]
@@ -395,7 +441,7 @@ report = {
     "ratios": {"seatmapOverStatic": seatmap_ratio, "cityOverStatic": city_ratio,
                "holdsOverPgbenchMinimal": holds_over_minimal, "holdsOverPgbenchService": holds_over_service},
     "peakRssMb": peak_rss_mb, "hwmMb": hwm_mb, "scaling": scaling, "invariants": invariants,
-    "acknowledgedBookings": acks, "phases": phases,
+    "acknowledgedBookings": acks, "drain": drain, "phases": phases,
 }
 with open(f"{OUT}/report.json", "w") as f:
     json.dump(report, f, indent=2)

@@ -13,6 +13,10 @@
 #   stampede     the Rust on-sale stampede (examples/loadgen.rs): 1,000 buyers, 200 seats, STAMPEDES times, each after
 #                its floor (the same buyers asking for a static body: the p99 no stampede can beat here)
 #   invariants   loadtest/invariants.sql against every acknowledged booking: the run fails on a violation
+#   drain        (issue 23) a sold-out night's backlog (loadtest/backlog.sql: DRAIN_HOLDS lapsed holds, DRAIN_MAILS
+#                unsent confirmations), the SMTP sink's own ceiling (smtp-source against Postfix's smtp-sink), then
+#                `boxoffice worker` drains it while wrk makes API holds: time to drain each, holds expired/s,
+#                mails/s, and hold throughput during the drain against a holds run just before it
 #   scaling      (full run) >= 10 M claims bulk-inserted (loadtest/bulk.sql), then holds and seat map again
 #
 # During every phase the server's RSS and CPU time are sampled from /proc. Results: loadtest/results/<UTC run id>/
@@ -22,8 +26,11 @@
 # Knobs (environment; quick defaults in brackets): SCALE 100 [25] synthetic theaters; ROUNDS 3 [1]; READ_SECONDS 10
 # [5] per wrk read run; HOLDS_SECONDS 15 [5] per holds/pgbench run; K6_DURATION 60s [15s]; SOAK_DURATION 300s [20s];
 # K6_VUS 32; ONSALE_VUS 600 [300]; BUYERS 1000; STAMPEDES 3 [1]; BULK_ROWS 10000000 [0: no scaling phase]; POOL 16
-# (service write pool = pgbench clients); CONNECTIONS 32 (wrk); PORT 18080; PROFILE=1 records a perf profile of the
-# server during an extra seat-map and holds run; MIN_ACKS 20000 [2000]: fewer acknowledged bookings fail the run.
+# (service write pool = pgbench clients); CONNECTIONS 32 (wrk); PORT 18080 (the worker's /metrics on PORT + 1);
+# SMTP_PORT 18025; DRAIN_HOLDS 340000 [50000]; DRAIN_MAILS 45000 [10000] (0 and 0: no drain phase); PROFILE=1 records
+# a perf profile of the server during an extra seat-map and holds run; MIN_ACKS 20000 [2000]: fewer acknowledged
+# bookings fail the run. `loadtest/run.sh --drain` runs the drain phase
+# alone (after the database, users and work blocks it needs), with the quick run's sizes unless set.
 set -euo pipefail
 
 LT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,10 +39,12 @@ cd "$LT_ROOT"
 source loadtest/lib.sh
 
 LT_QUICK=0
+LT_DRAIN_ONLY=0
 case "${1:-}" in
   --quick) LT_QUICK=1 ;;
+  --drain) LT_QUICK=1 LT_DRAIN_ONLY=1 ;;
   "") ;;
-  *) lt_die "usage: loadtest/run.sh [--quick]" ;;
+  *) lt_die "usage: loadtest/run.sh [--quick | --drain]" ;;
 esac
 q() { if ((LT_QUICK)); then echo "$2"; else echo "$1"; fi; }
 LT_SCALE="${SCALE:-$(q 100 25)}"
@@ -55,6 +64,9 @@ LT_PORT="${PORT:-18080}"
 LT_PROFILE="${PROFILE:-0}"
 # Fewer acknowledged bookings than this and the invariant checks prove nothing: the run fails.
 LT_MIN_ACKS="${MIN_ACKS:-$(q 20000 2000)}"
+LT_SMTP_PORT="${SMTP_PORT:-18025}"
+LT_DRAIN_HOLDS="${DRAIN_HOLDS:-$(q 340000 50000)}"
+LT_DRAIN_MAILS="${DRAIN_MAILS:-$(q 45000 10000)}"
 LT_URL="http://127.0.0.1:$LT_PORT"
 LT_USERS=4000
 LT_RUN_ID="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -71,6 +83,8 @@ SEATMAP_SHOWTIME=5
 # file during a run cannot break it.
 main() {
   cleanup() {
+    lt_worker_stop
+    lt_sink_stop
     lt_server_stop
     rm -rf "${LT_OUT:?}/bin"
     [[ ${KEEP_DB:-0} == 1 || -z ${LT_ADMIN_DB:-} ]] || lt_drop_db
@@ -137,7 +151,26 @@ main() {
   lt_log "warm-up (5 s a target; the holds' rows are deleted)"
   for target in static seatmap city near; do read_run "$target" "warmup-$target" 5; done
   holds_run warmup-holds 5 0
+  ((LT_DRAIN_ONLY)) || measure
+  if ((LT_DRAIN_HOLDS + LT_DRAIN_MAILS > 0)); then drain; fi
 
+  lt_server_stop
+  LT_ELAPSED=$((SECONDS - LT_STARTED))
+  python3 loadtest/report.py "$LT_OUT" --sha "$LT_SHA" --quick "$LT_QUICK" --elapsed "$LT_ELAPSED" --body-bytes "$SIZE" \
+    --rounds "$LT_ROUNDS" --pool "$LT_POOL" --connections "$LT_CONNECTIONS" --buyers "$LT_BUYERS" \
+    --bulk-rows "$(cat "$LT_OUT/bulk-rows.txt" 2>/dev/null || echo 0)"
+  lt_log "report: $LT_OUT/report.md ($((LT_ELAPSED / 60)) min $((LT_ELAPSED % 60)) s)"
+  if [[ -f $LT_OUT/invariants.txt ]] && awk -F'|' '$2 != 0 {bad = 1} END {exit !bad}' "$LT_OUT/invariants.txt"; then
+    lt_die "invariant violated: $(awk -F'|' '$2 != 0' "$LT_OUT/invariants.txt")"
+  fi
+  if [[ -f $LT_OUT/acks.count ]] && (($(cat "$LT_OUT/acks.count") < LT_MIN_ACKS)); then
+    lt_die "only $(cat "$LT_OUT/acks.count") acknowledged bookings (MIN_ACKS $LT_MIN_ACKS): the invariants prove little"
+  fi
+  [[ ! -s $LT_OUT/k6-failed.txt ]] || lt_die "k6 thresholds failed: $(tr '\n' ' ' <"$LT_OUT/k6-failed.txt")"
+}
+
+# The measured phases before the drain: baselines, wrk, k6, stampedes, invariants, scaling (main's variables).
+measure() {
   # --- baselines and wrk measurements, interleaved ------------------------------------------------------------------
   for round in $(seq "$LT_ROUNDS"); do
     lt_log "round $round/$LT_ROUNDS: static, seat map, city, near ($LT_READ_SECONDS s each)"
@@ -222,19 +255,40 @@ main() {
       holds_run "scaled-holds-$round" "$LT_HOLDS_SECONDS" 0
     done
   fi
+}
 
-  lt_server_stop
-  LT_ELAPSED=$((SECONDS - LT_STARTED))
-  python3 loadtest/report.py "$LT_OUT" --sha "$LT_SHA" --quick "$LT_QUICK" --elapsed "$LT_ELAPSED" --body-bytes "$SIZE" \
-    --rounds "$LT_ROUNDS" --pool "$LT_POOL" --connections "$LT_CONNECTIONS" --buyers "$LT_BUYERS" \
-    --bulk-rows "$(cat "$LT_OUT/bulk-rows.txt" 2>/dev/null || echo 0)"
-  lt_log "report: $LT_OUT/report.md ($((LT_ELAPSED / 60)) min $((LT_ELAPSED % 60)) s)"
-  if awk -F'|' '$2 != 0 {bad = 1} END {exit !bad}' "$LT_OUT/invariants.txt"; then
-    lt_die "invariant violated: $(awk -F'|' '$2 != 0' "$LT_OUT/invariants.txt")"
-  fi
-  (($(cat "$LT_OUT/acks.count") >= LT_MIN_ACKS)) ||
-    lt_die "only $(cat "$LT_OUT/acks.count") acknowledged bookings (MIN_ACKS $LT_MIN_ACKS): the invariants prove little"
-  [[ ! -s $LT_OUT/k6-failed.txt ]] || lt_die "k6 thresholds failed: $(tr '\n' ' ' <"$LT_OUT/k6-failed.txt")"
+# The drain phase (issue 23): API holds just before, the backlog, the sink's ceiling, then the worker drains the
+# backlog while wrk makes API holds for as long as the drain lasts (main's variables).
+drain() {
+  local stopwatch during=0 step=$((LT_HOLDS_SECONDS * 60))
+  lt_reset_tables # the k6 writers' rows (checked already): every work block below the baseline's is free
+  lt_log "drain: API holds before the backlog ($LT_HOLDS_SECONDS s)"
+  holds_run drain-holds-before "$LT_HOLDS_SECONDS" 0
+  lt_log "drain: backlog of $LT_DRAIN_HOLDS lapsed holds and $LT_DRAIN_MAILS unsent mails (loadtest/backlog.sql)"
+  lt_psql -v holds="$LT_DRAIN_HOLDS" -v mails="$LT_DRAIN_MAILS" -v users="$LT_USERS" -At -f loadtest/backlog.sql |
+    tail -n 1 >"$LT_OUT/phases/drain.backlog.json"
+  lt_sink_start
+  lt_log "drain: the sink's own ceiling (smtp-source, 20,000 mails over 16 sessions)"
+  lt_sink_ceiling drain-sink-ceiling 20000 16
+  lt_log "drain: boxoffice worker against the backlog, API holds meanwhile"
+  lt_phase_begin drain
+  "$LT_LOADGEN" drain --timeout-secs 900 >"$LT_OUT/phases/drain.result.json" &
+  stopwatch=$!
+  sleep 0.5 # the stopwatch's first poll, before the worker starts
+  lt_worker_start
+  # wrk runs without holds_run's reset (it would delete the outbox), each on work blocks of its own (room for
+  # 4,200 holds/s), until the drain ends or the blocks run out; their rows go after the drain.
+  while kill -0 "$stopwatch" 2>/dev/null && (((during + 1) * step <= BASELINE_FIRST)); do
+    LT_THREADS=2 lt_wrk "drain-holds-during-$((during + 1))" "${LT_HOLDS_SECONDS}s" loadtest/holds.lua "$LT_URL" \
+      "$LT_OUT" "$((during * step))" 2
+    during=$((during + 1))
+  done
+  wait "$stopwatch"
+  lt_phase_end drain
+  lt_worker_stop
+  lt_sink_stop
+  lt_reset_tables
+  lt_log "drain: $(jq -c 'del(.samples)' "$LT_OUT/phases/drain.result.json")"
 }
 
 main "$@"

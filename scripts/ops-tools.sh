@@ -99,6 +99,15 @@ ensure_wrk() {
   command -v wrk >/dev/null || ops_apt_install wrk
 }
 
+# smtp-sink (a fast SMTP sink) and smtp-source (Postfix's SMTP load generator), from Debian's postfix package,
+# preseeded to "No configuration" so that installing it starts no mail server on port 25.
+ensure_smtp_tools() {
+  if command -v smtp-sink >/dev/null && command -v smtp-source >/dev/null; then return 0; fi
+  echo "postfix postfix/main_mailer_type select No configuration" | "${OPS_SUDO[@]}" debconf-set-selections
+  ops_apt_install postfix
+  command -v smtp-sink >/dev/null || ops_die "smtp-sink still missing after installing postfix"
+}
+
 ensure_pgbench() {
   if ! command -v pgbench >/dev/null || ! command -v psql >/dev/null; then ops_apt_install postgresql-client; fi
 }

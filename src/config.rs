@@ -42,14 +42,17 @@
 //! | `BOXOFFICE_PAYMENT_CIRCUIT_FAILURES` | `5` | consecutive provider failures (timeouts, 5xx) that open the circuit |
 //! | `BOXOFFICE_PAYMENT_CIRCUIT_COOLDOWN_MS` | `30000` | how long an open circuit refuses calls before one trial |
 //! | `BOXOFFICE_SWEEP_INTERVAL_SECS` | `5` | worker: how often lapsed holds are expired |
-//! | `BOXOFFICE_SWEEP_BATCH` | `500` | worker: bookings expired per sweep statement |
+//! | `BOXOFFICE_SWEEP_BATCH` | `2000` | worker: bookings expired per sweep statement |
+//! | `BOXOFFICE_SWEEP_MAX_BATCHES` | `10` | worker: sweep statements per run; a run that stops there with lapsed holds left is followed at once by the next |
+//! | `BOXOFFICE_JOB_TIMEOUT_SECS` | `60` | worker: a sweep, reconciler, purge or audit run still going after this is abandoned (and counted `timeout`); the next tick runs it again |
 //! | `BOXOFFICE_RECONCILE_INTERVAL_SECS` | `10` | worker: how often unresolved payments are looked up |
 //! | `BOXOFFICE_RECONCILE_AFTER_SECS` | `30` | worker: a payment unresolved for this long is reconciled; must exceed the payment timeout |
 //! | `BOXOFFICE_SMTP_URL` | unset (mails are logged) | worker: the mail server for booking confirmations, e.g. `smtp://127.0.0.1:2525` (plain), `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host` (TLS); a secret |
 //! | `BOXOFFICE_MAIL_FROM` | `boxoffice <tickets@boxoffice.localhost>` | worker: the sender of booking mails |
 //! | `BOXOFFICE_SMTP_TIMEOUT_MS` | `5000` | worker: a mail server that does not answer within this fails the attempt (retried later) |
 //! | `BOXOFFICE_OUTBOX_INTERVAL_MS` | `1000` | worker: how often the outbox is polled for mails to send |
-//! | `BOXOFFICE_OUTBOX_BATCH` | `50` | worker: events claimed per dispatcher run |
+//! | `BOXOFFICE_OUTBOX_BATCH` | `200` | worker: events claimed per dispatcher run; a full batch is followed at once by the next |
+//! | `BOXOFFICE_OUTBOX_CONCURRENCY` | `16` | worker: mails of a batch delivered at once, over as many reused SMTP connections |
 //! | `BOXOFFICE_REQUEST_TIMEOUT_MS` | `10000` | a request still running after this gets a 503 |
 //! | `BOXOFFICE_BODY_LIMIT_BYTES` | `65536` | larger request bodies get a 413 |
 //! | `BOXOFFICE_SHUTDOWN_TIMEOUT_SECS` | `20` | how long SIGTERM waits for in-flight requests |
@@ -279,6 +282,10 @@ pub struct WorkerConfig {
     pub sweep_interval: Duration,
     /// Bookings expired per sweep statement.
     pub sweep_batch: i64,
+    /// Sweep statements per run (the run's bound: it then reports the backlog and yields).
+    pub sweep_max_batches: u32,
+    /// The longest a sweep, reconciler, purge or audit run may take (each job has its own timer).
+    pub job_timeout: Duration,
     /// Period of the payment reconciler.
     pub reconcile_interval: Duration,
     /// Age of an unresolved payment before the reconciler looks it up (longer than the payment timeout, so that a
@@ -299,6 +306,8 @@ pub struct MailConfig {
     pub interval: Duration,
     /// Events claimed per run.
     pub batch: i64,
+    /// Deliveries of a batch in flight at once (and the size of the SMTP connection pool).
+    pub concurrency: usize,
 }
 
 /// The whole configuration.
@@ -607,8 +616,11 @@ impl Config {
         };
         let worker = WorkerConfig {
             sweep_interval: v.secs("BOXOFFICE_SWEEP_INTERVAL_SECS", 5)?,
-            sweep_batch: i64::try_from(v.positive("BOXOFFICE_SWEEP_BATCH", 500)?)
+            sweep_batch: i64::try_from(v.positive("BOXOFFICE_SWEEP_BATCH", 2000)?)
                 .map_err(|_| ConfigError { name: "BOXOFFICE_SWEEP_BATCH", reason: "too large".into() })?,
+            sweep_max_batches: u32::try_from(v.positive("BOXOFFICE_SWEEP_MAX_BATCHES", 10)?)
+                .map_err(|_| ConfigError { name: "BOXOFFICE_SWEEP_MAX_BATCHES", reason: "too large".into() })?,
+            job_timeout: Duration::from_secs(v.positive("BOXOFFICE_JOB_TIMEOUT_SECS", 60)?),
             reconcile_interval: v.secs("BOXOFFICE_RECONCILE_INTERVAL_SECS", 10)?,
             reconcile_after: v.secs("BOXOFFICE_RECONCILE_AFTER_SECS", 30)?,
         };
@@ -626,8 +638,10 @@ impl Config {
                 .map_or_else(|| "boxoffice <tickets@boxoffice.localhost>".into(), |f| f.trim().to_owned()),
             timeout: v.millis("BOXOFFICE_SMTP_TIMEOUT_MS", 5000)?,
             interval: v.millis("BOXOFFICE_OUTBOX_INTERVAL_MS", 1000)?,
-            batch: i64::try_from(v.positive("BOXOFFICE_OUTBOX_BATCH", 50)?)
+            batch: i64::try_from(v.positive("BOXOFFICE_OUTBOX_BATCH", 200)?)
                 .map_err(|_| ConfigError { name: "BOXOFFICE_OUTBOX_BATCH", reason: "too large".into() })?,
+            concurrency: usize::try_from(v.positive("BOXOFFICE_OUTBOX_CONCURRENCY", 16)?.min(1024))
+                .map_err(|_| ConfigError { name: "BOXOFFICE_OUTBOX_CONCURRENCY", reason: "too large".into() })?,
         };
         let booking = BookingConfig {
             max_seats_per_booking: v.positive("BOXOFFICE_MAX_SEATS_PER_BOOKING", 10)? as usize,

@@ -195,7 +195,18 @@ pub const CATALOGUE: &[Metric] = &[
     counter(
         "boxoffice_worker_runs_total",
         &["task", "outcome"],
-        "Background job runs by task and outcome (ok, idle, error)",
+        "Background job runs by task and outcome (ok, idle, error, timeout: abandoned after its timeout)",
+    ),
+    seconds("boxoffice_worker_run_seconds", &["task"], "Duration of a background job run, by task"),
+    gauge(
+        "boxoffice_holds_lapsed_pending",
+        &[],
+        "Reserved bookings past their hold not yet expired by the sweeper (counted after each sweep, capped at 10 M)",
+    ),
+    gauge(
+        "boxoffice_holds_lapsed_oldest_seconds",
+        &[],
+        "How long ago the oldest hold not yet expired lapsed, in seconds (after each sweep; 0 when none)",
     ),
     counter("boxoffice_users_registered_total", &[], "Accounts created"),
     counter("boxoffice_logins_total", &["outcome"], "Login attempts by outcome (ok, refused)"),

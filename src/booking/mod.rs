@@ -7,9 +7,9 @@
 //! `DELETE /bookings/{bookingId}`, `GET /users/me/bookings`.
 //!
 //! Rooms: [`model`] (pure rules), [`store`] (SQL), [`service`] (the protocol: transactions, payments, post-commit
-//! effects; also used by the worker's sweeper and reconciler), [`routes`] (HTTP), [`gate`] (the in-process seat
-//! gate a hold passes before its transaction), [`combine`] (group commit: the holds that wait for a write connection
-//! go together in one transaction).
+//! effects; also used by the worker's reconciler), [`sweep`] (the worker's bounded hold-expiry sweeper), [`routes`]
+//! (HTTP), [`gate`] (the in-process seat gate a hold passes before its transaction), [`combine`] (group commit: the
+//! holds that wait for a write connection go together in one transaction).
 
 pub mod combine;
 pub mod gate;
@@ -17,6 +17,7 @@ pub mod model;
 pub mod routes;
 pub mod service;
 pub mod store;
+pub mod sweep;
 
 use std::collections::HashMap;
 use std::future::Future;

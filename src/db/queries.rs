@@ -135,9 +135,13 @@ queries! {
     }
     outbox {
         CLAIM => "claim.sql",
-        MARK_SENT => "mark_sent.sql",
         MARK_FAILED => "mark_failed.sql",
         MAIL_CONTEXT => "mail_context.sql",
+        BACKLOG => "backlog.sql",
+        MARK_SENT_MANY => "mark_sent_many.sql",
+    }
+    sweep {
+        LAPSED => "lapsed.sql",
         BACKLOG => "backlog.sql",
     }
 }

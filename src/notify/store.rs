@@ -48,14 +48,20 @@ pub async fn claim(db: &Db, batch: i64, lease: Duration) -> Result<Vec<Claimed>,
     .await
 }
 
-/// Ends an event's delivery: sent (`error` `None`) or refused for good.
+/// Ends the delivery of the events `ids` of `region` (a batch): each sent (its `errors` entry `None`) or refused for
+/// good (the reason). `ids` and `errors` have the same length.
 ///
 /// # Errors
 /// Database failures.
-pub async fn mark_sent(db: &Db, region: &Region, id: Uuid, error: Option<&str>) -> Result<(), RetryError<Infallible>> {
+pub async fn mark_sent_many(
+    db: &Db,
+    region: &Region,
+    ids: &[Uuid],
+    errors: &[Option<String>],
+) -> Result<(), RetryError<Infallible>> {
     db::retry(db, "outbox_mark_sent", |tx| async move {
-        let stmt = tx.prepare_cached(q::MARK_SENT).await?;
-        tx.execute(&stmt, &[region, &id, &error]).await?;
+        let stmt = tx.prepare_cached(q::MARK_SENT_MANY).await?;
+        tx.execute(&stmt, &[region, &ids, &errors]).await?;
         Ok(())
     })
     .await

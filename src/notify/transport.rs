@@ -3,6 +3,7 @@
 
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use uuid::Uuid;
 
@@ -57,6 +58,8 @@ impl Mailer {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
             .map_err(|e| anyhow::anyhow!("invalid BOXOFFICE_SMTP_URL: {e}"))?
             .timeout(Some(config.timeout))
+            // As many reused connections as deliveries in flight (lettre's default pool keeps 10).
+            .pool_config(PoolConfig::new().max_size(u32::try_from(config.concurrency.max(1)).unwrap_or(u32::MAX)))
             .build();
         Ok(Self::Smtp { transport, from })
     }

@@ -31,3 +31,4 @@ mod retry;
 mod security;
 mod showtime_cancel;
 mod tls;
+mod worker_pace;

@@ -139,7 +139,7 @@ pub struct CancelCommand {
 /// The booking protocol with what it needs: the pools, the seat cache (to invalidate), the payment provider and the
 /// limits. Shared by the HTTP handlers and the worker.
 pub struct BookingService {
-    db: Db,
+    pub(super) db: Db,
     /// The same pools with a larger retry budget, for the transactions of a payment (money about to move or moved).
     patient: Db,
     /// The seat cache, which every commit that changes claims invalidates.
@@ -242,7 +242,7 @@ impl BookingService {
 
     /// After a commit that released claims of `showtime`: the seat gate forgets the seats it remembers as claimed,
     /// and the seat cache's invalidation is queued.
-    fn after_claims_changed(&self, showtime: Uuid) {
+    pub(super) fn after_claims_changed(&self, showtime: Uuid) {
         if let Some(gate) = &self.gate {
             gate.forget(showtime);
         }
