@@ -345,8 +345,10 @@ async fn movies_are_searched_by_title_genre_and_city() {
     let partial = get_ok(&app, "/movies?q=the%20fut").await;
     assert_eq!(partial["items"].as_array().expect("items").len(), 1);
     assert_eq!(partial["items"][0]["title"], "Back to the Future");
-    let wildcard = get_ok(&app, "/movies?q=%25").await;
-    assert_eq!(wildcard["items"], Value::Array(vec![]), "% is a character, not a wildcard");
+    // `%` is no wildcard: punctuation is not part of a title, and a search of nothing but punctuation is refused.
+    let wildcard = app.get("/movies?q=%25", None).await;
+    let problem = expect_problem(wildcard, StatusCode::BAD_REQUEST, "validation-error").await;
+    assert_eq!(problem["errors"][0]["field"], "query.q", "{problem}");
     let horror = walk(&app, "/movies?genre=HORROR&limit=2").await;
     assert!(horror.len() >= 2 && horror.iter().all(|m| m["genre"] == "Horror"));
     let all = walk(&app, "/movies?limit=7").await;

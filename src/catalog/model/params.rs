@@ -360,7 +360,12 @@ impl MoviesQuery {
                 return None;
             }
             let key = search_key(q);
-            (!key.is_empty()).then(|| contains_pattern(&key))
+            if key.is_empty() {
+                // Punctuation alone, which the search key drops: a filter of nothing would list every movie.
+                e.add("q", "must contain a letter or a digit (punctuation and spaces are ignored)");
+                return None;
+            }
+            Some(contains_pattern(&key))
         });
         let genre = present(&self.genre).and_then(|g| {
             if g.chars().count() > 50 {
@@ -616,7 +621,14 @@ mod tests {
             CitiesQuery { q: q.map(str::to_owned), limit: limit.map(str::to_owned) }.parse()
         };
         for (q, pattern) in
-            [("Mont", "mont%"), ("  MONTRÉ ", "montre%"), ("50%_\\", "50\\%\\_\\\\%"), ("new  york", "new york%")]
+            // LIKE's metacharacters are punctuation, which the search key reads as spaces: they never reach the pattern.
+            [
+                ("Mont", "mont%"),
+                ("  MONTRÉ ", "montre%"),
+                ("50%_\\", "50%"),
+                ("st. l", "st l%"),
+                ("new  york", "new york%"),
+            ]
         {
             assert_eq!(parse(Some(q), None), Ok(CitySuggest { prefix_pattern: pattern.into(), limit: 8 }), "{q}");
         }
