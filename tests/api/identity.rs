@@ -144,10 +144,16 @@ async fn a_token_for_another_audience_is_refused() {
 async fn admin_routes_refuse_customers_with_403_and_anonymous_with_401() {
     let app = TestApp::spawn().await;
     let (customer_id, customer) = app.customer().await;
+    let (other_id, _) = app.customer().await;
     let (_, admin) = app.admin().await;
     let path = format!("/users/{customer_id}");
     expect_problem(app.get(&path, None).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    expect_problem(app.get(&path, Some(&customer)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    // Its owner reads it (the Location of POST /users); another customer is refused, existing account or not.
+    expect_status(app.get(&path, Some(&customer)).await, StatusCode::OK).await;
+    let others = format!("/users/{other_id}");
+    expect_problem(app.get(&others, Some(&customer)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let nobody = format!("/users/{}", uuid::Uuid::new_v4());
+    expect_problem(app.get(&nobody, Some(&customer)).await, StatusCode::FORBIDDEN, "forbidden").await;
     let body = expect_status(app.get(&path, Some(&admin)).await, StatusCode::OK).await;
     assert_eq!(body["id"], customer_id.to_string());
     let unknown = format!("/users/{}", uuid::Uuid::new_v4());

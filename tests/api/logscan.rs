@@ -200,7 +200,9 @@ async fn no_password_or_token_ever_reaches_the_logs() {
             .expect("sent");
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    let forbidden = http.get(url(&format!("/users/{id}"))).bearer_auth(&token).send().await.expect("sent");
+    // Another account: its owner and admins only (the owner may read its own).
+    let other = Uuid::new_v4();
+    let forbidden = http.get(url(&format!("/users/{other}"))).bearer_auth(&token).send().await.expect("sent");
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
 
     let admin: Value = post("/auth/token", json!({"email": "root@example.com", "password": admin_password}))
