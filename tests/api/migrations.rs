@@ -32,7 +32,7 @@ async fn migrating_twice_is_a_no_op() {
 async fn concurrent_runners_apply_each_migration_exactly_once() {
     let db = empty_database().await;
     let runners = (0..4).map(|_| {
-        let db = db.clone();
+        let db = db.to_string();
         tokio::spawn(async move {
             let mut client = connect(&db).await;
             migrate::run(&mut client, server_dialect().await).await
@@ -171,7 +171,10 @@ async fn per_statement_migrations_apply_once_and_record_their_checksum() {
     assert_eq!(sum, migrate::checksum(TABLES.sql));
     // `{{database}}` named this database, and the quoted semicolon did not split the INSERT.
     let comment: Option<String> = client
-        .query_one("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", &[&db])
+        .query_one(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &[&db.to_string()],
+        )
         .await
         .expect("comment")
         .get(0);
@@ -184,7 +187,7 @@ async fn per_statement_migrations_apply_once_and_record_their_checksum() {
 async fn concurrent_per_statement_runners_apply_each_migration_exactly_once() {
     let db = empty_database().await;
     let runners = (0..4).map(|_| {
-        let db = db.clone();
+        let db = db.to_string();
         tokio::spawn(async move {
             let mut client = connect(&db).await;
             migrate::apply(&mut client, &[TABLES, ROWS], PER_STATEMENT).await
@@ -258,7 +261,7 @@ async fn a_runner_waits_for_a_live_claim_and_accepts_its_result() {
         .await
         .expect("live claim");
     let waiting = tokio::spawn({
-        let db = db.clone();
+        let db = db.to_string();
         async move {
             let mut client = connect(&db).await;
             migrate::apply(&mut client, &[TABLES], PER_STATEMENT).await

@@ -159,7 +159,7 @@ async fn the_service_reaches_a_tls_only_database_with_its_ca_and_client_certific
     assert_eq!(body["checks"]["database"], "up");
     let client = app.db().await;
     let row = client.query_one("SELECT current_database()", &[]).await.expect("query over TLS");
-    assert_eq!(row.get::<_, String>(0), db);
+    assert_eq!(row.get::<_, String>(0), db.to_string());
     assert!(proxy.with_client_certificate.load(Ordering::SeqCst) >= 1, "the client certificate was presented");
 }
 

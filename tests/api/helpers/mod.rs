@@ -108,11 +108,45 @@ async fn template() -> &'static str {
         .await
 }
 
-/// A fresh database cloned from the template (migrated, with the demo data); returns its name.
+/// A test's own database, dropped when the guard is (as [`TestApp`] drops its own): a full suite used to leave 18
+/// databases behind, from tests that made one without a `TestApp`. Reads as its name (`&db` is a `&str`).
+#[derive(Debug)]
+pub struct TestDb {
+    name: String,
+}
+
+impl TestDb {
+    /// The name, for an owner that drops the database itself ([`TestApp`]).
+    fn into_name(self) -> String {
+        let this = std::mem::ManuallyDrop::new(self);
+        this.name.clone()
+    }
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        drop_database(&self.name);
+    }
+}
+
+/// A fresh database cloned from the template (migrated, with the demo data), dropped with its guard.
 ///
 /// CockroachDB has no `CREATE DATABASE .. TEMPLATE`: there each test's database is created empty, migrated and
 /// seeded (slower, same result).
-pub async fn fresh_database() -> String {
+pub async fn fresh_database() -> TestDb {
     if server_dialect().await == Dialect::Cockroach {
         let name = empty_database().await;
         let (mut client, connection) = tokio_postgres::connect(&database_url(&name), NoTls).await.expect("connect");
@@ -126,15 +160,15 @@ pub async fn fresh_database() -> String {
     let template = template().await;
     let name = format!("t_{}", Uuid::new_v4().simple());
     admin_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await;
-    name
+    TestDb { name }
 }
 
 /// An empty database (no migrations): for migration tests.
-pub async fn empty_database() -> String {
+pub async fn empty_database() -> TestDb {
     server_dialect().await;
     let name = format!("e_{}", Uuid::new_v4().simple());
     admin_execute(&format!("CREATE DATABASE {name}")).await;
-    name
+    TestDb { name }
 }
 
 /// The configuration of a test application on database `db`; `overrides` replace any variable. The dialect is the
@@ -218,7 +252,7 @@ impl TestApp {
 
     /// A service on a fresh database, with configuration overrides.
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
-        let db_name = fresh_database().await;
+        let db_name = fresh_database().await.into_name();
         Self::spawn_on(&db_name, test_config(&db_name, overrides)).await
     }
 
@@ -341,7 +375,7 @@ pub fn pg_addr() -> SocketAddr {
 /// An app on a fresh database whose connections go through a [`Proxy`] the test controls (to cut, stall or resume
 /// them), with configuration `overrides`.
 pub async fn app_behind_proxy(overrides: &[(&str, &str)]) -> (TestApp, Proxy) {
-    let db = fresh_database().await;
+    let db = fresh_database().await.into_name(); // the TestApp drops it
     let proxy = Proxy::start(pg_addr()).await;
     let url = database_url(&db).replace(&pg_addr().to_string(), &proxy.addr().to_string());
     let mut vars = vec![("BOXOFFICE_DATABASE_URL", url.as_str())];
