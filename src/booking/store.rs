@@ -749,38 +749,6 @@ pub async fn delete_claims(c: &ClientWrapper, region: &Region, id: BookingId) ->
     c.execute(&stmt, &[region, &id]).await
 }
 
-/// A booking the sweeper expired.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Swept {
-    /// Its region.
-    pub region: Region,
-    /// The booking.
-    pub booking: BookingId,
-    /// Its showtime (whose seat cache must be invalidated).
-    pub showtime: Uuid,
-    /// Claims deleted.
-    pub released: i64,
-}
-
-/// Expires up to `batch` lapsed holds and deletes their claims (see `sweep_expired.sql`).
-///
-/// # Errors
-/// Database errors.
-pub async fn sweep_expired(c: &ClientWrapper, batch: i64) -> Result<Vec<Swept>, tokio_postgres::Error> {
-    let stmt = c.prepare_cached(q::SWEEP_EXPIRED).await?;
-    let rows = c.query(&stmt, &[&batch]).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Swept {
-                region: r.try_get("region")?,
-                booking: BookingId(r.try_get("id")?),
-                showtime: r.try_get("showtime_id")?,
-                released: r.try_get("released")?,
-            })
-        })
-        .collect()
-}
-
 /// Appends an outbox event.
 ///
 /// # Errors

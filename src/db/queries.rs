@@ -117,7 +117,6 @@ queries! {
         REVERT_PAYMENT => "revert_payment.sql",
         SET_CLAIMS_EXPIRY => "set_claims_expiry.sql",
         DELETE_CLAIMS => "delete_claims.sql",
-        SWEEP_EXPIRED => "sweep_expired.sql",
         INSERT_OUTBOX => "insert_outbox.sql",
         IDEMPOTENCY_CLAIM => "idempotency_claim.sql",
         IDEMPOTENCY_FIND => "idempotency_find.sql",

@@ -1,19 +1,15 @@
-//! The worker's jobs on bookings: the sweeper of lapsed holds and the reconciler of charge attempts whose outcome
-//! was lost.
+//! The worker's reconciler of charge attempts whose outcome was lost (the sweeper of lapsed holds is
+//! [`crate::booking::sweep`]).
 use std::time::Duration;
-
-use uuid::Uuid;
 
 use super::BookingService;
 use super::payment::{ChargeAttempt, Release};
 use crate::booking::BookingError;
 use crate::booking::model::BookingId;
-use crate::booking::store::{self};
-use crate::db::{self, TxError};
 use crate::payment::store::{self as payment_store, PaymentStatus};
 use crate::payment::{Charge, ChargeStatus, charge_key};
 
-/// What a sweeper or reconciler run did.
+/// What a reconciler run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JobReport {
     /// Bookings changed (expired; or paid/released/refunded).
@@ -23,32 +19,6 @@ pub struct JobReport {
 }
 
 impl BookingService {
-    /// The sweeper: expires lapsed holds in batches of `batch` and releases their claims, until none is left.
-    ///
-    /// # Errors
-    /// Database failures (what was swept before stays swept).
-    pub async fn sweep_expired_holds(&self, batch: i64) -> Result<JobReport, BookingError> {
-        let mut report = JobReport::default();
-        loop {
-            let swept = db::retry(&self.db, "sweep_expired", |tx| async move {
-                Ok::<_, TxError<()>>(store::sweep_expired(&tx, batch).await?)
-            })
-            .await
-            .map_err(BookingError::from_retry)?;
-            let mut showtimes: Vec<Uuid> = swept.iter().filter(|s| s.released > 0).map(|s| s.showtime).collect();
-            showtimes.sort_unstable();
-            showtimes.dedup();
-            for showtime in showtimes {
-                self.after_claims_changed(showtime);
-            }
-            metrics::counter!("boxoffice_holds_expired_total", "by" => "sweeper").increment(swept.len() as u64);
-            report.resolved += swept.len() as u64;
-            if (swept.len() as i64) < batch {
-                return Ok(report);
-            }
-        }
-    }
-
     /// The reconciler: for each charge attempt unresolved for longer than `older_than`, asks the provider what
     /// happened (by the attempt's idempotency key) and completes the booking (paid, or refunded if its seats are
     /// gone) or releases it (back to `reserved`, or `expired` if the hold has lapsed).
