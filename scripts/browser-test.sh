@@ -2,7 +2,7 @@
 # browser-test.sh — the web client (web/app) end to end in real Chromium: Playwright (npm, web/package.json) drives
 # Debian's `chromium` against the real service on the test stack. Called by scripts/test.sh after `cargo test`.
 #
-# What it does: installs Debian's chromium if missing (apt-get; never `playwright install`, whose download host is
+# What it does: installs Debian's chromium if missing (apt-get; never Playwright's own browser download, whose host is
 # not reachable) and the npm packages of web/ (npm ci); builds the debug binary; creates a throwaway database on the
 # test PostgreSQL, migrates it and loads the demo data; starts two `boxoffice serve --routes all` on loopback (the
 # main one, and one whose holds last BROWSER_SHORT_HOLD_SECS for the expiry test), both with the sandbox payment
