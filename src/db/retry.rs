@@ -3,8 +3,8 @@
 //! The body runs inside `BEGIN ISOLATION LEVEL SERIALIZABLE`. A serialization failure (40001) or deadlock (40P01),
 //! from any statement or from COMMIT, rolls back, sleeps a full-jitter back-off and runs the whole body again on a
 //! fresh connection, up to the policy's attempts; so does a node lost before COMMIT ([`node_lost`]: a primary
-//! switch, a reset connection, a demoted node), whose connection is closed instead of rolled back; then the caller gets [`RetryError::Exhausted`] (a 503 with
-//! `Retry-After`). A COMMIT that fails with 40003 or a lost connection may or may not have committed: that is
+//! switch, a reset connection, a demoted node), whose connection is closed instead of rolled back; then the caller
+//! gets [`RetryError::Exhausted`] (a 503 with `Retry-After`). A COMMIT that fails with 40003 or a lost connection may or may not have committed: that is
 //! [`RetryError::AmbiguousCommit`], never retried blindly; the caller decides (the booking path looks its
 //! idempotency key up on a fresh connection). The body does SQL only: cache writes, HTTP calls and events belong
 //! after the commit, because the body may run several times.
