@@ -13,7 +13,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::booking::{Show, customers, finalize, held, id_of, lapse, live_claims, show, status_of};
+use crate::helpers::booking::{
+    Show, customers, finalize, held, id_of, lapse, live_claims, show, show_of_row, status_of,
+};
 use crate::helpers::{TestApp, expect_problem, expect_status};
 
 fn sandbox(app: &TestApp) -> &boxoffice::payment::sandbox::SandboxGateway {
@@ -147,18 +149,7 @@ async fn largest_show(app: &TestApp) -> Show {
         )
         .await
         .expect("a future showtime");
-    let (id, region, theater, screen): (Uuid, String, Uuid, i32) = (row.get(0), row.get(1), row.get(2), row.get(3));
-    let seats = db
-        .query(
-            "SELECT seat_label, kind FROM seats WHERE region = $1 AND theater_id = $2 AND screen_number = $3",
-            &[&region, &theater, &screen],
-        )
-        .await
-        .expect("seats")
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    Show { id, region, seats }
+    show_of_row(&db, &row).await
 }
 
 #[tokio::test]

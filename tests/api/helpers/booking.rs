@@ -37,6 +37,11 @@ pub async fn show(app: &TestApp, nth: i64) -> Show {
         )
         .await
         .expect("a future showtime in the demo data");
+    show_of_row(&db, &row).await
+}
+
+/// The [`Show`] of a row of `(id, region, theater_id, screen_number)`: its screen's seats in map order.
+pub async fn show_of_row(db: &deadpool_postgres::Object, row: &tokio_postgres::Row) -> Show {
     let (id, region, theater, screen): (Uuid, String, Uuid, i32) = (row.get(0), row.get(1), row.get(2), row.get(3));
     let seats = db
         .query(
