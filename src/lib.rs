@@ -10,6 +10,7 @@ pub mod catalog; //   the search side: theaters, movies, showtimes, seat maps
 pub mod config; //    Config::from_env: every BOXOFFICE_* variable and its default
 pub mod db; //        pools, the serializable retry helper, migrations, SQL constants, Region
 pub mod edge; //      the HTTP edge: rate limits, client address, security headers, CORS, server timeouts, /docs
+pub mod embedded; //  files embedded in the binary (web client, /docs) with ETags and gzip
 pub mod error; //     ApiError -> RFC 9457 problem+json: the one place errors become HTTP; their OpenAPI schema
 pub mod extract; //   Json/Query/Path extractors with problem+json rejections
 pub mod health; //    /healthz (alive) and /readyz (database reachable)

@@ -3,10 +3,11 @@
 //! the build needs no network.
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::embedded::Embedded;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 
@@ -16,17 +17,21 @@ pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
                             img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
                             frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// The files under `/docs/`: (name, media type, content).
-const ASSETS: &[(&str, &str, &[u8])] = &[
-    (
+/// The files under `/docs/`.
+static ASSETS: [Embedded; 5] = [
+    Embedded::new(
         "swagger-ui-bundle.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/vendor/swagger-ui/swagger-ui-bundle.js"),
     ),
-    ("swagger-ui.css", "text/css; charset=utf-8", include_bytes!("../../web/vendor/swagger-ui/swagger-ui.css")),
-    ("init.js", "text/javascript; charset=utf-8", include_bytes!("../../web/docs/init.js")),
-    ("LICENSE", "text/plain; charset=utf-8", include_bytes!("../../web/vendor/swagger-ui/LICENSE")),
-    ("NOTICE", "text/plain; charset=utf-8", include_bytes!("../../web/vendor/swagger-ui/NOTICE")),
+    Embedded::new(
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/vendor/swagger-ui/swagger-ui.css"),
+    ),
+    Embedded::new("init.js", "text/javascript; charset=utf-8", include_bytes!("../../web/docs/init.js")),
+    Embedded::new("LICENSE", "text/plain; charset=utf-8", include_bytes!("../../web/vendor/swagger-ui/LICENSE")),
+    Embedded::new("NOTICE", "text/plain; charset=utf-8", include_bytes!("../../web/vendor/swagger-ui/NOTICE")),
 ];
 
 /// The names served under `/docs/`, for the OpenAPI document.
@@ -62,20 +67,14 @@ pub async fn page() -> Response {
         (status = 200, description = "The file (JavaScript, CSS or text)", content(
             (String = "text/javascript"), (String = "text/css"), (String = "text/plain"),
         )),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
         (status = 404, description = "No such file", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
-pub async fn asset(ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {
-    let Some((_, media_type, body)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
+pub async fn asset(ApiPath(name): ApiPath<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let Some(file) = ASSETS.iter().find(|file| file.name == name) else {
         return Err(ApiError::not_found(format_args!("documentation file {name:?}")));
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
-        ],
-        *body,
-    )
-        .into_response())
+    Ok(file.respond(&headers, "public, max-age=3600"))
 }
 
 #[cfg(test)]
@@ -90,10 +89,10 @@ mod tests {
             assert!(ASSET_NAMES.contains(&name), "{reference} is not served");
         }
         assert_eq!(ASSET_NAMES.len(), ASSETS.len());
-        for (name, _, body) in ASSETS {
-            assert!(ASSET_NAMES.contains(name) && !body.is_empty(), "{name}");
+        for file in &ASSETS {
+            assert!(ASSET_NAMES.contains(&file.name) && !file.body.is_empty(), "{}", file.name);
         }
-        let init = std::str::from_utf8(ASSETS[2].2).expect("utf-8");
+        let init = std::str::from_utf8(ASSETS[2].body).expect("utf-8");
         assert!(init.contains("\"/openapi.json\""), "the UI reads the API's own document");
     }
 }
