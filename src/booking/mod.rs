@@ -116,6 +116,12 @@ pub enum BookingError {
         /// Whether the refund went through already (otherwise the reconciler retries it).
         refunded: bool,
     },
+    /// The payment succeeded after the showtime was canceled, so its seats could not be claimed.
+    #[error("showtime canceled during payment (refunded: {refunded})")]
+    CanceledDuringPayment {
+        /// Whether the refund went through already (otherwise the reconciler retries it).
+        refunded: bool,
+    },
     /// Transaction retries exhausted.
     #[error("contention: {0:#}")]
     Contended(anyhow::Error),
@@ -245,6 +251,18 @@ impl From<BookingError> for ApiError {
                     "the hold lapsed before the payment completed and its seats were taken; the payment will be refunded"
                 },
             )
+            .with("refunded", refunded),
+            E::CanceledDuringPayment { refunded } => ApiError::new(
+                Problem::ShowtimeClosed,
+                if refunded {
+                    "the showtime was canceled while the payment was processed; the booking is canceled and the \
+                     payment was refunded"
+                } else {
+                    "the showtime was canceled while the payment was processed; the booking is canceled and the \
+                     payment will be refunded"
+                },
+            )
+            .with("reason", ShowtimeClosed::Canceled)
             .with("refunded", refunded),
             E::Contended(cause) => {
                 ApiError::unavailable("too much contention on this showtime right now; retry shortly", 1).caused_by(cause)
@@ -387,6 +405,7 @@ mod tests {
             (BookingError::PaymentProvider("500".into()), 502, "payment-provider-error"),
             (BookingError::PaymentPaused { retry_after: Duration::from_millis(1500) }, 503, "payment-unavailable"),
             (BookingError::LapsedDuringPayment { refunded: true }, 410, "hold-expired"),
+            (BookingError::CanceledDuringPayment { refunded: true }, 409, "showtime-closed"),
         ];
         for (err, status, slug) in cases {
             let api = ApiError::from(err);

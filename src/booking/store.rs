@@ -749,6 +749,20 @@ pub async fn delete_claims(c: &ClientWrapper, region: &Region, id: BookingId) ->
     c.execute(&stmt, &[region, &id]).await
 }
 
+/// Whether a showtime is canceled (`showtime_state.sql`).
+///
+/// # Errors
+/// Database errors.
+pub async fn showtime_canceled(
+    c: &ClientWrapper,
+    region: &Region,
+    showtime: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(q::SHOWTIME_STATE).await?;
+    let Some(row) = c.query_opt(&stmt, &[region, &showtime]).await? else { return Ok(false) };
+    Ok(row.try_get::<_, &str>("status")? == "canceled")
+}
+
 /// Appends an outbox event.
 ///
 /// # Errors

@@ -37,8 +37,15 @@ impl BookingService {
             let outcome = match self.payments.find_charge(charge_key(p.booking, p.attempt)).await {
                 Ok(Some(Charge { status: ChargeStatus::Succeeded, id: charge_id, .. })) => {
                     match self.complete_paid(charge, &charge_id, p.amount, None).await {
-                        Ok(_) | Err(BookingError::LapsedDuringPayment { refunded: true }) => Ok("paid_or_refunded"),
-                        Err(BookingError::LapsedDuringPayment { refunded: false }) => Err("refund failed".to_owned()),
+                        Ok(_)
+                        | Err(
+                            BookingError::LapsedDuringPayment { refunded: true }
+                            | BookingError::CanceledDuringPayment { refunded: true },
+                        ) => Ok("paid_or_refunded"),
+                        Err(
+                            BookingError::LapsedDuringPayment { refunded: false }
+                            | BookingError::CanceledDuringPayment { refunded: false },
+                        ) => Err("refund failed".to_owned()),
                         Err(e) => Err(e.to_string()),
                     }
                 }

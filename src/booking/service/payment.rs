@@ -238,23 +238,25 @@ impl BookingService {
             }
             Err(RetryError::Aborted(Completion::Missing)) => Err(Refusal::NotFound.into()),
             Err(RetryError::Aborted(Completion::Refund)) => {
-                let refunded = self.refund_late_payment(charge, charge_id, amount, key).await?;
-                Err(BookingError::LapsedDuringPayment { refunded })
+                Err(self.refund_late_payment(charge, charge_id, amount, key).await?)
             }
             Err(err) => Err(BookingError::from_retry(err)),
         }
     }
 
-    /// A charge that succeeded for seats the booking no longer has: refund it, record it, and end the booking.
-    /// Returns whether the refund went through (if not, the attempt stays unresolved and the reconciler retries;
-    /// the refund's idempotency key makes that safe).
+    /// A charge that succeeded for seats the booking no longer has: refund it, record it, and end the booking:
+    /// `canceled`, with a cancellation mail, when its showtime was canceled meanwhile (the showtime's cancellation
+    /// leaves a payment under way to its request); `expired` otherwise. Returns the answer for the client
+    /// ([`BookingError::LapsedDuringPayment`] or [`BookingError::CanceledDuringPayment`]), which says whether the
+    /// refund went through (if not, the attempt stays unresolved and the reconciler retries; the refund's
+    /// idempotency key makes that safe).
     async fn refund_late_payment(
         &self,
         charge: ChargeAttempt<'_>,
         charge_id: &str,
         amount: i64,
         key: Option<KeyRef<'_>>,
-    ) -> Result<bool, BookingError> {
+    ) -> Result<BookingError, BookingError> {
         let ChargeAttempt { region, booking: id, attempt } = charge;
         let refund =
             RefundRequest { idempotency_key: refund_key(id.0, attempt), charge_id: charge_id.to_owned(), amount };
@@ -265,10 +267,16 @@ impl BookingService {
                 false
             }
         };
-        let stored =
-            StoredResponse { status: 410, body: ApiError::from(BookingError::LapsedDuringPayment { refunded }).body() };
+        let stored = |answer: BookingError| {
+            let error = ApiError::from(answer);
+            StoredResponse { status: error.status().as_u16(), body: error.body() }
+        };
+        let (lapsed, canceled) = (
+            stored(BookingError::LapsedDuringPayment { refunded }),
+            stored(BookingError::CanceledDuringPayment { refunded }),
+        );
         let result = db::retry(&self.db, "finalize_refund", |tx| {
-            let stored = &stored;
+            let (lapsed, canceled) = (&lapsed, &canceled);
             async move {
                 if refunded {
                     let pending = [PaymentStatus::Pending, PaymentStatus::Unknown];
@@ -283,32 +291,46 @@ impl BookingService {
                     )
                     .await?;
                 }
-                let mut released = None;
+                let (mut released, mut showtime_canceled) = (None, false);
                 if let Some(Found { booking, .. }) = store::find(&tx, region, id).await?
                     && matches!(booking.status, BookingStatus::PaymentPending | BookingStatus::Reserved)
                 {
                     let from = [BookingStatus::PaymentPending, BookingStatus::Reserved];
-                    store::set_status(&tx, region, id, BookingStatus::Expired, &from, booking.hold_expires_at, None)
-                        .await?;
+                    showtime_canceled = store::showtime_canceled(&tx, region, booking.showtime_id).await?;
+                    let status = if showtime_canceled { BookingStatus::Canceled } else { BookingStatus::Expired };
+                    store::set_status(&tx, region, id, status, &from, booking.hold_expires_at, None).await?;
                     released = (store::delete_claims(&tx, region, id).await? > 0).then_some(booking.showtime_id);
+                    if showtime_canceled {
+                        // The mail a showtime's cancellation sends (`release_holds.sql`, `refunded.sql`), naming
+                        // the charge only once it is refunded.
+                        let ended = Booking { status, payment_ref: refunded.then(|| charge_id.to_owned()), ..booking };
+                        let mut payload = outbox_payload(&ended);
+                        payload["reason"] = "showtime_canceled".into();
+                        store::insert_outbox(&tx, region, "booking.canceled", &payload).await?;
+                    }
                 }
                 if let Some(k) = key {
+                    let stored = if showtime_canceled { canceled } else { lapsed };
                     if refunded {
                         store::complete_key(&tx, region, k.user, k.key, stored.status, &stored.body).await?;
                     } else {
                         store::release_key(&tx, region, k.user, k.key).await?;
                     }
                 }
-                Ok::<_, TxError<()>>(released)
+                Ok::<_, TxError<()>>((released, showtime_canceled))
             }
         })
         .await;
         match result {
-            Ok(released) => {
+            Ok((released, showtime_canceled)) => {
                 if let Some(showtime) = released {
                     self.after_claims_changed(showtime);
                 }
-                Ok(refunded)
+                Ok(if showtime_canceled {
+                    BookingError::CanceledDuringPayment { refunded }
+                } else {
+                    BookingError::LapsedDuringPayment { refunded }
+                })
             }
             Err(err) => Err(BookingError::from_retry(err)),
         }
