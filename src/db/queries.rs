@@ -21,7 +21,7 @@ macro_rules! queries {
                         const RAW: &str = include_str!(concat!(
                             env!("CARGO_MANIFEST_DIR"), "/sql/queries/", stringify!($area), "/", $file
                         ));
-                        static TEXT: [u8; super::composed_len(RAW)] = super::composed(RAW);
+                        const TEXT: [u8; super::composed_len(RAW)] = super::composed(RAW);
                         super::utf8(&TEXT)
                     };
                 )*
