@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the pgbench script of the service-SQL baseline of loadtest/run.sh: the service's own hold transaction, built from the
-SQL files the service runs (sql/queries/booking/*.sql), with each $n replaced by the value the service would bind.
+SQL files the service runs (sql/queries/booking/*.sql, with the shared pieces of sql/fragments/ put in as
+db::queries puts them in at compile time), with each $n replaced by the value the service would bind.
 
 The service's hold (src/booking/service.rs, without an Idempotency-Key, as run (a) sends it), one round trip:
   BEGIN ISOLATION LEVEL SERIALIZABLE                                   (db::retry)
@@ -21,9 +22,21 @@ PARAMS = {
 }
 
 
+def fragment(name):
+    """sql/fragments/<name>.sql as db::queries puts it in: without its leading comment lines and trailing space."""
+    with open(f"{ROOT}/sql/fragments/{name}.sql") as f:
+        lines = f.read().splitlines()
+    while lines and lines[0].startswith("--"):
+        lines.pop(0)
+    return "\n".join(lines).rstrip()
+
+
 def statement(name):
     with open(f"{ROOT}/sql/queries/booking/{name}.sql") as f:
         body = "\n".join(line for line in f.read().splitlines() if not line.lstrip().startswith("--"))
+    body = re.sub(r"\{\{(\w+)\}\}", lambda m: fragment(m.group(1)), body)
+    if "{{" in body:
+        sys.exit(f"service_hold.py: a fragment of {name}.sql was not put in")
     params = PARAMS[name]
     body = re.sub(r"\$(\d+)", lambda m: params[int(m.group(1))], body.strip())
     return body + ";"

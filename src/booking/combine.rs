@@ -35,10 +35,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tokio::sync::oneshot;
-use uuid::Uuid;
 
 use super::store::{self, HeldRow, NewHold};
 use crate::db::{self, Db, Region, RetryError, TxError};
+use crate::ids::ShowtimeId;
 
 /// What became of a hold sent with a batch.
 #[derive(Debug)]
@@ -208,10 +208,10 @@ impl HoldCombiner {
 /// seats would not all come after the previous hold's last seat is left for a later batch: seat sets that overlap
 /// (the seat gate off, or holds from another pod) or interleave in label order (`A9` and `A10` span `A1`..`A8`).
 /// The first hold always fits; single-seat holds, the on-sale's, always do.
-fn in_lock_order<T>(mut holds: Vec<T>, key: impl Fn(&T) -> (Uuid, &Vec<String>)) -> (Vec<T>, Vec<T>) {
+fn in_lock_order<T>(mut holds: Vec<T>, key: impl Fn(&T) -> (ShowtimeId, &Vec<String>)) -> (Vec<T>, Vec<T>) {
     holds.sort_by(|a, b| key(a).cmp(&key(b)));
     let (mut kept, mut rest) = (Vec::with_capacity(holds.len()), Vec::new());
-    let mut last: Option<(Uuid, String)> = None;
+    let mut last: Option<(ShowtimeId, String)> = None;
     for hold in holds {
         let (showtime, labels) = key(&hold);
         let (Some(first), Some(final_seat)) = (labels.first(), labels.last()) else {
@@ -238,12 +238,14 @@ fn one_per_buyer<T, K: Eq + std::hash::Hash>(holds: Vec<T>, key: impl Fn(&T) -> 
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
-    type Hold = (Uuid, Vec<String>);
+    type Hold = (ShowtimeId, Vec<String>);
 
     fn hold(showtime: u128, labels: &[&str]) -> Hold {
-        (Uuid::from_u128(showtime), labels.iter().map(|l| (*l).to_owned()).collect())
+        (ShowtimeId(Uuid::from_u128(showtime)), labels.iter().map(|l| (*l).to_owned()).collect())
     }
 
     fn split(holds: Vec<Hold>) -> (Vec<Hold>, Vec<Hold>) {
@@ -283,12 +285,13 @@ mod tests {
                 let mut labels = vec![a, b];
                 labels.sort();
                 labels.dedup();
-                (Uuid::from_u128(u128::from(i % 3)), labels)
+                (ShowtimeId(Uuid::from_u128(u128::from(i % 3))), labels)
             })
             .collect();
         let (kept, rest) = split(holds);
         assert_eq!(kept.len() + rest.len(), 200);
-        let locks: Vec<(Uuid, &String)> = kept.iter().flat_map(|(s, ls)| ls.iter().map(move |l| (*s, l))).collect();
+        let locks: Vec<(ShowtimeId, &String)> =
+            kept.iter().flat_map(|(s, ls)| ls.iter().map(move |l| (*s, l))).collect();
         assert!(locks.windows(2).all(|w| w[0] < w[1]), "{locks:?}");
     }
 }

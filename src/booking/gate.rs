@@ -27,9 +27,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use uuid::Uuid;
-
 use crate::auth::model::UserId;
+use crate::ids::ShowtimeId;
 
 const SHARDS: usize = 16;
 
@@ -58,7 +57,7 @@ impl Seats {
 /// The showtimes of one shard, and when its lapsed memories are dropped next.
 #[derive(Debug)]
 struct Shard {
-    showtimes: HashMap<Uuid, Seats>,
+    showtimes: HashMap<ShowtimeId, Seats>,
     next_prune: Instant,
 }
 
@@ -104,8 +103,8 @@ impl SeatGate {
         }
     }
 
-    fn shard(&self, showtime: Uuid) -> MutexGuard<'_, Shard> {
-        let index = (showtime.as_u128() % SHARDS as u128) as usize;
+    fn shard(&self, showtime: ShowtimeId) -> MutexGuard<'_, Shard> {
+        let index = (showtime.0.as_u128() % SHARDS as u128) as usize;
         // A poisoned lock means a panic elsewhere while holding it; the map is still consistent (every change is
         // one insert or remove).
         self.shards[index].lock().unwrap_or_else(PoisonError::into_inner)
@@ -118,7 +117,7 @@ impl SeatGate {
     /// The seats being claimed or claimed a moment ago, or [`Refused::SameKey`].
     pub fn enter(
         &self,
-        showtime: Uuid,
+        showtime: ShowtimeId,
         labels: &[String],
         user: UserId,
         key: Option<&str>,
@@ -153,7 +152,7 @@ impl SeatGate {
     }
 
     /// Forgets the seats of `showtime` remembered as claimed: this process released some of its claims.
-    pub fn forget(&self, showtime: Uuid) {
+    pub fn forget(&self, showtime: ShowtimeId) {
         let mut shard = self.shard(showtime);
         if let Some(seats) = shard.showtimes.get_mut(&showtime) {
             seats.claimed.clear();
@@ -186,7 +185,7 @@ impl SeatGate {
 #[derive(Debug)]
 pub struct Pass<'a> {
     gate: &'a SeatGate,
-    showtime: Uuid,
+    showtime: ShowtimeId,
     labels: Vec<String>,
 }
 
@@ -229,6 +228,8 @@ impl Drop for Pass<'_> {
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     fn labels(items: &[&str]) -> Vec<String> {
@@ -238,13 +239,13 @@ mod tests {
     #[test]
     fn seats_being_claimed_are_refused_until_the_claim_ends() {
         let gate = SeatGate::new(Duration::ZERO);
-        let show = Uuid::from_u128(1);
+        let show = ShowtimeId(Uuid::from_u128(1));
         let (alice, bob) = (UserId(Uuid::from_u128(10)), UserId(Uuid::from_u128(11)));
         let pass = gate.enter(show, &labels(&["A1", "A2"]), alice, None).expect("free");
         assert_eq!(gate.enter(show, &labels(&["A2", "A3"]), bob, None).map(drop), Err(Refused::Busy(labels(&["A2"]))));
         // Other seats, and the same seats of another showtime, are not affected.
         let other = gate.enter(show, &labels(&["A3"]), bob, None).expect("free");
-        let elsewhere = gate.enter(Uuid::from_u128(2), &labels(&["A1"]), bob, None).expect("free");
+        let elsewhere = gate.enter(ShowtimeId(Uuid::from_u128(2)), &labels(&["A1"]), bob, None).expect("free");
         drop((pass, other, elsewhere));
         assert!(gate.enter(show, &labels(&["A2", "A3"]), bob, None).is_ok());
         assert_eq!(gate.showtimes(), 0, "the gate empties");
@@ -253,7 +254,7 @@ mod tests {
     #[test]
     fn a_request_colliding_with_its_own_key_is_told_so() {
         let gate = SeatGate::new(Duration::ZERO);
-        let show = Uuid::from_u128(1);
+        let show = ShowtimeId(Uuid::from_u128(1));
         let alice = UserId(Uuid::from_u128(10));
         let _first = gate.enter(show, &labels(&["A1"]), alice, Some("k1")).expect("free");
         assert_eq!(gate.enter(show, &labels(&["A1"]), alice, Some("k1")).map(drop), Err(Refused::SameKey));
@@ -268,7 +269,7 @@ mod tests {
     #[test]
     fn committed_seats_are_refused_for_the_memory_unless_the_request_has_a_key() {
         let gate = SeatGate::new(Duration::from_secs(60));
-        let show = Uuid::from_u128(1);
+        let show = ShowtimeId(Uuid::from_u128(1));
         let (alice, bob) = (UserId(Uuid::from_u128(10)), UserId(Uuid::from_u128(11)));
         let far = Instant::now() + Duration::from_secs(600);
         gate.enter(show, &labels(&["A1", "A2"]), alice, None).expect("free").claimed(far);
@@ -292,7 +293,7 @@ mod tests {
     #[test]
     fn a_memory_lapses_with_the_hold_and_is_pruned() {
         let gate = SeatGate::new(Duration::from_millis(20));
-        let (show, other) = (Uuid::from_u128(1), Uuid::from_u128(17)); // the same shard
+        let (show, other) = (ShowtimeId(Uuid::from_u128(1)), ShowtimeId(Uuid::from_u128(17))); // the same shard
         let (alice, bob) = (UserId(Uuid::from_u128(10)), UserId(Uuid::from_u128(11)));
         // A hold that has already expired (its expiry comes before the memory's end) blocks nothing.
         let past = Instant::now().checked_sub(Duration::from_millis(1)).expect("a past instant");
@@ -312,7 +313,7 @@ mod tests {
     #[test]
     fn without_memory_committed_seats_leave_the_gate() {
         let gate = SeatGate::new(Duration::ZERO);
-        let show = Uuid::from_u128(1);
+        let show = ShowtimeId(Uuid::from_u128(1));
         let (alice, bob) = (UserId(Uuid::from_u128(10)), UserId(Uuid::from_u128(11)));
         gate.enter(show, &labels(&["A1"]), alice, None)
             .expect("free")

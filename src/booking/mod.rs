@@ -28,7 +28,6 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{delete, get, post, put};
 use tokio::sync::OnceCell;
-use uuid::Uuid;
 
 use crate::auth::token::TokenKeys;
 use crate::db::{Region, RetryError};
@@ -285,26 +284,26 @@ impl From<BookingError> for ApiError {
 /// thousand holds of a showtime no request of this process has resolved yet, and each would otherwise take a pooled
 /// connection for the same answer.
 #[derive(Debug)]
-pub struct RegionCache {
-    map: RwLock<HashMap<Uuid, Region>>,
+pub struct RegionCache<K> {
+    map: RwLock<HashMap<K, Region>>,
     capacity: usize,
     /// Lookups under way, shared by the requests that missed meanwhile.
-    fetching: Mutex<HashMap<Uuid, Arc<OnceCell<Option<Region>>>>>,
+    fetching: Mutex<HashMap<K, Arc<OnceCell<Option<Region>>>>>,
 }
 
-impl RegionCache {
+impl<K: Copy + Eq + std::hash::Hash> RegionCache<K> {
     /// An empty cache of at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         Self { map: RwLock::new(HashMap::new()), capacity, fetching: Mutex::new(HashMap::new()) }
     }
 
     /// The cached region of `id`.
-    pub fn get(&self, id: Uuid) -> Option<Region> {
+    pub fn get(&self, id: K) -> Option<Region> {
         self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
     }
 
     /// Remembers the region of `id`.
-    pub fn insert(&self, id: Uuid, region: Region) {
+    pub fn insert(&self, id: K, region: Region) {
         let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= self.capacity {
             map.clear();
@@ -317,7 +316,7 @@ impl RegionCache {
     ///
     /// # Errors
     /// The lookup's.
-    pub async fn get_or_fetch<E, Fut>(&self, id: Uuid, fetch: impl FnOnce() -> Fut) -> Result<Option<Region>, E>
+    pub async fn get_or_fetch<E, Fut>(&self, id: K, fetch: impl FnOnce() -> Fut) -> Result<Option<Region>, E>
     where
         Fut: Future<Output = Result<Option<Region>, E>>,
     {
@@ -342,6 +341,8 @@ impl RegionCache {
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]

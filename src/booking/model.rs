@@ -8,11 +8,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::auth::model::UserId;
 use crate::db::Region;
 pub use crate::ids::BookingId;
+use crate::ids::ShowtimeId;
 
 /// Where a booking is in its life (DESIGN.md §5–6).
 ///
@@ -251,7 +251,7 @@ pub struct Booking {
     /// Owner.
     pub user_id: UserId,
     /// The showtime.
-    pub showtime_id: Uuid,
+    pub showtime_id: ShowtimeId,
     /// Status (see [`Booking::as_seen_at`]).
     pub status: BookingStatus,
     /// Seats with the prices locked at hold time.
@@ -498,6 +498,7 @@ pub fn judge_key(
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
+    use uuid::Uuid;
 
     use super::*;
 

@@ -24,6 +24,7 @@ use super::service::{Answer, CancelCommand, FinalizeCommand, HoldCommand, Idempo
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, PROBLEM_JSON, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::ids::ShowtimeId;
 
 /// The `Idempotency-Key` request header, parsed (absent: `None`; malformed: 400).
 #[derive(Debug, Clone)]
@@ -43,7 +44,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HoldBody {
-    showtime_id: Uuid,
+    showtime_id: ShowtimeId,
     /// Seat labels such as `F12`: 1 to 10 (`BOXOFFICE_MAX_SEATS_PER_BOOKING`), each at most once.
     #[schema(value_type = Vec<super::model::SeatLabel>, min_items = 1, max_items = 10)]
     seat_ids: Vec<String>,
@@ -248,19 +249,19 @@ pub async fn my_bookings(
         .transpose()
         .map_err(|()| ApiError::invalid("query.cursor", "is not a cursor this API returned"))?;
     let (items, more) = bookings.list(user.id, after, limit).await?;
-    let next_cursor = more.then(|| items.last().map(|b| encode_cursor(b.created_at, b.id.0))).flatten();
+    let next_cursor = more.then(|| items.last().map(|b| encode_cursor(b.created_at, b.id))).flatten();
     Ok(Json(BookingPage { items, next_cursor }))
 }
 
 /// The cursor after a booking: its creation time (Unix nanoseconds) and id. Opaque to clients.
-fn encode_cursor(at: OffsetDateTime, id: Uuid) -> String {
-    format!("{}_{}", at.unix_timestamp_nanos(), id.simple())
+fn encode_cursor(at: OffsetDateTime, id: BookingId) -> String {
+    format!("{}_{}", at.unix_timestamp_nanos(), id.0.simple())
 }
 
-fn decode_cursor(cursor: &str) -> Result<(OffsetDateTime, Uuid), ()> {
+fn decode_cursor(cursor: &str) -> Result<(OffsetDateTime, BookingId), ()> {
     let (nanos, id) = cursor.split_once('_').ok_or(())?;
     let at = OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().map_err(drop)?).map_err(drop)?;
-    Ok((at, Uuid::parse_str(id).map_err(drop)?))
+    Ok((at, BookingId(Uuid::parse_str(id).map_err(drop)?)))
 }
 
 /// A fresh answer with `status` (and `Location` for a 201), or a replayed one as it was first sent.
@@ -306,7 +307,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).expect("valid");
-        let id = Uuid::from_u128(42);
+        let id = BookingId(Uuid::from_u128(42));
         assert_eq!(decode_cursor(&encode_cursor(at, id)), Ok((at, id)));
         for bad in ["", "abc", "12_nope", "x_00000000000000000000000000000042"] {
             assert!(decode_cursor(bad).is_err(), "{bad}");

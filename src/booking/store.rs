@@ -17,12 +17,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use uuid::Uuid;
 
 use super::model::{Booking, BookingId, BookingStatus, PricedSeat, SeatKind};
 use crate::auth::model::UserId;
 use crate::db::queries::{booking as q, payment as pq};
 use crate::db::{Region, Step, Tx, TxError, pipeline};
+use crate::ids::ShowtimeId;
 use crate::payment::store::PaymentStatus;
 
 fn first_found(rows: &[Row]) -> Result<Option<Found>, tokio_postgres::Error> {
@@ -65,7 +65,7 @@ fn found_from_row(row: &Row) -> Result<Found, tokio_postgres::Error> {
 ///
 /// # Errors
 /// Database errors.
-pub async fn showtime_region(c: &ClientWrapper, showtime: Uuid) -> Result<Option<Region>, tokio_postgres::Error> {
+pub async fn showtime_region(c: &ClientWrapper, showtime: ShowtimeId) -> Result<Option<Region>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::SHOWTIME_REGION).await?;
     c.query_opt(&stmt, &[&showtime]).await?.map(|r| r.try_get(0)).transpose()
 }
@@ -235,7 +235,7 @@ pub async fn release_key(
 }
 
 /// A claimed seat: its label, and the booking whose lapsed claim was taken over, if any.
-pub type Claimed = (String, Option<Uuid>);
+pub type Claimed = (String, Option<BookingId>);
 
 /// Claims seats for a booking (see `claim_seats.sql`); `hold_expires_at` `None` claims them for good.
 ///
@@ -244,7 +244,7 @@ pub type Claimed = (String, Option<Uuid>);
 pub async fn claim_seats(
     c: &ClientWrapper,
     region: &Region,
-    showtime: Uuid,
+    showtime: ShowtimeId,
     labels: &[String],
     booking: BookingId,
     hold_expires_at: Option<OffsetDateTime>,
@@ -265,7 +265,7 @@ pub struct NewHold {
     /// The caller.
     pub user: UserId,
     /// The showtime.
-    pub showtime: Uuid,
+    pub showtime: ShowtimeId,
     /// Seat labels, distinct and sorted.
     pub labels: Vec<String>,
     /// Hold TTL in seconds.
@@ -366,7 +366,7 @@ struct BatchParams<'a> {
     region: &'a Region,
     ids: Vec<BookingId>,
     users: Vec<UserId>,
-    showtimes: Vec<Uuid>,
+    showtimes: Vec<ShowtimeId>,
     counts: Vec<i64>,
     owners: Vec<i64>,
     labels: Vec<&'a str>,
@@ -663,7 +663,7 @@ pub async fn settle(
 pub async fn expire_taken_over(
     c: &ClientWrapper,
     region: &Region,
-    bookings: &[Uuid],
+    bookings: &[BookingId],
 ) -> Result<(), tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::EXPIRE_TAKEN_OVER).await?;
     c.execute(&stmt, &[region, &bookings]).await?;
@@ -695,7 +695,7 @@ pub async fn find_by_id(c: &ClientWrapper, id: BookingId) -> Result<Option<Found
 pub async fn list_by_user(
     c: &ClientWrapper,
     user: UserId,
-    after: Option<(OffsetDateTime, Uuid)>,
+    after: Option<(OffsetDateTime, BookingId)>,
     limit: i64,
 ) -> Result<Vec<Found>, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::LIST_BY_USER).await?;

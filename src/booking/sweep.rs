@@ -12,7 +12,7 @@
 
 use std::convert::Infallible;
 
-use uuid::Uuid;
+use crate::ids::ShowtimeId;
 
 use super::{BookingError, BookingService};
 use crate::db::{self, TxError, queries::sweep as q};
@@ -55,7 +55,7 @@ impl BookingService {
                 let row = tx.query_one(&stmt, &[&batch]).await?;
                 Ok::<_, TxError<Infallible>>((
                     row.try_get::<_, i64>("expired")?,
-                    row.try_get::<_, Vec<Uuid>>("showtimes")?,
+                    row.try_get::<_, Vec<ShowtimeId>>("showtimes")?,
                 ))
             })
             .await

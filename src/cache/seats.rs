@@ -55,7 +55,6 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, watch};
-use uuid::Uuid;
 
 use super::{CacheError, Redis};
 use crate::catalog::model::ShowtimeId;
@@ -71,12 +70,12 @@ const GENERATION_TTL_MS: u64 = 24 * 3600 * 1000;
 const BYPASS: Duration = Duration::from_secs(1);
 
 /// The Redis key of a showtime's availability entry.
-pub fn availability_key(redis: &Redis, showtime: Uuid) -> String {
+pub fn availability_key(redis: &Redis, showtime: ShowtimeId) -> String {
     redis.key(&format!("seats:{{{showtime}}}"))
 }
 
 /// The Redis key of a showtime's generation counter.
-pub fn generation_key(redis: &Redis, showtime: Uuid) -> String {
+pub fn generation_key(redis: &Redis, showtime: ShowtimeId) -> String {
     redis.key(&format!("seats:{{{showtime}}}:gen"))
 }
 
@@ -91,7 +90,7 @@ const FLUSH_MAX: usize = 512;
 /// that started before can store its result, and deletes each entry, so that the next read rebuilds. One pipeline,
 /// without MULTI: each showtime's INCR reaches Redis before its DEL on the one connection, and the store script
 /// checks the generation, so no interleaving can keep a stale entry.
-async fn forget(redis: &Redis, showtimes: &[Uuid]) {
+async fn forget(redis: &Redis, showtimes: &[ShowtimeId]) {
     let result = redis
         .run(async |conn| {
             let mut pipe = redis::pipe();
@@ -116,11 +115,11 @@ struct Progress {
     flushed: watch::Sender<u64>,
     /// The last sequence number of each showtime whose invalidation may not be flushed yet. A plain mutex: held for
     /// a map insert, lookup or sweep, never across an await.
-    pending: Mutex<HashMap<Uuid, u64>>,
+    pending: Mutex<HashMap<ShowtimeId, u64>>,
 }
 
 impl Progress {
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, u64>> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<ShowtimeId, u64>> {
         // Every change under the lock is one insert or one retain: a panic elsewhere cannot leave it half done.
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -131,11 +130,11 @@ struct Queue {
     /// The last sequence number handed out.
     last: u64,
     /// To the flusher task, started by the first invalidation (it needs a runtime). It ends when the cache is dropped.
-    flusher: Option<mpsc::UnboundedSender<(Uuid, u64)>>,
+    flusher: Option<mpsc::UnboundedSender<(ShowtimeId, u64)>>,
 }
 
 /// Sends what is queued, one pipeline at a time, until the cache is dropped.
-async fn flush(redis: Redis, progress: Arc<Progress>, mut queue: mpsc::UnboundedReceiver<(Uuid, u64)>) {
+async fn flush(redis: Redis, progress: Arc<Progress>, mut queue: mpsc::UnboundedReceiver<(ShowtimeId, u64)>) {
     let mut batch = Vec::new();
     let mut showtimes = Vec::new();
     while queue.recv_many(&mut batch, FLUSH_MAX).await > 0 {
@@ -273,7 +272,7 @@ impl SeatCache {
 
     /// Forgets the cached availability of `showtime`: queued for the flusher, without waiting (see the module
     /// docs). Call it after every commit that changes the showtime's claims.
-    pub fn invalidate(&self, showtime: Uuid) {
+    pub fn invalidate(&self, showtime: ShowtimeId) {
         let mut queue = self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner);
         // Numbered and sent under one lock: the flusher receives them in sequence order.
         queue.last += 1;
@@ -296,7 +295,7 @@ impl SeatCache {
     /// Waits until the invalidations of `showtimes` queued so far have been flushed to Redis (at once when there are
     /// none): what a read of this process must see. Bounded: a flush takes one Redis call, which has the client's
     /// timeout, and a read waits for two at most (the one in flight, then its own); after that it reads anyway.
-    pub async fn settled(&self, showtimes: impl IntoIterator<Item = Uuid>) {
+    pub async fn settled(&self, showtimes: impl IntoIterator<Item = ShowtimeId>) {
         // Redis failed a moment ago: the read goes to the database, which needs no flush, rather than wait for one.
         if self.bypassed() {
             return;
@@ -362,7 +361,7 @@ impl SeatCache {
         }
         let redis = &self.inner.redis;
         let names: Vec<String> =
-            keys.iter().flat_map(|k| [availability_key(redis, k.id.0), generation_key(redis, k.id.0)]).collect();
+            keys.iter().flat_map(|k| [availability_key(redis, k.id), generation_key(redis, k.id)]).collect();
         let result = self
             .command(async |conn| redis::cmd("MGET").arg(&names).query_async::<Vec<Option<Vec<u8>>>>(conn).await)
             .await;
@@ -388,7 +387,7 @@ impl SeatCache {
     /// # Errors
     /// The database is needed and fails (503 when no connection is to be had).
     pub async fn taken(&self, db: &Db, key: &ShowtimeKey, layout: &Arc<SeatLayout>) -> Result<TakenSeats, ApiError> {
-        self.settled([key.id.0]).await;
+        self.settled([key.id]).await;
         let generation = match self.read(&[key]).await {
             Some(mut found) => {
                 let cached = found.pop();
@@ -462,7 +461,7 @@ impl SeatCache {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        self.settled(items.iter().map(|(k, _)| k.id.0)).await;
+        self.settled(items.iter().map(|(k, _)| k.id)).await;
         let keys: Vec<&ShowtimeKey> = items.iter().map(|(k, _)| k).collect();
         let Some(found) = self.read(&keys).await else {
             count("error", items.len());
@@ -538,7 +537,7 @@ impl SeatCache {
         let redis = &self.inner.redis;
         let mut invocation = STORE.prepare_invoke();
         for (((key, taken), ttl), generation) in keys.iter().zip(taken).zip(ttls).zip(generations) {
-            invocation.key(availability_key(redis, key.id.0)).key(generation_key(redis, key.id.0));
+            invocation.key(availability_key(redis, key.id)).key(generation_key(redis, key.id));
             invocation.arg(*ttl).arg(generation.as_slice()).arg(taken.encode());
         }
         let result = self.command(async |conn| invocation.invoke_async::<i64>(conn).await).await;

@@ -710,8 +710,8 @@ pub async fn cancel_showtime(
 ) -> ApiResult<(StatusCode, Json<CanceledShowtime>)> {
     let id: ShowtimeId = path_id(&raw, "showtimeId")?;
     let region = store::cancel_showtime(&state.db, id).await?;
-    state.caches.seats.invalidate(id.0);
-    let cancellation = bookings.cancel_showtime_bookings(&region, id.0, CANCEL_BUDGET).await?;
+    state.caches.seats.invalidate(id);
+    let cancellation = bookings.cancel_showtime_bookings(&region, id, CANCEL_BUDGET).await?;
     let status = if cancellation.complete { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(CanceledShowtime { showtime: showtime_detail(&state, id).await?, cancellation })))
 }

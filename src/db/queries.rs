@@ -3,6 +3,12 @@
 //! A statement is referred to as `queries::users::INSERT`; its file's header comment states its purpose,
 //! parameters and rows. [`ALL`] lists them so a test can prepare each one against a migrated database and a
 //! portability test can check them against DESIGN.md §3.
+//!
+//! A piece that several statements share is written once, in `sql/fragments/<name>.sql`, and a statement names it
+//! as `{{name}}` (outside comments). The text is put in at compile time ([`FRAGMENTS`]: without the fragment's
+//! leading comment lines and trailing white space), so the constants, and what the database sees, are whole
+//! statements; a name that `sql/fragments/` does not have fails the build. `loadtest/pgbench/service_hold.py` puts
+//! them in the same way.
 
 macro_rules! queries {
     ($( $area:ident { $( $name:ident => $file:literal ),* $(,)? } )*) => {
@@ -11,9 +17,13 @@ macro_rules! queries {
             pub mod $area {
                 $(
                     #[doc = concat!("`sql/queries/", stringify!($area), "/", $file, "`")]
-                    pub const $name: &str = include_str!(concat!(
-                        env!("CARGO_MANIFEST_DIR"), "/sql/queries/", stringify!($area), "/", $file
-                    ));
+                    pub const $name: &str = {
+                        const RAW: &str = include_str!(concat!(
+                            env!("CARGO_MANIFEST_DIR"), "/sql/queries/", stringify!($area), "/", $file
+                        ));
+                        const TEXT: [u8; super::composed_len(RAW)] = super::composed(RAW);
+                        super::utf8(&TEXT)
+                    };
                 )*
             }
         )*
@@ -22,6 +32,106 @@ macro_rules! queries {
             $( $( (concat!(stringify!($area), "/", $file), $area::$name), )* )*
         ];
     };
+}
+
+macro_rules! fragments {
+    ($( $name:literal ),* $(,)?) => {
+        /// The shared pieces of statements: (name, text of `sql/fragments/<name>.sql`).
+        pub const FRAGMENTS: &[(&str, &str)] = &[
+            $( ($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/fragments/", $name, ".sql"))), )*
+        ];
+    };
+}
+
+fragments!["takeover", "live_booking", "seat_price", "seat_list"];
+
+/// What a fragment puts in: its text without the leading comment lines and the trailing white space.
+const fn fragment_body(text: &str) -> &[u8] {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start + 1 < bytes.len() && bytes[start] == b'-' && bytes[start + 1] == b'-' {
+        while start < bytes.len() && bytes[start] != b'\n' {
+            start += 1;
+        }
+        start += 1;
+    }
+    let mut end = bytes.len();
+    while end > start && bytes[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    bytes.split_at(end).0.split_at(start).1
+}
+
+/// The fragment named by `name`.
+const fn fragment(name: &[u8]) -> &'static [u8] {
+    let mut i = 0;
+    while i < FRAGMENTS.len() {
+        let known = FRAGMENTS[i].0.as_bytes();
+        if known.len() == name.len() {
+            let mut k = 0;
+            while k < name.len() && known[k] == name[k] {
+                k += 1;
+            }
+            if k == name.len() {
+                return fragment_body(FRAGMENTS[i].1);
+            }
+        }
+        i += 1;
+    }
+    panic!("a statement in sql/queries/ names a fragment that sql/fragments/ (db::queries::FRAGMENTS) does not have")
+}
+
+/// Writes `text` with each `{{name}}` replaced by its fragment into `out` (when it is long enough; an empty one
+/// only counts) and returns the length.
+const fn compose(text: &str, out: &mut [u8]) -> usize {
+    let bytes = text.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < bytes.len() {
+        if i + 1 < bytes.len() && bytes[i] == b'{' && bytes[i + 1] == b'{' {
+            let mut end = i + 2;
+            while end + 1 < bytes.len() && !(bytes[end] == b'}' && bytes[end + 1] == b'}') {
+                end += 1;
+            }
+            assert!(end + 1 < bytes.len(), "a `{{` without its `}}` in sql/queries/");
+            let piece = fragment(bytes.split_at(end).0.split_at(i + 2).1);
+            let mut k = 0;
+            while k < piece.len() {
+                if n < out.len() {
+                    out[n] = piece[k];
+                }
+                n += 1;
+                k += 1;
+            }
+            i = end + 2;
+        } else {
+            if n < out.len() {
+                out[n] = bytes[i];
+            }
+            n += 1;
+            i += 1;
+        }
+    }
+    n
+}
+
+/// The length of `text` composed.
+const fn composed_len(text: &str) -> usize {
+    compose(text, &mut [])
+}
+
+/// `text` composed, in an array of its length.
+const fn composed<const N: usize>(text: &str) -> [u8; N] {
+    let mut out = [0; N];
+    compose(text, &mut out);
+    out
+}
+
+/// The composed bytes as text (whole fragments put into UTF-8 text stay UTF-8).
+const fn utf8(bytes: &'static [u8]) -> &'static str {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => panic!("a composed statement is not UTF-8"),
+    }
 }
 
 queries! {
@@ -165,6 +275,49 @@ mod tests {
         let mut listed: Vec<_> = ALL.iter().map(|(path, _)| (*path).to_owned()).collect();
         listed.sort();
         assert_eq!(files, listed);
+    }
+
+    #[test]
+    fn fragments_are_put_in_and_every_fragment_file_is_listed_and_used() {
+        let root = format!("{}/sql/fragments", env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<String> = std::fs::read_dir(&root)
+            .expect("sql/fragments exists")
+            .map(|f| f.expect("readable").file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut listed: Vec<String> = FRAGMENTS.iter().map(|(name, _)| format!("{name}.sql")).collect();
+        listed.sort();
+        assert_eq!(files, listed);
+        for (path, sql) in ALL {
+            assert!(!sql.contains("{{") && !sql.contains("}}"), "{path}: a fragment was not put in");
+        }
+        for (name, text) in FRAGMENTS {
+            let body = std::str::from_utf8(fragment_body(text)).expect("UTF-8");
+            assert!(!body.is_empty() && !body.starts_with("--") && body.trim_end() == body, "{name}: {body:?}");
+            assert!(ALL.iter().any(|(_, sql)| sql.contains(body)), "{name} is used by no statement");
+        }
+        // The takeover clause is written once and is in each statement that claims seats.
+        let takeover = std::str::from_utf8(fragment(b"takeover")).expect("UTF-8");
+        for sql in [booking::HOLD, booking::HOLD_BATCH, booking::CLAIM_SEATS] {
+            assert!(sql.contains(&format!("{takeover}\n")), "{sql}");
+        }
+        let live = std::str::from_utf8(fragment(b"live_booking")).expect("UTF-8");
+        assert!(booking::HOLD_REFUSAL.contains(&format!("AND {live}")), "{}", booking::HOLD_REFUSAL);
+    }
+
+    #[test]
+    fn composing_puts_each_named_fragment_in_place() {
+        let text = "x = 1 AND {{live_booking}} AND y\n";
+        let mut out = [0u8; 256];
+        let n = compose(text, &mut out);
+        assert_eq!(n, composed_len(text));
+        let live = std::str::from_utf8(fragment(b"live_booking")).expect("UTF-8");
+        assert_eq!(std::str::from_utf8(&out[..n]).expect("UTF-8"), format!("x = 1 AND {live} AND y\n"));
+        assert_eq!(
+            live,
+            "(b.status IN ('payment_pending', 'paid') OR (b.status = 'reserved' AND b.hold_expires_at > now()))"
+        );
+        assert_eq!(compose("no fragment", &mut []), 11);
     }
 
     /// Client input reaches SQL only as bound parameters: no statement text in `src/` is assembled at run time.

@@ -1,5 +1,6 @@
 //! Bookings: holds, reads, cancellation, expiry, authorization (the helpers are in `helpers::booking`).
 
+use boxoffice::ids::ShowtimeId;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -415,7 +416,7 @@ async fn every_commit_that_changes_claims_invalidates_the_seat_cache() {
     let app = TestApp::spawn().await;
     let show = show(&app, 0).await;
     let (_, token) = app.customer().await;
-    let key = boxoffice::cache::seats::availability_key(&app.state.redis, show.id);
+    let key = boxoffice::cache::seats::availability_key(&app.state.redis, ShowtimeId(show.id));
     let plant = || async {
         let key = key.clone();
         app.state
@@ -426,7 +427,7 @@ async fn every_commit_that_changes_claims_invalidates_the_seat_cache() {
     };
     // Invalidations are flushed by a task of their own: wait for this process's (the read path's wait).
     let cached = || async {
-        app.state.catalog.caches.seats.settled([show.id]).await;
+        app.state.catalog.caches.seats.settled([ShowtimeId(show.id)]).await;
         let key = key.clone();
         app.state
             .redis

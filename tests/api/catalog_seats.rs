@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use boxoffice::ids::ShowtimeId;
 use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
@@ -94,7 +95,7 @@ async fn if_none_match_gives_304_until_availability_changes() {
 
     // A hold commits and the booking side invalidates, as its contract says: the map and its tag change at once.
     claim(&app, showtime, &region, &["C5"], Some("10 minutes")).await;
-    app.state.catalog.caches.seats.invalidate(showtime);
+    app.state.catalog.caches.seats.invalidate(ShowtimeId(showtime));
     let changed = app.request(reqwest::Method::GET, &path).header("If-None-Match", &etag).send().await.expect("sent");
     assert_eq!(changed.status(), StatusCode::OK);
     let new_etag = changed.headers().get("etag").and_then(|v| v.to_str().ok()).expect("etag").to_owned();
@@ -115,12 +116,12 @@ async fn an_invalidation_is_not_waited_for_but_this_process_reads_after_it() {
     // A blocking connection: checking Redis with it cannot let the flusher task run on this (single-threaded) test
     // runtime in between.
     let mut redis = redis::Client::open(redis_url()).expect("url").get_connection().expect("connect");
-    let key = boxoffice::cache::seats::availability_key(&app.state.redis, showtime);
+    let key = boxoffice::cache::seats::availability_key(&app.state.redis, ShowtimeId(showtime));
     let cached = |redis: &mut redis::Connection| redis::cmd("EXISTS").arg(&key).query::<i64>(redis).expect("exists");
     assert_eq!(cached(&mut redis), 1);
 
     let cache = app.state.catalog.caches.seats.clone();
-    cache.invalidate(showtime);
+    cache.invalidate(ShowtimeId(showtime));
     assert_eq!(cached(&mut redis), 1, "the caller did not wait for Redis");
     // The next read of this process waits for the flush, so it cannot serve the entry cached before the claim.
     let id = boxoffice::catalog::model::ShowtimeId(showtime);

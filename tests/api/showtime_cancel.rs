@@ -168,7 +168,8 @@ async fn a_large_showtime_is_canceled_in_batches_and_the_worker_finishes_what_a_
 
     // No time at all: one batch (one transaction of HOLD_BATCH bookings), then the answer.
     let started = std::time::Instant::now();
-    let first = app.state.bookings.cancel_showtime_bookings(&region, show.id, Duration::ZERO).await.expect("batch");
+    let first =
+        app.state.bookings.cancel_showtime_bookings(&region, ShowtimeId(show.id), Duration::ZERO).await.expect("batch");
     eprintln!("one batch of {HOLD_BATCH} holds canceled (and progress read) in {:?}", started.elapsed());
 
     assert_eq!((first.bookings_canceled, first.bookings_remaining, first.complete), (HOLD_BATCH, 20, false));
@@ -180,7 +181,7 @@ async fn a_large_showtime_is_canceled_in_batches_and_the_worker_finishes_what_a_
         .await
         .expect("resumed");
     assert_eq!((report.resolved, report.deferred), (1, 0));
-    let done = app.state.bookings.cancellation_progress(&region, show.id).await.expect("progress");
+    let done = app.state.bookings.cancellation_progress(&region, ShowtimeId(show.id)).await.expect("progress");
     assert_eq!((done.bookings_canceled, done.bookings_remaining, done.complete), (n as i64, 0, true));
     assert!(live_claims(&app, show.id).await.is_empty());
     let idle = app.state.bookings.resume_showtime_cancellations(Duration::ZERO, 10, Duration::from_secs(30)).await;
@@ -224,7 +225,7 @@ async fn a_refund_whose_batch_never_committed_is_finished_once_by_the_next_run()
     assert_eq!(status_of(&app, &paid_id).await, "canceled");
     assert_eq!(payment_statuses(&app, &paid_id).await, ["refunded"]);
     assert_eq!((sandbox(&app).refunds(), sandbox(&app).kept_charges()), (1, 0), "the same refund, not a second");
-    let progress = app.state.bookings.cancellation_progress(&region, show.id).await.expect("progress");
+    let progress = app.state.bookings.cancellation_progress(&region, ShowtimeId(show.id)).await.expect("progress");
     assert_eq!((progress.bookings_canceled, progress.bookings_refunded, progress.complete), (1, 1, true));
     assert_eq!(cancel_mails(&app, &paid_id).await.len(), 1);
 }

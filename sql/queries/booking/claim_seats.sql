@@ -11,13 +11,10 @@
 -- reached the booking: never kept). The read of the showtime's status orders this transaction against the
 -- cancellation's.
 -- Returns one row per claimed seat: seat_label, taken_from (the booking whose lapsed claim was taken over by this
--- statement, else NULL).
+-- statement, else NULL). The takeover clause is sql/fragments/takeover.sql (shared with the holds; db::queries
+-- puts it in at compile time).
 INSERT INTO booking_seats (region, showtime_id, seat_label, booking_id, hold_expires_at)
 SELECT $1, $2, label, $4::UUID, $5::TIMESTAMPTZ FROM unnest($3::TEXT[]) AS label
 WHERE EXISTS (SELECT 1 FROM showtimes s WHERE s.region = $1 AND s.id = $2 AND s.status = 'scheduled')
-ON CONFLICT (region, showtime_id, seat_label) DO UPDATE
-    SET booking_id = excluded.booking_id,
-        hold_expires_at = excluded.hold_expires_at,
-        taken_from = CASE WHEN booking_seats.booking_id = excluded.booking_id THEN NULL ELSE booking_seats.booking_id END
-    WHERE booking_seats.hold_expires_at < now() OR booking_seats.booking_id = excluded.booking_id
+{{takeover}}
 RETURNING seat_label, taken_from

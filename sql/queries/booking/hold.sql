@@ -19,40 +19,33 @@
 -- created_at (the booking), seat_label, taken_from (the claim); no row when nothing was inserted; an error (23503)
 -- when seats were claimed but the booking was refused. Either way, hold_refusal.sql tells why.
 -- hold_batch.sql is this statement for the holds of a batch (booking::combine): a change here is a change there.
+-- The pieces they share are written once in sql/fragments/ (the takeover of a claim, a live booking, the seat price,
+-- the seat list), named below in double braces and put in at compile time by db::queries: what the database sees
+-- is the whole statement.
 WITH claimed AS (
     INSERT INTO booking_seats (region, showtime_id, seat_label, booking_id, hold_expires_at)
     SELECT $1, $4, label, $2, now() + $6::FLOAT8 * INTERVAL '1 second'
     FROM unnest($5::TEXT[]) AS label
-    ON CONFLICT (region, showtime_id, seat_label) DO UPDATE
-        SET booking_id = excluded.booking_id,
-            hold_expires_at = excluded.hold_expires_at,
-            taken_from = CASE WHEN booking_seats.booking_id = excluded.booking_id THEN NULL ELSE booking_seats.booking_id END
-        WHERE booking_seats.hold_expires_at < now() OR booking_seats.booking_id = excluded.booking_id
+    {{takeover}}
     RETURNING seat_label, taken_from
 ), booking AS (
     INSERT INTO bookings (region, id, user_id, showtime_id, status, seats, seat_count, total_amount, currency,
                           hold_expires_at, created_at, updated_at)
     SELECT s.region, $2, $3, s.id, 'reserved',
-           jsonb_agg(jsonb_build_object('label', st.seat_label, 'kind', st.kind, 'price', p.price)
-                     ORDER BY st.seat_label),
-           count(*),
-           sum(p.price),
+           {{seat_list}},
            s.currency, now() + $6::FLOAT8 * INTERVAL '1 second', now(), now()
     FROM showtimes s
     JOIN seats st
       ON st.region = s.region AND st.theater_id = s.theater_id AND st.screen_number = s.screen_number
      AND st.seat_label = ANY($5::TEXT[])
-    -- The seat's price by its kind, once for the seat list and the total.
-    CROSS JOIN LATERAL (
-        SELECT CASE st.kind WHEN 'premium' THEN s.price_premium WHEN 'accessible' THEN s.price_accessible
-                            WHEN 'companion' THEN s.price_companion ELSE s.price_standard END AS price
-    ) p
+    -- The seat's price by its kind (sql/fragments/seat_price.sql), once for the seat list and the total.
+    {{seat_price}}
     WHERE s.region = $1 AND s.id = $4 AND s.status = 'scheduled' AND s.start_time > now()
       AND (SELECT count(*) FROM claimed) = cardinality($5::TEXT[])
       AND (SELECT COALESCE(SUM(b.seat_count), 0)
            FROM bookings b
            WHERE b.region = $1 AND b.showtime_id = $4 AND b.user_id = $3 AND b.id <> $2
-             AND (b.status IN ('payment_pending', 'paid') OR (b.status = 'reserved' AND b.hold_expires_at > now())))
+             AND {{live_booking}})
           + cardinality($5::TEXT[]) <= $7::INT8
     GROUP BY s.region, s.id, s.currency
     HAVING count(*) = cardinality($5::TEXT[])

@@ -13,6 +13,7 @@
 -- (INT8).
 -- Returns one row per seat of each booking inserted: booking_id, then hold.sql's columns (seats, total_amount,
 -- currency, hold_expires_at, created_at, seat_label, taken_from). A hold with no row inserted nothing.
+-- The pieces shared with hold.sql are in sql/fragments/, named in double braces (db::queries puts them in).
 WITH holds AS (
     SELECT h.n, h.id, h.user_id, h.showtime_id, h.seat_count
     FROM unnest($2::UUID[], $3::UUID[], $4::UUID[], $5::INT8[]) WITH ORDINALITY AS h(id, user_id, showtime_id, seat_count, n)
@@ -25,20 +26,13 @@ WITH holds AS (
     FROM wanted w
     JOIN holds h ON h.n = w.hold
     ORDER BY w.n
-    ON CONFLICT (region, showtime_id, seat_label) DO UPDATE
-        SET booking_id = excluded.booking_id,
-            hold_expires_at = excluded.hold_expires_at,
-            taken_from = CASE WHEN booking_seats.booking_id = excluded.booking_id THEN NULL ELSE booking_seats.booking_id END
-        WHERE booking_seats.hold_expires_at < now() OR booking_seats.booking_id = excluded.booking_id
+    {{takeover}}
     RETURNING booking_id, seat_label, taken_from
 ), booking AS (
     INSERT INTO bookings (region, id, user_id, showtime_id, status, seats, seat_count, total_amount, currency,
                           hold_expires_at, created_at, updated_at)
     SELECT s.region, h.id, h.user_id, s.id, 'reserved',
-           jsonb_agg(jsonb_build_object('label', st.seat_label, 'kind', st.kind, 'price', p.price)
-                     ORDER BY st.seat_label),
-           count(*),
-           sum(p.price),
+           {{seat_list}},
            s.currency, now() + $8::FLOAT8 * INTERVAL '1 second', now(), now()
     FROM holds h
     JOIN showtimes s ON s.region = $1 AND s.id = h.showtime_id
@@ -46,17 +40,14 @@ WITH holds AS (
     JOIN seats st
       ON st.region = s.region AND st.theater_id = s.theater_id AND st.screen_number = s.screen_number
      AND st.seat_label = w.label
-    -- The seat's price by its kind, once for the seat list and the total.
-    CROSS JOIN LATERAL (
-        SELECT CASE st.kind WHEN 'premium' THEN s.price_premium WHEN 'accessible' THEN s.price_accessible
-                            WHEN 'companion' THEN s.price_companion ELSE s.price_standard END AS price
-    ) p
+    -- The seat's price by its kind (sql/fragments/seat_price.sql), once for the seat list and the total.
+    {{seat_price}}
     WHERE s.status = 'scheduled' AND s.start_time > now()
       AND (SELECT count(*) FROM claimed c WHERE c.booking_id = h.id) = h.seat_count
       AND (SELECT COALESCE(SUM(b.seat_count), 0)
            FROM bookings b
            WHERE b.region = $1 AND b.showtime_id = h.showtime_id AND b.user_id = h.user_id AND b.id <> h.id
-             AND (b.status IN ('payment_pending', 'paid') OR (b.status = 'reserved' AND b.hold_expires_at > now())))
+             AND {{live_booking}})
           + h.seat_count <= $9::INT8
     GROUP BY s.region, s.id, s.currency, h.id, h.user_id, h.seat_count
     HAVING count(*) = h.seat_count

@@ -5,7 +5,7 @@
 -- cap). A later snapshot than the hold's: what was in the way may have gone, and then the hold runs again.
 -- $1 region, $2 showtime id, $3 requested seat labels (TEXT[]), $4 user id, $5 the hold's booking id.
 -- Returns one row per known requested seat: now, status, start_time, seat_label, kind, and on every row taken
--- (TEXT[], sorted) and user_seats (INT8).
+-- (TEXT[], sorted) and user_seats (INT8). A live booking is sql/fragments/live_booking.sql, as in hold.sql's cap.
 SELECT now() AS now, s.status, s.start_time, st.seat_label, st.kind,
        ARRAY(SELECT bs.seat_label
              FROM booking_seats bs
@@ -15,7 +15,7 @@ SELECT now() AS now, s.status, s.start_time, st.seat_label, st.kind,
        (SELECT COALESCE(SUM(b.seat_count), 0)::INT8
         FROM bookings b
         WHERE b.region = $1 AND b.showtime_id = $2 AND b.user_id = $4 AND b.id <> $5
-          AND (b.status IN ('payment_pending', 'paid') OR (b.status = 'reserved' AND b.hold_expires_at > now())))
+          AND {{live_booking}})
            AS user_seats
 FROM showtimes s
 LEFT JOIN seats st

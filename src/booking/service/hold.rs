@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::{Answer, BookingService, HoldCommand, Stop, abort, previous_owners, to_json};
 use crate::booking::BookingError;
@@ -19,7 +18,7 @@ use crate::db::{self, RetryError, Tx, TxError};
 struct Held {
     booking: Booking,
     /// The bookings whose lapsed claims it took over.
-    taken_over: Vec<Uuid>,
+    taken_over: Vec<BookingId>,
 }
 
 impl BookingService {
@@ -214,8 +213,8 @@ impl BookingService {
     /// The one place a hold's seat-cache invalidation is queued, however it committed: alone, with a batch
     /// (`booking::combine`), or found committed after a lost COMMIT. Queuing is cheap (the flusher sends one Redis
     /// call for all the invalidations queued meanwhile: an on-sale batch's holds of one showtime become one).
-    async fn after_hold(&self, booking: &Booking, taken_over: &[Uuid]) {
-        self.booking_regions.insert(booking.id.0, booking.region.clone());
+    async fn after_hold(&self, booking: &Booking, taken_over: &[BookingId]) {
+        self.booking_regions.insert(booking.id, booking.region.clone());
         if !taken_over.is_empty() {
             let region = &booking.region;
             let expired = db::retry(&self.db, "expire_taken_over", |tx| async move {

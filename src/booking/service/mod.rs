@@ -40,7 +40,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::combine::HoldCombiner;
 use super::gate::SeatGate;
@@ -52,6 +51,7 @@ use crate::auth::model::UserId;
 use crate::cache::seats::SeatCache;
 use crate::config::{BookingConfig, Config};
 use crate::db::{Db, Region, Tx, TxError};
+use crate::ids::ShowtimeId;
 use crate::payment::Payments;
 
 /// The answer to a request: worked out now, or replayed from its idempotency key.
@@ -105,7 +105,7 @@ pub struct HoldCommand {
     /// The caller.
     pub user: UserId,
     /// The showtime.
-    pub showtime: Uuid,
+    pub showtime: ShowtimeId,
     /// The seats.
     pub seats: SeatSelection,
     /// Its idempotency, if the client sent a key.
@@ -150,8 +150,8 @@ pub struct BookingService {
     payment_window: Duration,
     /// An in-flight idempotency key older than this was abandoned (see `idempotency_claim.sql`).
     abandon_after: Duration,
-    showtime_regions: RegionCache,
-    booking_regions: RegionCache,
+    showtime_regions: RegionCache<ShowtimeId>,
+    booking_regions: RegionCache<BookingId>,
     /// Seats being claimed by holds of this process (`None`: disabled by configuration).
     gate: Option<SeatGate>,
     /// Group commit of holds waiting for a write connection (`None`: disabled by configuration).
@@ -213,7 +213,7 @@ impl BookingService {
         self.combiner.as_deref()
     }
 
-    async fn showtime_region(&self, showtime: Uuid) -> Result<Option<Region>, BookingError> {
+    async fn showtime_region(&self, showtime: ShowtimeId) -> Result<Option<Region>, BookingError> {
         self.showtime_regions
             .get_or_fetch(showtime, || async {
                 let client = self.db.write.get().await?;
@@ -225,7 +225,7 @@ impl BookingService {
     async fn booking_region(&self, booking: BookingId) -> Result<Region, BookingError> {
         let region = self
             .booking_regions
-            .get_or_fetch(booking.0, || async {
+            .get_or_fetch(booking, || async {
                 let client = self.db.write.get().await?;
                 Ok::<_, BookingError>(store::booking_region(&client, booking).await?)
             })
@@ -242,7 +242,7 @@ impl BookingService {
 
     /// After a commit that released claims of `showtime`: the seat gate forgets the seats it remembers as claimed,
     /// and the seat cache's invalidation is queued.
-    pub(super) fn after_claims_changed(&self, showtime: Uuid) {
+    pub(super) fn after_claims_changed(&self, showtime: ShowtimeId) {
         if let Some(gate) = &self.gate {
             gate.forget(showtime);
         }
@@ -295,7 +295,7 @@ impl BookingService {
     pub async fn list(
         &self,
         user: UserId,
-        after: Option<(OffsetDateTime, Uuid)>,
+        after: Option<(OffsetDateTime, BookingId)>,
         limit: usize,
     ) -> Result<(Vec<Booking>, bool), BookingError> {
         let client = self.db.write.get().await?;
@@ -313,8 +313,8 @@ fn disagreement(id: BookingId, what: &str) -> BookingError {
 }
 
 /// The other bookings whose lapsed claims a claim statement took over (deduplicated).
-fn previous_owners(claimed: &[Claimed], own: BookingId) -> Vec<Uuid> {
-    let mut owners: Vec<Uuid> = claimed.iter().filter_map(|(_, from)| *from).filter(|b| *b != own.0).collect();
+fn previous_owners(claimed: &[Claimed], own: BookingId) -> Vec<BookingId> {
+    let mut owners: Vec<BookingId> = claimed.iter().filter_map(|(_, from)| *from).filter(|b| *b != own).collect();
     owners.sort_unstable();
     owners.dedup();
     owners

@@ -36,6 +36,7 @@ use crate::booking::BookingError;
 use crate::booking::model::{Booking, check_showtime_open};
 use crate::db::queries::{booking as bq, cancellation as q};
 use crate::db::{self, Region, TxError};
+use crate::ids::ShowtimeId;
 use crate::payment::{RefundRequest, refund_key};
 
 /// Reserved bookings ended per transaction.
@@ -82,7 +83,7 @@ impl BookingService {
     pub async fn cancel_showtime_bookings(
         &self,
         region: &Region,
-        showtime: Uuid,
+        showtime: ShowtimeId,
         budget: Duration,
     ) -> Result<CancellationProgress, BookingError> {
         let deadline = Instant::now() + budget;
@@ -132,7 +133,7 @@ impl BookingService {
             let stmt = client.prepare_cached(q::UNFINISHED).await?;
             let rows = client.query(&stmt, &[&idle.as_secs_f64(), &batch]).await?;
             rows.iter()
-                .map(|r| Ok((r.try_get::<_, Region>("region")?, r.try_get::<_, Uuid>("showtime_id")?)))
+                .map(|r| Ok((r.try_get::<_, Region>("region")?, r.try_get::<_, ShowtimeId>("showtime_id")?)))
                 .collect::<Result<Vec<_>, tokio_postgres::Error>>()?
         };
         let mut report = JobReport::default();
@@ -156,7 +157,7 @@ impl BookingService {
     pub async fn cancellation_progress(
         &self,
         region: &Region,
-        showtime: Uuid,
+        showtime: ShowtimeId,
     ) -> Result<CancellationProgress, BookingError> {
         let client = self.db.write.get().await?;
         let stmt = client.prepare_cached(q::PROGRESS).await?;
@@ -179,7 +180,7 @@ impl BookingService {
     }
 
     /// One transaction of step 1; returns how many bookings it ended.
-    async fn release_hold_batch(&self, region: &Region, showtime: Uuid) -> Result<i64, BookingError> {
+    async fn release_hold_batch(&self, region: &Region, showtime: ShowtimeId) -> Result<i64, BookingError> {
         let (ended, canceled, released) = db::retry(&self.db, "cancel_showtime_holds", |tx| async move {
             let params: [&(dyn ToSql + Sync); 3] = [region, &showtime, &HOLD_BATCH];
             let stmt = tx.prepare_cached(q::RELEASE_HOLDS).await?;
@@ -200,7 +201,7 @@ impl BookingService {
     }
 
     /// The next paid bookings to refund (step 2).
-    async fn paid_batch(&self, region: &Region, showtime: Uuid) -> Result<Vec<PaidBooking>, BookingError> {
+    async fn paid_batch(&self, region: &Region, showtime: ShowtimeId) -> Result<Vec<PaidBooking>, BookingError> {
         let client = self.db.write.get().await?;
         let stmt = client.prepare_cached(q::PAID).await?;
         let rows = client.query(&stmt, &[region, &showtime, &REFUND_BATCH]).await?;
@@ -250,7 +251,7 @@ impl BookingService {
     async fn record_refunds(
         &self,
         region: &Region,
-        showtime: Uuid,
+        showtime: ShowtimeId,
         refunded: &[(Uuid, i32)],
     ) -> Result<(), BookingError> {
         let ids: Vec<Uuid> = refunded.iter().map(|(id, _)| *id).collect();
@@ -281,7 +282,7 @@ impl BookingService {
 async fn count(
     tx: &db::Tx,
     region: &Region,
-    showtime: Uuid,
+    showtime: ShowtimeId,
     canceled: i64,
     refunded: i64,
 ) -> Result<(), tokio_postgres::Error> {

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use boxoffice::auth::model::{Role, UserId};
+use boxoffice::ids::ShowtimeId;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -177,7 +178,7 @@ pub async fn lapse(app: &TestApp, id: &Uuid) {
 /// (`BOXOFFICE_SEAT_GATE_MEMORY_MS`): for claims changed behind this pod's back (by another pod, or by the test).
 pub fn forget_claimed(app: &TestApp, showtime: Uuid) {
     if let Some(gate) = app.state.bookings.gate() {
-        gate.forget(showtime);
+        gate.forget(ShowtimeId(showtime));
     }
 }
 
