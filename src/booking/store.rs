@@ -756,7 +756,7 @@ pub async fn delete_claims(c: &ClientWrapper, region: &Region, id: BookingId) ->
 pub async fn showtime_canceled(
     c: &ClientWrapper,
     region: &Region,
-    showtime: Uuid,
+    showtime: ShowtimeId,
 ) -> Result<bool, tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::SHOWTIME_STATE).await?;
     let Some(row) = c.query_opt(&stmt, &[region, &showtime]).await? else { return Ok(false) };
