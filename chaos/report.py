@@ -66,7 +66,8 @@ def markdown(results: list[dict], cost_of_ha: dict | None, meta: dict) -> str:
         c = r["client"]
         out += [f"## Drill {r['drill']}: {r['name']}", "",
                 f"- fault at t={r['fault']:.1f} s; fault over (recovered) {r['recovered_after_s']:.1f} s later; "
-                f"notes: `{json.dumps(r['notes'])}`",
+                f"notes: `{json.dumps({k: v for k, v in r['notes'].items() if k != 'authority'})}`",
+                *([authority_line(r["notes"]["authority"], r["fault"])] if r["notes"].get("authority") else []),
                 f"- baseline before the fault: {c['baseline_ok_per_s']} successful requests/s; "
                 f"write errors until {fmt_s(c['write_outage_s'])} after the fault",
                 f"- database: {d_line(r['database'])}",
@@ -80,6 +81,13 @@ def markdown(results: list[dict], cost_of_ha: dict | None, meta: dict) -> str:
                 f"**{cost_of_ha['single_holds_per_s']}**: ratio **{cost_of_ha['ratio']}** (goal >= 0.7). "
                 f"Rounds: {cost_of_ha['rounds']}.", ""]
     return "\n".join(out)
+
+
+def authority_line(rows: list[list], fault: float) -> str:
+    """Who could write, change by change, in seconds from the fault: leader key / sync standby / HAProxy's writers."""
+    steps = [f"{at - fault:+.1f} s {leader or '-'}/{sync or '-'}/{','.join(writers) or '-'}"
+             for at, leader, sync, writers in rows]
+    return "- leader key / sync standby / HAProxy writes to: " + "; ".join(steps)
 
 
 def d_line(d: dict) -> str:

@@ -46,6 +46,7 @@ DRILLS = {
     7: "payment provider down for 20 s",
     8: "worker killed while dispatching mail, restarted",
 }
+DB_FAULTS = (1, 2, 3, 4)  # drills whose fault hits the primary: the authority over writes is watched
 BASELINE_S = 6
 AFTER_S = 8
 WRITE_GOAL_S = 15.0
@@ -53,6 +54,49 @@ WRITE_GOAL_S = 15.0
 
 def log(msg: str) -> None:
     print(f"chaos: {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+def transitions(samples: list[tuple[float, tuple]]) -> list[tuple[float, tuple]]:
+    """The samples whose state differs from the one before: when it changed, and to what."""
+    out: list[tuple[float, tuple]] = []
+    for at, state in samples:
+        if not out or out[-1][1] != state:
+            out.append((at, state))
+    return out
+
+
+def leader_key_returned(changes: list[tuple[float, tuple]], old: str) -> bool:
+    """Whether Patroni's leader key went back to `old` (the faulted primary) after another node had held it: the
+    split brain in which the promoted node's commits are thrown away."""
+    taken = False
+    for _, (leader, *_rest) in changes:
+        if leader not in (None, old):
+            taken = True
+        elif leader == old and taken:
+            return True
+    return False
+
+
+class AuthorityWatch(threading.Thread):
+    """Samples [`Topology.authority`] every 0.1 s while a drill runs: who holds the leader key and the /sync key, and
+    which nodes HAProxy sends writes to; keeps the changes (seconds since `epoch`)."""
+
+    def __init__(self, topo: Topology, epoch: float):
+        super().__init__(daemon=True)
+        self.topo, self.epoch = topo, epoch
+        self.samples: list[tuple[float, tuple]] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            state = self.topo.authority()
+            self.samples.append((round(time.time() - self.epoch, 2), state))
+            self.halt.wait(0.1)
+
+    def stop(self) -> list[list]:
+        self.halt.set()
+        self.join()
+        return [[at, leader, sync, list(writers)] for at, (leader, sync, writers) in transitions(self.samples)]
 
 
 class Run:
@@ -149,6 +193,9 @@ class Run:
         mix = Mix()
         load = Load(HAPROXY_HTTP, self.tokens, self.showtimes, self.movie_paths, self.recorder, mix, seed=number)
         start = time.time()
+        watch = AuthorityWatch(self.topo, self.epoch) if number in DB_FAULTS else None
+        if watch:
+            watch.start()
         load.start()
         time.sleep(BASELINE_S)  # the steady window the drill's throughput is compared with
         fault = time.time()
@@ -160,6 +207,8 @@ class Run:
             recovered = time.time()
             time.sleep(AFTER_S)  # load goes on after recovery: the window "time to full throughput" is read in
             load.stop()
+            if watch:
+                notes["authority"] = watch.stop()
         end = time.time()
         self.timeline_marks.append((fault - self.epoch, f"drill {number}"))
         figures = checker.client_figures(self.recorder.requests, fault, end, start + 1)
@@ -181,6 +230,9 @@ class Run:
             "notes": notes,
         }
         result["violations"] = checker.violations(db)
+        old = notes.get("old_primary")
+        if old and leader_key_returned([(a[0], tuple(a[1:])) for a in notes.get("authority", [])], old):
+            result["violations"].append(f"leader key went back to {old} after another node held it")
         if number in (1, 2, 3) and (figures.first_write_after_fault_s or 0) > WRITE_GOAL_S:
             result["violations"].append(f"writes back after {figures.first_write_after_fault_s}s > {WRITE_GOAL_S}s")
         log(f"drill {number}: {figures.errors}/{figures.requests} errors, first write after "

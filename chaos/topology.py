@@ -86,6 +86,8 @@ def etcd_args(i: int, data_dir: Path) -> list[str]:
         # Loopback: a short heartbeat keeps a leader change in etcd itself well under Patroni's ttl.
         "--heartbeat-interval", "100",
         "--election-timeout", "1000",
+        # Patroni talks to etcd through the v2 API (see patroni_config): etcd 3.4 serves it when asked.
+        "--enable-v2=true",
         "--log-level", "warn",
     ]
 
@@ -97,6 +99,13 @@ def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
     next loop (the drills' goal is writes back within 15 s). `synchronous_mode: true`: a commit is acknowledged once
     it is on a second node, so the promoted replica has every acknowledged write; `synchronous_mode_strict` stays off
     so that the cluster keeps taking writes with one node left (availability over a second copy, as Patroni's default).
+
+    The DCS is etcd's v2 API (`etcd:`), not v3 (`etcd3:`): Debian's Patroni 3.0.2 renews the leader key of etcd3
+    with an unconditional PUT once its lease has lapsed (fixed upstream in 3.0.3, patroni/patroni#2689). A primary
+    frozen past `ttl` (drill 3) thaws, finds its lease gone, takes a new one and overwrites the key that the promoted
+    replica holds: the new primary demotes itself and pg_rewind throws away what it committed meanwhile. Through the
+    v2 API the renewal is a compare-and-swap on the key's value (`prevValue` = own name): the thawed node's write
+    fails and it demotes itself.
     """
     name = node_name(i)
     parameters = dict(pg_settings)
@@ -115,7 +124,7 @@ def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
         "name": name,
         "log": {"level": "INFO"},
         "restapi": {"listen": f"127.0.0.1:{PATRONI_REST[i]}", "connect_address": f"127.0.0.1:{PATRONI_REST[i]}"},
-        "etcd3": {"hosts": [f"127.0.0.1:{p}" for p in ETCD_CLIENT]},
+        "etcd": {"hosts": [f"127.0.0.1:{p}" for p in ETCD_CLIENT]},
         "bootstrap": {
             "dcs": {
                 "ttl": 10,
@@ -174,7 +183,7 @@ def haproxy_config() -> str:
     return f"""# Written by chaos/topology.py at every start.
 global
     maxconn 4000
-    log stdout format raw local0 notice
+    log stdout format iso local0 notice
 
 defaults
     timeout connect 2s
@@ -251,6 +260,32 @@ def base_dir(root: Path) -> Path:
     """Where the cluster's files live: under /var/tmp, which the postgres user can reach whatever the checkout's
     permissions (as scripts/stack.sh does for its own servers)."""
     return Path(f"/var/tmp/boxoffice-chaos-{zlib.crc32(str(root).encode()):08x}")
+
+
+def dcs_key_value(body: object) -> str | None:
+    """The value of an etcd v2 key from the answer to its GET (None when the key is absent or etcd did not answer)."""
+    if isinstance(body, dict) and isinstance(body.get("node"), dict):
+        return body["node"].get("value")
+    return None
+
+
+def sync_standby(value: str | None) -> str | None:
+    """The synchronous standby that Patroni's `/sync` key names (its value is JSON: leader, sync_standby)."""
+    try:
+        parsed = json.loads(value) if value else None
+    except ValueError:
+        return None
+    return parsed.get("sync_standby") if isinstance(parsed, dict) else None
+
+
+def balancer_up(csv: str, backend: str) -> list[str]:
+    """The servers of HAProxy `backend` that its stats CSV shows UP, in order."""
+    out = []
+    for row in csv.splitlines():
+        cols = row.split(",")
+        if len(cols) > 17 and cols[0] == backend and cols[1] not in ("FRONTEND", "BACKEND") and cols[17] == "UP":
+            out.append(cols[1])
+    return out
 
 
 def http_json(url: str, timeout: float = 1.0) -> tuple[int, object]:
@@ -433,14 +468,24 @@ class Topology:
 
     def wait_balancer(self, pods: int = 3, timeout: float = 20) -> None:
         """Waits until HAProxy sees exactly `pods` pods up (its stats CSV)."""
-        def up() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{HAPROXY_STATS}/;csv", timeout=1) as resp:
-                    rows = resp.read().decode().splitlines()
-            except OSError:
-                return False
-            return sum(1 for r in rows if r.startswith("http,pod") and ",UP," in r) == pods
-        wait_for(f"HAProxy to see {pods} pods up", up, timeout)
+        wait_for(f"HAProxy to see {pods} pods up", lambda: len(balancer_up(self.balancer_csv(), "http")) == pods,
+                 timeout)
+
+    def balancer_csv(self) -> str:
+        """HAProxy's stats CSV ('' when it does not answer)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{HAPROXY_STATS}/;csv", timeout=1) as resp:
+                return resp.read().decode()
+        except OSError:
+            return ""
+
+    def authority(self) -> tuple[str | None, str | None, tuple[str, ...]]:
+        """Who may write, as the parts that decide it see it: the holder of Patroni's leader key, the synchronous
+        standby its `/sync` key names (both read from etcd), and the nodes HAProxy sends writes to."""
+        keys = f"http://127.0.0.1:{ETCD_CLIENT[0]}/v2/keys/service/{SCOPE}"
+        leader = dcs_key_value(http_json(f"{keys}/leader", 0.5)[1])
+        sync = sync_standby(dcs_key_value(http_json(f"{keys}/sync", 0.5)[1]))
+        return leader, sync, tuple(balancer_up(self.balancer_csv(), "pg_write"))
 
     def stop_all(self) -> None:
         """Stops everything this topology started (pods first, etcd last), then removes the cluster's files."""

@@ -9,6 +9,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import checker  # noqa: E402
+import report  # noqa: E402
+import run  # noqa: E402
 import topology  # noqa: E402
 from load import Ack, Request  # noqa: E402
 
@@ -101,3 +103,47 @@ def test_haproxy_routes_writes_to_the_primary_reads_to_replicas_http_to_ready_po
     assert "GET /primary" in write and "shutdown-sessions" in write
     assert "GET /replica" in read
     assert "GET /readyz" in cfg.split("listen http")[1]
+
+
+def test_patroni_renews_its_leader_key_by_compare_and_swap_through_etcds_v2_api():
+    # Patroni 3.0.2 renews an etcd3 leader key with an unconditional PUT (patroni#2689): a thawed primary took it back.
+    cfg = topology.patroni_config(0, Path("/x"), {})
+    assert "etcd" in cfg and "etcd3" not in cfg
+    assert cfg["etcd"]["hosts"] == [f"127.0.0.1:{p}" for p in topology.ETCD_CLIENT]
+    assert "--enable-v2=true" in topology.etcd_args(0, Path("/x"))
+
+
+def test_the_dcs_keys_and_the_balancers_writers_are_read_from_their_answers():
+    assert topology.dcs_key_value({"action": "get", "node": {"key": "/l", "value": "pg2"}}) == "pg2"
+    assert topology.dcs_key_value({"errorCode": 100, "message": "Key not found"}) is None
+    assert topology.dcs_key_value(None) is None
+    assert topology.sync_standby('{"leader": "pg2", "sync_standby": "pg3"}') == "pg3"
+    assert topology.sync_standby('{"leader": "pg2", "sync_standby": null}') is None
+    assert topology.sync_standby("not json") is None and topology.sync_standby(None) is None
+    head = "# pxname,svname," + ",".join(f"c{k}" for k in range(2, 18))
+    row = lambda px, sv, st: ",".join([px, sv] + ["0"] * 15 + [st, "x"])  # noqa: E731 - status is column 17
+    csv = "\n".join([head, row("pg_write", "pg1", "DOWN"), row("pg_write", "pg2", "UP"),
+                     row("pg_write", "pg3", "UP 1/2"), row("pg_write", "BACKEND", "UP"), row("http", "pod1", "UP")])
+    assert topology.balancer_up(csv, "pg_write") == ["pg2"]
+    assert topology.balancer_up(csv, "http") == ["pod1"]
+
+
+def test_a_leader_key_that_goes_back_to_the_faulted_primary_is_caught():
+    s = lambda *rows: [(float(k), r) for k, r in enumerate(rows)]  # noqa: E731
+    drill3_before = s(("pg2", "pg3", ()), ("pg2", "pg3", ("pg2",)), (None, "pg3", ()), ("pg3", "pg1", ()),
+                      ("pg3", "pg1", ("pg3",)), ("pg2", None, ("pg3",)), ("pg2", None, ("pg2",)))
+    assert run.leader_key_returned(run.transitions(drill3_before), "pg2")
+    fixed = s(("pg2", "pg3", ("pg2",)), (None, "pg3", ()), ("pg3", "pg1", ("pg3",)), ("pg3", "pg2", ("pg3",)))
+    assert not run.leader_key_returned(run.transitions(fixed), "pg2")
+    # The key lapsing and the same node taking it again (no one else held it) is no split brain.
+    assert not run.leader_key_returned(s(("pg2", None, ()), (None, None, ()), ("pg2", None, ())), "pg2")
+
+
+def test_transitions_keep_only_changes():
+    samples = [(0.0, ("a",)), (0.1, ("a",)), (0.2, ("b",)), (0.3, ("b",)), (0.4, ("a",))]
+    assert run.transitions(samples) == [(0.0, ("a",)), (0.2, ("b",)), (0.4, ("a",))]
+
+
+def test_the_report_shows_who_could_write_relative_to_the_fault():
+    line = report.authority_line([[10.0, "pg2", "pg3", ["pg2"]], [22.5, "pg3", None, []]], 12.0)
+    assert line.endswith("-2.0 s pg2/pg3/pg2; +10.5 s pg3/-/-")
