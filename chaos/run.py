@@ -32,7 +32,7 @@ import report  # noqa: E402
 from load import Client, Load, Mix, Recorder  # noqa: E402
 from topology import (  # noqa: E402
     DBNAME, HAPROXY_HTTP, HAPROXY_WRITE, PATRONI_REST, POD_PORTS, REDIS_PORT, SINGLE_PG_PORT, Topology, http_json,
-    node_name, parse_pg_conf, service_env, wait_for,
+    netns_name, node_name, parse_pg_conf, service_env, wait_for,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,8 @@ class Run:
             "BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME": "1000",
             "BOXOFFICE_PAYMENT_SANDBOX_FAIL_FILE": str(self.fail_flag),
         }
-        self.topo = Topology(ROOT, Path(args.binary), self.out / "logs", extra)
+        self.topo = Topology(ROOT, Path(args.binary), self.out / "logs", extra, netns=args.netns)
+        self.netns_error: str | None = None
         self.recorder = Recorder()
         self.epoch = time.time()
         self.results: list[dict] = []
@@ -127,6 +128,14 @@ class Run:
         settings = parse_pg_conf(conf.read_text())
         log(f"starting etcd x3, Patroni x3 (PostgreSQL settings of {conf}), HAProxy")
         t0 = time.time()
+        if self.topo.netns:
+            try:
+                self.topo.netns_up()
+                log("nodes in network namespaces " + ", ".join(netns_name(i) for i in range(3)))
+            except RuntimeError as err:  # drill 4 falls back to drill 3 and says why
+                self.netns_error = str(err)
+                self.topo.netns = False
+                log(f"no network namespaces ({err}): every node on the host's loopback")
         self.topo.start_cluster(settings)
         log(f"cluster healthy in {time.time() - t0:.1f}s; primary {node_name(self.topo.leader())}")
         conn = psycopg2.connect(host="127.0.0.1", port=HAPROXY_WRITE, user="postgres", dbname="postgres")
@@ -320,34 +329,45 @@ class Run:
         self.topo.wait_healthy(90)
         return {"old_primary": node_name(old), "new_primary": cand}
 
-    def fault_3(self) -> dict:
+    def isolate(self, cut, restore) -> dict:
+        """Drills 3 and 4: the primary stops answering (`cut(node)`), a replica is promoted meanwhile (or 20 s pass),
+        the old primary stays away 20 s more and comes back (`restore(node)`); returns when the cluster is whole."""
         old = self.topo.leader()
-        pids = self.topo.node_pids(old)
-        for pid in pids:
-            os.kill(pid, signal.SIGSTOP)
+        cut(old)
         try:
-            new = wait_for("a new primary while the old one is frozen",
+            new = wait_for("a new primary while the old one is away",
                            lambda: (lambda n: n if n is not None and n != old else None)(self.topo.leader()), 20, 0.2)
         except RuntimeError:
             new = None
-        frozen_until = time.time() + 20
-        while time.time() < frozen_until:
-            time.sleep(0.2)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
+        time.sleep(20)
+        restore(old)
         self.topo.wait_healthy(120)
         return {"old_primary": node_name(old), "new_primary": node_name(new) if new is not None else None,
-                "frozen_s": 20}
+                "away_after_promotion_s": 20}
+
+    def fault_3(self) -> dict:
+        frozen: list[int] = []
+
+        def freeze(node: int) -> None:
+            frozen.extend(self.topo.node_pids(node))
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+
+        def thaw(_node: int) -> None:
+            for pid in frozen:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+        return self.isolate(freeze, thaw) | {"frozen_pids": len(frozen)}
 
     def fault_4(self) -> dict:
-        # Cutting one node off needs it inside its own network namespace from the start (loopback is per namespace);
-        # this topology runs every node in the host's namespace, so the drill falls back to a frozen node (3).
-        result = self.fault_3()
-        result["fallback"] = "drill 3: nodes share the host's loopback; no per-node network namespace"
-        return result
+        if not self.topo.netns:
+            # Cutting one node off needs it in its own network namespace from the start (loopback is per namespace).
+            reason = self.netns_error or "run without --netns: every node on the host's loopback"
+            return self.fault_3() | {"fallback": f"drill 3: {reason}"}
+        result = self.isolate(lambda n: self.topo.cut_off(n, True), lambda n: self.topo.cut_off(n, False))
+        return result | {"cut_off": "nftables in the node's namespace drops everything but its loopback"}
 
     def fault_5(self) -> dict:
         self.topo.kill("pod2", signal.SIGKILL)
@@ -449,6 +469,8 @@ def main() -> int:
     parser.add_argument("--binary", default=str(ROOT / "target" / "debug" / "boxoffice"))
     parser.add_argument("--users", type=int, default=12)
     parser.add_argument("--cost-of-ha", action="store_true")
+    parser.add_argument("--netns", action="store_true",
+                        help="each PostgreSQL/Patroni node in its own network namespace (drill 4 cuts one off)")
     args = parser.parse_args()
     drills = sorted(DRILLS) if args.drills == "all" else [int(d) for d in args.drills.split(",")]
     run = Run(args)

@@ -45,6 +45,12 @@ SCOPE = "boxoffice-chaos"
 DBNAME = "boxoffice"
 PG_BIN = "/usr/lib/postgresql/15/bin"
 
+# The namespaced layout (`Topology(netns=True)`, drill 4): each PostgreSQL/Patroni node runs in its own network
+# namespace, reached through a veth pair on a bridge in the host's namespace (no routing, no ip_forward). The host
+# (etcd, HAProxy) is NET.1 on the bridge, node i is NET.(11 + i). Names carry the port range (21) so they are ours.
+NETNS_NET = "10.210.21"
+NETNS_BRIDGE = "bo21br"
+
 # Settings of stack.sh's boxoffice.conf that belong to one server, not to the cluster: Patroni sets them per node.
 _PER_NODE = {"listen_addresses", "port", "unix_socket_directories"}
 
@@ -52,6 +58,53 @@ _PER_NODE = {"listen_addresses", "port", "unix_socket_directories"}
 def node_name(i: int) -> str:
     """The Patroni member name of node `i` (0-based)."""
     return f"pg{i + 1}"
+
+
+def netns_name(i: int) -> str:
+    """The network namespace of node `i` in the namespaced layout."""
+    return f"bo21-{node_name(i)}"
+
+
+def node_addr(i: int, netns: bool) -> str:
+    """The address node `i` listens on (PostgreSQL, Patroni's REST API): loopback, or its namespace's veth."""
+    return f"{NETNS_NET}.{11 + i}" if netns else "127.0.0.1"
+
+
+def host_addr(netns: bool) -> str:
+    """The address the nodes reach etcd at: loopback, or the host's end of the bridge."""
+    return f"{NETNS_NET}.1" if netns else "127.0.0.1"
+
+
+def netns_setup_commands() -> list[list[str]]:
+    """The `ip` calls that build the namespaced layout: a bridge with the host's address, and per node a namespace
+    with one end of a veth pair (the other end on the bridge), its address, and its loopback up."""
+    cmds = [["ip", "link", "add", NETNS_BRIDGE, "type", "bridge"],
+            ["ip", "addr", "add", f"{NETNS_NET}.1/24", "dev", NETNS_BRIDGE],
+            ["ip", "link", "set", NETNS_BRIDGE, "up"]]
+    for i in range(3):
+        ns, host_end, node_end = netns_name(i), f"bo21h{i + 1}", f"bo21n{i + 1}"
+        cmds += [["ip", "netns", "add", ns],
+                 ["ip", "link", "add", host_end, "type", "veth", "peer", "name", node_end],
+                 ["ip", "link", "set", host_end, "master", NETNS_BRIDGE, "up"],
+                 ["ip", "link", "set", node_end, "netns", ns],
+                 ["ip", "-n", ns, "addr", "add", f"{node_addr(i, True)}/24", "dev", node_end],
+                 ["ip", "-n", ns, "link", "set", node_end, "up"],
+                 ["ip", "-n", ns, "link", "set", "lo", "up"]]
+    return cmds
+
+
+def netns_teardown_commands() -> list[list[str]]:
+    """Removes the namespaced layout (a namespace's removal takes its veth pair with it); errors are ignored."""
+    return [["ip", "netns", "del", netns_name(i)] for i in range(3)] + [["ip", "link", "del", NETNS_BRIDGE]]
+
+
+# nftables ruleset loaded inside a node's namespace to cut it off: everything but its own loopback is dropped, both
+# ways, established connections included (a cable pulled, not a port closed: peers see silence, not resets).
+CUT_OFF_RULES = """table inet chaos_cut {
+    chain input { type filter hook input priority 0; policy drop; iif "lo" accept; }
+    chain output { type filter hook output priority 0; policy drop; oif "lo" accept; }
+}
+"""
 
 
 def parse_pg_conf(text: str) -> dict[str, str]:
@@ -68,16 +121,21 @@ def parse_pg_conf(text: str) -> dict[str, str]:
     return settings
 
 
-def etcd_args(i: int, data_dir: Path) -> list[str]:
-    """The command line of etcd member `i` of the three."""
+def etcd_args(i: int, data_dir: Path, netns: bool = False) -> list[str]:
+    """The command line of etcd member `i` of the three. Namespaced layout: clients (Patroni in the nodes'
+    namespaces) also reach it on the bridge, and that is the address it advertises (Patroni's client discovers the
+    members from it)."""
     name = f"etcd{i + 1}"
+    clients = f"http://127.0.0.1:{ETCD_CLIENT[i]}"
+    if netns:
+        clients += f",http://{host_addr(True)}:{ETCD_CLIENT[i]}"
     cluster = ",".join(f"etcd{j + 1}=http://127.0.0.1:{ETCD_PEER[j]}" for j in range(3))
     return [
         "etcd",
         "--name", name,
         "--data-dir", str(data_dir),
-        "--listen-client-urls", f"http://127.0.0.1:{ETCD_CLIENT[i]}",
-        "--advertise-client-urls", f"http://127.0.0.1:{ETCD_CLIENT[i]}",
+        "--listen-client-urls", clients,
+        "--advertise-client-urls", f"http://{host_addr(netns)}:{ETCD_CLIENT[i]}",
         "--listen-peer-urls", f"http://127.0.0.1:{ETCD_PEER[i]}",
         "--initial-advertise-peer-urls", f"http://127.0.0.1:{ETCD_PEER[i]}",
         "--initial-cluster", cluster,
@@ -92,7 +150,7 @@ def etcd_args(i: int, data_dir: Path) -> list[str]:
     ]
 
 
-def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
+def patroni_config(i: int, base: Path, pg_settings: dict[str, str], netns: bool = False) -> dict:
     """Patroni's YAML (as a dict; JSON is YAML) for node `i`.
 
     `ttl` 10 s and `loop_wait` 1 s: a dead primary's leader key lapses within 10 s and a replica takes it over on its
@@ -108,6 +166,9 @@ def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
     fails and it demotes itself.
     """
     name = node_name(i)
+    addr = node_addr(i, netns)
+    hba = ["local all all trust", "host all all 127.0.0.1/32 trust", "host replication all 127.0.0.1/32 trust",
+           f"host all all {NETNS_NET}.0/24 trust", f"host replication all {NETNS_NET}.0/24 trust"]
     parameters = dict(pg_settings)
     parameters.update({
         "wal_level": "replica",
@@ -123,8 +184,8 @@ def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
         "scope": SCOPE,
         "name": name,
         "log": {"level": "INFO"},
-        "restapi": {"listen": f"127.0.0.1:{PATRONI_REST[i]}", "connect_address": f"127.0.0.1:{PATRONI_REST[i]}"},
-        "etcd": {"hosts": [f"127.0.0.1:{p}" for p in ETCD_CLIENT]},
+        "restapi": {"listen": f"{addr}:{PATRONI_REST[i]}", "connect_address": f"{addr}:{PATRONI_REST[i]}"},
+        "etcd": {"hosts": [f"{host_addr(netns)}:{p}" for p in ETCD_CLIENT]},
         "bootstrap": {
             "dcs": {
                 "ttl": 10,
@@ -135,15 +196,11 @@ def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
                 "postgresql": {"use_pg_rewind": True, "use_slots": True, "parameters": parameters},
             },
             "initdb": [{"encoding": "UTF8"}, {"locale": "C"}],
-            "pg_hba": [
-                "local all all trust",
-                "host all all 127.0.0.1/32 trust",
-                "host replication all 127.0.0.1/32 trust",
-            ],
+            "pg_hba": hba,
         },
         "postgresql": {
-            "listen": f"127.0.0.1:{PG_PORTS[i]}",
-            "connect_address": f"127.0.0.1:{PG_PORTS[i]}",
+            "listen": f"{addr}:{PG_PORTS[i]}",
+            "connect_address": f"{addr}:{PG_PORTS[i]}",
             "data_dir": str(base / "data" / name),
             "bin_dir": PG_BIN,
             "pgpass": str(base / "run" / f"pgpass-{name}"),
@@ -153,17 +210,13 @@ def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
                 "rewind": {"username": "postgres", "password": "postgres"},
             },
             "parameters": {"unix_socket_directories": str(base / "run")},
-            "pg_hba": [
-                "local all all trust",
-                "host all all 127.0.0.1/32 trust",
-                "host replication all 127.0.0.1/32 trust",
-            ],
+            "pg_hba": hba,
         },
         "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
     }
 
 
-def haproxy_config() -> str:
+def haproxy_config(netns: bool = False) -> str:
     """HAProxy's configuration: the database frontends follow Patroni's REST health checks, the HTTP one the pods'.
 
     `on-marked-down shutdown-sessions` closes the client connections of a node that stops being the primary (or a
@@ -174,7 +227,7 @@ def haproxy_config() -> str:
     """
     def pg_servers(path: str) -> str:
         return "\n".join(
-            f"    server {node_name(i)} 127.0.0.1:{PG_PORTS[i]} check port {PATRONI_REST[i]} "
+            f"    server {node_name(i)} {node_addr(i, netns)}:{PG_PORTS[i]} check port {PATRONI_REST[i]} "
             f"inter 1s fall 2 rise 1 on-marked-down shutdown-sessions"
             for i in range(3)
         )
@@ -332,7 +385,12 @@ class Topology:
     binary: Path
     log_dir: Path
     service_extra: dict[str, str] = field(default_factory=dict)
+    netns: bool = False
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def rest(self, i: int) -> str:
+        """The base URL of node `i`'s Patroni REST API."""
+        return f"http://{node_addr(i, self.netns)}:{PATRONI_REST[i]}"
 
     @property
     def base(self) -> Path:
@@ -363,7 +421,7 @@ class Topology:
     # -- etcd, Patroni, HAProxy ------------------------------------------------------------------------------
     def start_cluster(self, pg_settings: dict[str, str]) -> None:
         """Fresh etcd, three Patroni nodes (a new cluster) and HAProxy; returns once a primary and a synchronous
-        standby are up."""
+        standby are up. With `netns`, [`netns_up`] must have been called."""
         if self.base.exists():
             shutil.rmtree(self.base)
         for sub in ("etcd", "data", "run"):
@@ -374,27 +432,50 @@ class Topology:
         os.chmod(self.base / "data", 0o700)
         subprocess.run(["chown", "postgres:postgres", str(self.base / "data")], check=True)
         for i in range(3):
-            self._spawn(f"etcd{i + 1}", etcd_args(i, self.base / "etcd" / f"etcd{i + 1}"))
+            self._spawn(f"etcd{i + 1}", etcd_args(i, self.base / "etcd" / f"etcd{i + 1}", self.netns))
         wait_for("etcd", lambda: http_json(f"http://127.0.0.1:{ETCD_CLIENT[0]}/health")[1] == {"health": "true"}, 30)
         for i in range(3):
             cfg = self.base / f"{node_name(i)}.yml"
-            cfg.write_text(json.dumps(patroni_config(i, self.base, pg_settings), indent=2))
+            cfg.write_text(json.dumps(patroni_config(i, self.base, pg_settings, self.netns), indent=2))
             os.chmod(cfg, 0o644)
             self.start_patroni(i)
             if i == 0:
                 wait_for("the first node to bootstrap", lambda: self.leader() is not None, 60)
-        (self.base / "haproxy.cfg").write_text(haproxy_config())
+        (self.base / "haproxy.cfg").write_text(haproxy_config(self.netns))
         self._spawn("haproxy", ["haproxy", "-db", "-f", str(self.base / "haproxy.cfg")])
         self.wait_healthy(90)
 
     def start_patroni(self, i: int) -> None:
-        """Starts (or restarts) node `i`'s Patroni, which starts its PostgreSQL."""
-        self._spawn(node_name(i), as_postgres() + ["patroni", str(self.base / f"{node_name(i)}.yml")])
+        """Starts (or restarts) node `i`'s Patroni, which starts its PostgreSQL (in the node's namespace, if any;
+        `ip netns exec` execs, so the PID is still Patroni's)."""
+        inside = ["ip", "netns", "exec", netns_name(i)] if self.netns else []
+        self._spawn(node_name(i), inside + as_postgres() + ["patroni", str(self.base / f"{node_name(i)}.yml")])
+
+    def netns_up(self) -> None:
+        """Builds the namespaced layout (after removing any leftover of ours); raises with the failing call."""
+        self.netns_down()
+        for cmd in netns_setup_commands():
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                self.netns_down()
+                raise RuntimeError(f"`{' '.join(cmd)}` failed: {done.stderr.strip()}")
+
+    def netns_down(self) -> None:
+        for cmd in netns_teardown_commands():
+            subprocess.run(cmd, capture_output=True)
+
+    def cut_off(self, i: int, cut: bool) -> None:
+        """Cuts node `i` off the network (nftables inside its namespace), or connects it again."""
+        cmd = ["ip", "netns", "exec", netns_name(i), "nft"]
+        if cut:
+            subprocess.run(cmd + ["-f", "-"], input=CUT_OFF_RULES, text=True, check=True, capture_output=True)
+        else:
+            subprocess.run(cmd + ["delete", "table", "inet", "chaos_cut"], check=True, capture_output=True)
 
     def members(self) -> list[dict]:
         """Patroni's view of the cluster (`GET /cluster` of any node that answers)."""
-        for port in PATRONI_REST:
-            status, body = http_json(f"http://127.0.0.1:{port}/cluster")
+        for i in range(3):
+            status, body = http_json(f"{self.rest(i)}/cluster")
             if status == 200 and isinstance(body, dict):
                 return body.get("members", [])
         return []
@@ -413,7 +494,7 @@ class Topology:
         if roles != ["leader", "replica", "sync_standby"]:
             return False
         lead = self.leader()
-        return lead is not None and http_json(f"http://127.0.0.1:{PATRONI_REST[lead]}/primary")[0] == 200
+        return lead is not None and http_json(f"{self.rest(lead)}/primary")[0] == 200
 
     def wait_healthy(self, timeout: float) -> None:
         """Waits until [`healthy`]."""
@@ -508,5 +589,7 @@ class Topology:
             if pm:  # Patroni killed with -9 leaves its PostgreSQL behind; it is ours: stop it.
                 subprocess.run(as_postgres() + [f"{PG_BIN}/pg_ctl", "stop", "-m", "immediate", "-D",
                                                 str(self.base / "data" / node_name(i))], capture_output=True)
+        if self.netns:
+            self.netns_down()
         if self.base.exists():
             shutil.rmtree(self.base, ignore_errors=True)

@@ -147,3 +147,28 @@ def test_transitions_keep_only_changes():
 def test_the_report_shows_who_could_write_relative_to_the_fault():
     line = report.authority_line([[10.0, "pg2", "pg3", ["pg2"]], [22.5, "pg3", None, []]], 12.0)
     assert line.endswith("-2.0 s pg2/pg3/pg2; +10.5 s pg3/-/-")
+
+
+def test_the_namespaced_layout_puts_each_node_on_its_own_address_and_etcd_on_the_bridge():
+    cfg = topology.patroni_config(2, Path("/x"), {}, netns=True)
+    assert cfg["postgresql"]["listen"] == cfg["postgresql"]["connect_address"] == "10.210.21.13:21033"
+    assert cfg["restapi"]["listen"] == "10.210.21.13:21023"
+    assert cfg["etcd"]["hosts"] == ["10.210.21.1:21001", "10.210.21.1:21002", "10.210.21.1:21003"]
+    assert "host replication all 10.210.21.0/24 trust" in cfg["postgresql"]["pg_hba"]
+    assert topology.patroni_config(2, Path("/x"), {})["postgresql"]["listen"] == "127.0.0.1:21033"
+    args = topology.etcd_args(0, Path("/x"), netns=True)
+    assert args[args.index("--listen-client-urls") + 1] == "http://127.0.0.1:21001,http://10.210.21.1:21001"
+    assert args[args.index("--advertise-client-urls") + 1] == "http://10.210.21.1:21001"
+    write = topology.haproxy_config(netns=True).split("listen pg_write")[1].split("listen pg_read")[0]
+    assert "server pg2 10.210.21.12:21032 check port 21022" in write
+
+
+def test_the_namespaces_are_built_from_our_names_only_and_a_cut_keeps_only_loopback():
+    cmds = topology.netns_setup_commands()
+    made = [c[3] for c in cmds if c[:3] == ["ip", "netns", "add"]] + \
+        [c[3] for c in cmds if c[:3] == ["ip", "link", "add"]]
+    assert made == ["bo21-pg1", "bo21-pg2", "bo21-pg3", "bo21br", "bo21h1", "bo21h2", "bo21h3"]
+    removed = [c[3] for c in topology.netns_teardown_commands()]
+    assert removed == ["bo21-pg1", "bo21-pg2", "bo21-pg3", "bo21br"]
+    rules = topology.CUT_OFF_RULES
+    assert rules.count("policy drop;") == 2 and 'iif "lo" accept' in rules and 'oif "lo" accept' in rules
