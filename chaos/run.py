@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -157,14 +158,8 @@ class Run:
     @staticmethod
     def catalog(conn) -> tuple[list[str], list[str]]:
         """Showtimes to book (a day or more ahead, screens with rows A-J x 1-14) and movie searches to read."""
+        shows = Run.bookable(conn, 0, 40)
         with conn.cursor() as cur:
-            cur.execute("""
-                SELECT s.id::text FROM showtimes s
-                WHERE s.start_time > now() + interval '1 day' AND s.status = 'scheduled'
-                  AND (SELECT count(*) FROM seats z WHERE z.region = s.region AND z.theater_id = s.theater_id
-                       AND z.screen_number = s.screen_number AND z.seat_label ~ '^[A-J]([1-9]|1[0-4])$') = 140
-                ORDER BY s.start_time, s.id LIMIT 40""")
-            shows = [r[0] for r in cur.fetchall()]
             cur.execute("""
                 SELECT DISTINCT s.movie_id::text, c.name FROM showtimes s
                 JOIN theaters t ON t.id = s.theater_id JOIN cities c ON c.id = t.city_id
@@ -399,10 +394,18 @@ class Run:
         return {"worker_down_s": 2}
 
     # -- cost of HA --------------------------------------------------------------------------------------------
-    def measure_cost_of_ha(self, rounds: int = 2, seconds: float = 6.0) -> dict:
-        """Uncontended holds/s: a pod on the synchronously replicated primary (through HAProxy) against a pod on
-        the single node, interleaved round by round, same binary, same client."""
+    def measure_cost_of_ha(self, rounds: int = 4, seconds: int = 8, connections: int = 16) -> dict:
+        """Uncontended two-seat holds/s with wrk and loadtest/holds.lua (make loadtest's holds): a pod whose writes
+        go through HAProxy to the synchronously replicated primary against a pod on the single node (a fresh
+        database, same seed, same binary, same settings), rounds interleaved (ABBA), each round on work blocks of its
+        own. The ratio is the median of the rounds' ratios."""
         single_url = f"postgres://postgres@127.0.0.1:{SINGLE_PG_PORT}/boxoffice_single"
+        admin = psycopg2.connect(host="127.0.0.1", port=SINGLE_PG_PORT, user="postgres", dbname="postgres")
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS boxoffice_single WITH (FORCE)")
+            cur.execute("CREATE DATABASE boxoffice_single")
+        admin.close()
         env = {"BOXOFFICE_DATABASE_URL": single_url, "BOXOFFICE_READ_DATABASE_URL": single_url}
         self.topo.boxoffice("migrate", env=env)
         self.topo.boxoffice("seed", "--demo", env=env)
@@ -410,56 +413,87 @@ class Run:
         senv = service_env(self.topo.service_extra) | env | {"BOXOFFICE_LISTEN_ADDR": f"127.0.0.1:{port}"}
         self.topo._spawn("pod-single", [str(self.topo.binary), "serve", "--routes", "all"], senv)
         wait_for("the single-node pod", lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, 30)
-        sconn = psycopg2.connect(host="127.0.0.1", port=SINGLE_PG_PORT, user="postgres", dbname="boxoffice_single")
-        single_shows, _ = self.catalog(sconn)
-        sconn.close()
-        threads = 8
-        ha_tokens = self.users(POD_PORTS[0], threads, "ha")
-        single_tokens = self.users(port, threads, "single")
-        figures = {"ha": [], "single": []}
+        per_round = 250  # blocks of 70 holds: 17,500 a round, more than 2,000 holds/s for 8 s
+        sides = {"ha": (POD_PORTS[0], self.db_of_ha), "single": (port, self.db_of_single)}
+        work = {}
+        for kind, (p, connect) in sides.items():
+            conn = connect()
+            shows = self.bookable(conn, 40, per_round * rounds)  # past the drills' 40 showtimes
+            conn.close()
+            if len(shows) < per_round * rounds:
+                raise RuntimeError(f"cost of HA: {len(shows)} bookable showtimes on {kind}")
+            d = self.out / "cost-of-ha" / kind
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "tokens.txt").write_text("\n".join(self.users(p, 16, f"cost-{kind}")) + "\n")
+            (d / "blocks.txt").write_text("\n".join(shows) + "\n")
+            work[kind] = (p, d)
+        figures: dict[str, list[dict]] = {"ha": [], "single": []}
         for k in range(rounds):
-            for kind, p, tokens, shows in (("ha", POD_PORTS[0], ha_tokens, self.showtimes),
-                                           ("single", port, single_tokens, single_shows)):
-                half = len(shows) // rounds
-                figures[kind].append(holds_per_second(p, tokens, shows[k * half:(k + 1) * half], seconds))
-                log(f"cost of HA round {k + 1}: {kind} {figures[kind][-1]:.1f} holds/s")
+            for kind in (("ha", "single") if k % 2 == 0 else ("single", "ha")):
+                p, d = work[kind]
+                res = wrk_holds(p, d, k * per_round, seconds, connections)
+                res["load_average"] = os.getloadavg()[0]
+                figures[kind].append(res)
+                log(f"cost of HA round {k + 1}: {kind} {res['rps']:.1f} holds/s ({res['statuses']})")
         self.topo.kill("pod-single", signal.SIGTERM)
-        ha = sum(figures["ha"]) / rounds
-        single = sum(figures["single"]) / rounds
-        return {"ha_holds_per_s": round(ha, 1), "single_holds_per_s": round(single, 1),
-                "ratio": round(ha / single, 3) if single else None, "rounds": figures, "seconds_per_round": seconds,
-                "client_threads": threads}
+        return cost_summary(figures, seconds, connections, per_round * 70)
+
+    def db_of_ha(self):
+        return psycopg2.connect(host="127.0.0.1", port=HAPROXY_WRITE, user="postgres", dbname=DBNAME)
+
+    @staticmethod
+    def db_of_single():
+        return psycopg2.connect(host="127.0.0.1", port=SINGLE_PG_PORT, user="postgres", dbname="boxoffice_single")
+
+    @staticmethod
+    def bookable(conn, offset: int, limit: int) -> list[str]:
+        """Showtimes a day or more ahead on screens with rows A-J x 1-14 (what holds.lua asks for), in a fixed order."""
+        with conn.cursor() as cur:
+            cur.execute("""
+                SELECT s.id::text FROM showtimes s
+                WHERE s.start_time > now() + interval '1 day' AND s.status = 'scheduled'
+                  AND (SELECT count(*) FROM seats z WHERE z.region = s.region AND z.theater_id = s.theater_id
+                       AND z.screen_number = s.screen_number AND z.seat_label ~ '^[A-J]([1-9]|1[0-4])$') = 140
+                ORDER BY s.start_time, s.id OFFSET %s LIMIT %s""", (offset, limit))
+            shows = [r[0] for r in cur.fetchall()]
+        conn.rollback()
+        return shows
 
 
-def holds_per_second(port: int, tokens: list[str], shows: list[str], seconds: float) -> float:
-    """Two-seat holds on seats nobody else asks for, as fast as `len(tokens)` clients go, for `seconds`."""
-    work = [(s, f"{row}{n}", f"{row}{n + 1}") for s in shows for row in "ABCDEFGHIJ" for n in range(1, 14, 2)]
-    lock = threading.Lock()
-    done = [0]
-    deadline = time.time() + seconds
-    rec = Recorder()
+def wrk_holds(port: int, work: Path, first_block: int, seconds: int, connections: int) -> dict:
+    """One wrk run of loadtest/holds.lua against a pod: its WRK_JSON figures (requests/s, latencies, statuses)."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(ROOT / "loadtest" / "holds.lua"),
+         f"http://127.0.0.1:{port}", "--", str(work), str(first_block), "2"],
+        capture_output=True, text=True, check=True).stdout
+    return parse_wrk_json(out)
 
-    def user(token: str) -> None:
-        c = Client("127.0.0.1", port, token, rec)
-        while time.time() < deadline:
-            with lock:
-                if not work:
-                    return
-                show, a, b = work.pop()
-            status, _, _ = c.call("POST", "/bookings", "POST /bookings", {"showtimeId": show, "seatIds": [a, b]},
-                                  str(uuid.uuid4()), write=True)
-            if status == 201:
-                with lock:
-                    done[0] += 1
-        c.close()
 
-    started = time.time()
-    ts = [threading.Thread(target=user, args=(t,)) for t in tokens]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return done[0] / (time.time() - started)
+def parse_wrk_json(out: str) -> dict:
+    """The figures holds.lua prints on its `WRK_JSON {...}` line."""
+    for line in out.splitlines():
+        if line.startswith("WRK_JSON "):
+            return json.loads(line[len("WRK_JSON "):])
+    raise RuntimeError(f"wrk printed no result: {out[-300:]}")
+
+
+def cost_summary(figures: dict[str, list[dict]], seconds: int, connections: int, holds_per_round: int) -> dict:
+    """The cost of HA from interleaved rounds: holds/s counting 201s only, per side the median, and the median of
+    the per-round ratios (each round's two runs were taken back to back, under the same background load)."""
+    def ok_rps(r: dict) -> float:
+        return r["statuses"].get("201", 0) / r["seconds"] if r["seconds"] else 0.0
+
+    ha = [ok_rps(r) for r in figures["ha"]]
+    single = [ok_rps(r) for r in figures["single"]]
+    ratios = [a / b for a, b in zip(ha, single) if b]
+    not_201 = sum(n for side in figures.values() for r in side for s, n in r["statuses"].items() if s != "201")
+    out_of_work = any(r["requests"] >= holds_per_round for side in figures.values() for r in side)
+    return {"ha_holds_per_s": round(statistics.median(ha), 1), "single_holds_per_s": round(statistics.median(single), 1),
+            "ratio": round(statistics.median(ratios), 3) if ratios else None,
+            "round_ratios": [round(x, 3) for x in ratios], "not_201": not_201, "out_of_work": out_of_work,
+            "rounds": {k: [{"rps": round(ok_rps(r), 1), "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+                            "load_average": r.get("load_average")} for r in v] for k, v in figures.items()},
+            "seconds_per_round": seconds, "connections": connections, "client": "wrk + loadtest/holds.lua"}
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT_DIR"
 PY=/usr/bin/python3 # Debian's interpreter: the apt packages below install their modules there
-PKGS=(patroni etcd-server haproxy python3-psycopg2 python3-matplotlib python3-pytest)
+PKGS=(patroni etcd-server haproxy python3-psycopg2 python3-matplotlib python3-pytest wrk nftables iproute2)
 
 missing=()
 for pkg in "${PKGS[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done

@@ -172,3 +172,17 @@ def test_the_namespaces_are_built_from_our_names_only_and_a_cut_keeps_only_loopb
     assert removed == ["bo21-pg1", "bo21-pg2", "bo21-pg3", "bo21br"]
     rules = topology.CUT_OFF_RULES
     assert rules.count("policy drop;") == 2 and 'iif "lo" accept' in rules and 'oif "lo" accept' in rules
+
+
+def test_the_cost_of_ha_counts_201s_and_takes_the_median_of_the_rounds_ratios():
+    def r(ok, other=0, seconds=10.0):
+        statuses = {"201": ok} | ({"503": other} if other else {})
+        return {"requests": ok + other, "seconds": seconds, "statuses": statuses, "p50_ms": 1.0, "p99_ms": 9.0,
+                "load_average": 3.0}
+    figures = {"ha": [r(800), r(900, other=50), r(100)], "single": [r(1000), r(1000), r(1000)]}
+    c = run.cost_summary(figures, 10, 16, 17500)
+    assert c["round_ratios"] == [0.8, 0.9, 0.1]
+    assert c["ratio"] == 0.8 and c["ha_holds_per_s"] == 80.0 and c["single_holds_per_s"] == 100.0
+    assert c["not_201"] == 50 and not c["out_of_work"]
+    assert run.cost_summary({"ha": [r(17500)], "single": [r(10)]}, 10, 16, 17500)["out_of_work"]
+    assert run.parse_wrk_json('Running 8s test\nWRK_JSON {"rps": 5.5}\n') == {"rps": 5.5}
