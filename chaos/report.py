@@ -77,8 +77,8 @@ def markdown(results: list[dict], cost_of_ha: dict | None, meta: dict) -> str:
         c = cost_of_ha
         out += ["## Cost of HA", "",
                 f"Uncontended two-seat holds/s ({c['client']}, {c['connections']} connections, "
-                f"{c['seconds_per_round']} s a run), one pod, release build, rounds interleaved: through HAProxy to the "
-                f"synchronously replicated primary **{c['ha_holds_per_s']}** (median), on the single node "
+                f"{c['seconds_per_round']} s a run), one pod, release build, rounds interleaved: through HAProxy to "
+                f"the synchronously replicated primary **{c['ha_holds_per_s']}** (median), on the single node "
                 f"**{c['single_holds_per_s']}**: ratio **{c['ratio']}** (median of the rounds' ratios "
                 f"{c['round_ratios']}; goal >= 0.7). Answers other than 201: {c['not_201']}."
                 + (" **A run ran out of work blocks: the figures are low.**" if c["out_of_work"] else ""), "",

@@ -488,7 +488,8 @@ def cost_summary(figures: dict[str, list[dict]], seconds: int, connections: int,
     ratios = [a / b for a, b in zip(ha, single) if b]
     not_201 = sum(n for side in figures.values() for r in side for s, n in r["statuses"].items() if s != "201")
     out_of_work = any(r["requests"] >= holds_per_round for side in figures.values() for r in side)
-    return {"ha_holds_per_s": round(statistics.median(ha), 1), "single_holds_per_s": round(statistics.median(single), 1),
+    return {"ha_holds_per_s": round(statistics.median(ha), 1),
+            "single_holds_per_s": round(statistics.median(single), 1),
             "ratio": round(statistics.median(ratios), 3) if ratios else None,
             "round_ratios": [round(x, 3) for x in ratios], "not_201": not_201, "out_of_work": out_of_work,
             "rounds": {k: [{"rps": round(ok_rps(r), 1), "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],

@@ -2,7 +2,8 @@
 # chaos.sh — `make chaos` (all drills, the cost of HA) and the chaos step of `make test` (`--drills 1,5`).
 # Process wiring only: installs the Debian packages, builds the binary (release with CHAOS_RELEASE=1), brings up
 # stack.sh's `chaos` profile (Redis, the SMTP sink, the single node), runs chaos/run.py (topology, load, checker,
-# report: chaos/README.md), and takes the profile down again whatever happened. Results: chaos/results/<run>/report.md, report.json, timeline.png.
+# report: chaos/README.md), and takes the profile down again whatever happened.
+# Results: chaos/results/<run>/report.md, report.json, timeline.png.
 set -euo pipefail
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
