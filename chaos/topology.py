@@ -193,6 +193,9 @@ def patroni_config(i: int, base: Path, pg_settings: dict[str, str], netns: bool 
                 "retry_timeout": 4,
                 "maximum_lag_on_failover": 1048576,
                 "synchronous_mode": True,
+                # A node whose timeline is behind a member's (a thawed or reconnected old primary) never wins a
+                # leader race, even when the /sync key would let it.
+                "check_timeline": True,
                 "postgresql": {"use_pg_rewind": True, "use_slots": True, "parameters": parameters},
             },
             "initdb": [{"encoding": "UTF8"}, {"locale": "C"}],

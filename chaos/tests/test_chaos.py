@@ -109,6 +109,7 @@ def test_patroni_renews_its_leader_key_by_compare_and_swap_through_etcds_v2_api(
     # Patroni 3.0.2 renews an etcd3 leader key with an unconditional PUT (patroni#2689): a thawed primary took it back.
     cfg = topology.patroni_config(0, Path("/x"), {})
     assert "etcd" in cfg and "etcd3" not in cfg
+    assert cfg["bootstrap"]["dcs"]["check_timeline"] is True
     assert cfg["etcd"]["hosts"] == [f"127.0.0.1:{p}" for p in topology.ETCD_CLIENT]
     assert "--enable-v2=true" in topology.etcd_args(0, Path("/x"))
 
