@@ -113,7 +113,7 @@ class Run:
             "BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME": "1000",
             "BOXOFFICE_PAYMENT_SANDBOX_FAIL_FILE": str(self.fail_flag),
         }
-        self.topo = Topology(ROOT, Path(args.binary), self.out / "logs", extra, netns=args.netns)
+        self.topo = Topology(ROOT, Path(args.binary).resolve(), self.out / "logs", extra, netns=args.netns)
         self.netns_error: str | None = None
         self.recorder = Recorder()
         self.epoch = time.time()
