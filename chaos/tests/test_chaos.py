@@ -187,3 +187,19 @@ def test_the_cost_of_ha_counts_201s_and_takes_the_median_of_the_rounds_ratios():
     assert c["not_201"] == 50 and not c["out_of_work"]
     assert run.cost_summary({"ha": [r(17500)], "single": [r(10)]}, 10, 16, 17500)["out_of_work"]
     assert run.parse_wrk_json('Running 8s test\nWRK_JSON {"rps": 5.5}\n') == {"rps": 5.5}
+
+
+def test_a_new_primary_is_named_so_that_pg1_counts_as_found():
+    # wait_for() returns on a true value: the index 0 of pg1 was never "found" (drill 1 timed out after 60 s).
+    class Topo:
+        def __init__(self, holder):
+            self.holder = holder
+
+        def authority(self):
+            return self.holder, None, ()
+    r = run.Run.__new__(run.Run)
+    for holder, old, found in (("pg1", 2, "pg1"), ("pg3", 2, None), (None, 2, None), ("pg2", 0, "pg2")):
+        r.topo = Topo(holder)
+        assert r.promoted_other_than(old) == found
+    r.topo = Topo("pg1")
+    assert topology.wait_for("pg1", lambda: r.promoted_other_than(2), 1) == "pg1"
