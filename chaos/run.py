@@ -402,7 +402,7 @@ class Run:
         """Uncontended two-seat holds/s with wrk and loadtest/holds.lua (make loadtest's holds): a pod whose writes
         go through HAProxy to the synchronously replicated primary against a pod on the single node (a fresh
         database, same seed, same binary, same settings), rounds interleaved (ABBA), each round on work blocks of its
-        own. The ratio is the median of the rounds' ratios."""
+        own, after a 4 s warm-up run of each. The ratio is the median of the rounds' ratios."""
         single_url = f"postgres://postgres@127.0.0.1:{SINGLE_PG_PORT}/boxoffice_single"
         admin = psycopg2.connect(host="127.0.0.1", port=SINGLE_PG_PORT, user="postgres", dbname="postgres")
         admin.autocommit = True
@@ -422,15 +422,17 @@ class Run:
         work = {}
         for kind, (p, connect) in sides.items():
             conn = connect()
-            shows = self.bookable(conn, 40, per_round * rounds)  # past the drills' 40 showtimes
+            shows = self.bookable(conn, 40, per_round * (rounds + 1))  # past the drills' 40 showtimes
             conn.close()
-            if len(shows) < per_round * rounds:
+            if len(shows) < per_round * (rounds + 1):
                 raise RuntimeError(f"cost of HA: {len(shows)} bookable showtimes on {kind}")
             d = self.out / "cost-of-ha" / kind
             d.mkdir(parents=True, exist_ok=True)
             (d / "tokens.txt").write_text("\n".join(self.users(p, 16, f"cost-{kind}")) + "\n")
             (d / "blocks.txt").write_text("\n".join(shows) + "\n")
             work[kind] = (p, d)
+        for kind, (p, d) in work.items():  # warm-up (caches, pools, plans) on the last range of blocks, not counted
+            wrk_holds(p, d, rounds * per_round, 4, connections)
         figures: dict[str, list[dict]] = {"ha": [], "single": []}
         for k in range(rounds):
             for kind in (("ha", "single") if k % 2 == 0 else ("single", "ha")):
