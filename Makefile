@@ -65,7 +65,7 @@ loadtest-quick: ## Load harness, quick run (~5 min): short runs, small data set,
 	loadtest/run.sh --quick
 
 chaos: ## Failure drills (~10 min) on Patroni x3 + HAProxy + 3 pods: chaos/results/<run>/report.md (chaos/README.md)
-	scripts/chaos.sh --drills all --cost-of-ha
+	flock /tmp/boxoffice-measure.lock env CHAOS_RELEASE=1 scripts/chaos.sh --drills all --cost-of-ha --netns
 
 clean-var: ## Stop both stacks and delete ./var (all local data)
 	$(STACK) purge dev

@@ -45,6 +45,12 @@ SCOPE = "boxoffice-chaos"
 DBNAME = "boxoffice"
 PG_BIN = "/usr/lib/postgresql/15/bin"
 
+# The namespaced layout (`Topology(netns=True)`, drill 4): each PostgreSQL/Patroni node runs in its own network
+# namespace, reached through a veth pair on a bridge in the host's namespace (no routing, no ip_forward). The host
+# (etcd, HAProxy) is NET.1 on the bridge, node i is NET.(11 + i). Names carry the port range (21) so they are ours.
+NETNS_NET = "10.210.21"
+NETNS_BRIDGE = "bo21br"
+
 # Settings of stack.sh's boxoffice.conf that belong to one server, not to the cluster: Patroni sets them per node.
 _PER_NODE = {"listen_addresses", "port", "unix_socket_directories"}
 
@@ -52,6 +58,53 @@ _PER_NODE = {"listen_addresses", "port", "unix_socket_directories"}
 def node_name(i: int) -> str:
     """The Patroni member name of node `i` (0-based)."""
     return f"pg{i + 1}"
+
+
+def netns_name(i: int) -> str:
+    """The network namespace of node `i` in the namespaced layout."""
+    return f"bo21-{node_name(i)}"
+
+
+def node_addr(i: int, netns: bool) -> str:
+    """The address node `i` listens on (PostgreSQL, Patroni's REST API): loopback, or its namespace's veth."""
+    return f"{NETNS_NET}.{11 + i}" if netns else "127.0.0.1"
+
+
+def host_addr(netns: bool) -> str:
+    """The address the nodes reach etcd at: loopback, or the host's end of the bridge."""
+    return f"{NETNS_NET}.1" if netns else "127.0.0.1"
+
+
+def netns_setup_commands() -> list[list[str]]:
+    """The `ip` calls that build the namespaced layout: a bridge with the host's address, and per node a namespace
+    with one end of a veth pair (the other end on the bridge), its address, and its loopback up."""
+    cmds = [["ip", "link", "add", NETNS_BRIDGE, "type", "bridge"],
+            ["ip", "addr", "add", f"{NETNS_NET}.1/24", "dev", NETNS_BRIDGE],
+            ["ip", "link", "set", NETNS_BRIDGE, "up"]]
+    for i in range(3):
+        ns, host_end, node_end = netns_name(i), f"bo21h{i + 1}", f"bo21n{i + 1}"
+        cmds += [["ip", "netns", "add", ns],
+                 ["ip", "link", "add", host_end, "type", "veth", "peer", "name", node_end],
+                 ["ip", "link", "set", host_end, "master", NETNS_BRIDGE, "up"],
+                 ["ip", "link", "set", node_end, "netns", ns],
+                 ["ip", "-n", ns, "addr", "add", f"{node_addr(i, True)}/24", "dev", node_end],
+                 ["ip", "-n", ns, "link", "set", node_end, "up"],
+                 ["ip", "-n", ns, "link", "set", "lo", "up"]]
+    return cmds
+
+
+def netns_teardown_commands() -> list[list[str]]:
+    """Removes the namespaced layout (a namespace's removal takes its veth pair with it); errors are ignored."""
+    return [["ip", "netns", "del", netns_name(i)] for i in range(3)] + [["ip", "link", "del", NETNS_BRIDGE]]
+
+
+# nftables ruleset loaded inside a node's namespace to cut it off: everything but its own loopback is dropped, both
+# ways, established connections included (a cable pulled, not a port closed: peers see silence, not resets).
+CUT_OFF_RULES = """table inet chaos_cut {
+    chain input { type filter hook input priority 0; policy drop; iif "lo" accept; }
+    chain output { type filter hook output priority 0; policy drop; oif "lo" accept; }
+}
+"""
 
 
 def parse_pg_conf(text: str) -> dict[str, str]:
@@ -68,16 +121,21 @@ def parse_pg_conf(text: str) -> dict[str, str]:
     return settings
 
 
-def etcd_args(i: int, data_dir: Path) -> list[str]:
-    """The command line of etcd member `i` of the three."""
+def etcd_args(i: int, data_dir: Path, netns: bool = False) -> list[str]:
+    """The command line of etcd member `i` of the three. Namespaced layout: clients (Patroni in the nodes'
+    namespaces) also reach it on the bridge, and that is the address it advertises (Patroni's client discovers the
+    members from it)."""
     name = f"etcd{i + 1}"
+    clients = f"http://127.0.0.1:{ETCD_CLIENT[i]}"
+    if netns:
+        clients += f",http://{host_addr(True)}:{ETCD_CLIENT[i]}"
     cluster = ",".join(f"etcd{j + 1}=http://127.0.0.1:{ETCD_PEER[j]}" for j in range(3))
     return [
         "etcd",
         "--name", name,
         "--data-dir", str(data_dir),
-        "--listen-client-urls", f"http://127.0.0.1:{ETCD_CLIENT[i]}",
-        "--advertise-client-urls", f"http://127.0.0.1:{ETCD_CLIENT[i]}",
+        "--listen-client-urls", clients,
+        "--advertise-client-urls", f"http://{host_addr(netns)}:{ETCD_CLIENT[i]}",
         "--listen-peer-urls", f"http://127.0.0.1:{ETCD_PEER[i]}",
         "--initial-advertise-peer-urls", f"http://127.0.0.1:{ETCD_PEER[i]}",
         "--initial-cluster", cluster,
@@ -86,19 +144,31 @@ def etcd_args(i: int, data_dir: Path) -> list[str]:
         # Loopback: a short heartbeat keeps a leader change in etcd itself well under Patroni's ttl.
         "--heartbeat-interval", "100",
         "--election-timeout", "1000",
+        # Patroni talks to etcd through the v2 API (see patroni_config): etcd 3.4 serves it when asked.
+        "--enable-v2=true",
         "--log-level", "warn",
     ]
 
 
-def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
+def patroni_config(i: int, base: Path, pg_settings: dict[str, str], netns: bool = False) -> dict:
     """Patroni's YAML (as a dict; JSON is YAML) for node `i`.
 
     `ttl` 10 s and `loop_wait` 1 s: a dead primary's leader key lapses within 10 s and a replica takes it over on its
     next loop (the drills' goal is writes back within 15 s). `synchronous_mode: true`: a commit is acknowledged once
     it is on a second node, so the promoted replica has every acknowledged write; `synchronous_mode_strict` stays off
     so that the cluster keeps taking writes with one node left (availability over a second copy, as Patroni's default).
+
+    The DCS is etcd's v2 API (`etcd:`), not v3 (`etcd3:`): Debian's Patroni 3.0.2 renews the leader key of etcd3
+    with an unconditional PUT once its lease has lapsed (fixed upstream in 3.0.3, patroni/patroni#2689). A primary
+    frozen past `ttl` (drill 3) thaws, finds its lease gone, takes a new one and overwrites the key that the promoted
+    replica holds: the new primary demotes itself and pg_rewind throws away what it committed meanwhile. Through the
+    v2 API the renewal is a compare-and-swap on the key's value (`prevValue` = own name): the thawed node's write
+    fails and it demotes itself.
     """
     name = node_name(i)
+    addr = node_addr(i, netns)
+    hba = ["local all all trust", "host all all 127.0.0.1/32 trust", "host replication all 127.0.0.1/32 trust",
+           f"host all all {NETNS_NET}.0/24 trust", f"host replication all {NETNS_NET}.0/24 trust"]
     parameters = dict(pg_settings)
     parameters.update({
         "wal_level": "replica",
@@ -114,8 +184,8 @@ def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
         "scope": SCOPE,
         "name": name,
         "log": {"level": "INFO"},
-        "restapi": {"listen": f"127.0.0.1:{PATRONI_REST[i]}", "connect_address": f"127.0.0.1:{PATRONI_REST[i]}"},
-        "etcd3": {"hosts": [f"127.0.0.1:{p}" for p in ETCD_CLIENT]},
+        "restapi": {"listen": f"{addr}:{PATRONI_REST[i]}", "connect_address": f"{addr}:{PATRONI_REST[i]}"},
+        "etcd": {"hosts": [f"{host_addr(netns)}:{p}" for p in ETCD_CLIENT]},
         "bootstrap": {
             "dcs": {
                 "ttl": 10,
@@ -123,18 +193,17 @@ def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
                 "retry_timeout": 4,
                 "maximum_lag_on_failover": 1048576,
                 "synchronous_mode": True,
+                # A node whose timeline is behind a member's (a thawed or reconnected old primary) never wins a
+                # leader race, even when the /sync key would let it.
+                "check_timeline": True,
                 "postgresql": {"use_pg_rewind": True, "use_slots": True, "parameters": parameters},
             },
             "initdb": [{"encoding": "UTF8"}, {"locale": "C"}],
-            "pg_hba": [
-                "local all all trust",
-                "host all all 127.0.0.1/32 trust",
-                "host replication all 127.0.0.1/32 trust",
-            ],
+            "pg_hba": hba,
         },
         "postgresql": {
-            "listen": f"127.0.0.1:{PG_PORTS[i]}",
-            "connect_address": f"127.0.0.1:{PG_PORTS[i]}",
+            "listen": f"{addr}:{PG_PORTS[i]}",
+            "connect_address": f"{addr}:{PG_PORTS[i]}",
             "data_dir": str(base / "data" / name),
             "bin_dir": PG_BIN,
             "pgpass": str(base / "run" / f"pgpass-{name}"),
@@ -144,17 +213,13 @@ def patroni_config(i: int, base: Path, pg_settings: dict[str, str]) -> dict:
                 "rewind": {"username": "postgres", "password": "postgres"},
             },
             "parameters": {"unix_socket_directories": str(base / "run")},
-            "pg_hba": [
-                "local all all trust",
-                "host all all 127.0.0.1/32 trust",
-                "host replication all 127.0.0.1/32 trust",
-            ],
+            "pg_hba": hba,
         },
         "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
     }
 
 
-def haproxy_config() -> str:
+def haproxy_config(netns: bool = False) -> str:
     """HAProxy's configuration: the database frontends follow Patroni's REST health checks, the HTTP one the pods'.
 
     `on-marked-down shutdown-sessions` closes the client connections of a node that stops being the primary (or a
@@ -165,7 +230,7 @@ def haproxy_config() -> str:
     """
     def pg_servers(path: str) -> str:
         return "\n".join(
-            f"    server {node_name(i)} 127.0.0.1:{PG_PORTS[i]} check port {PATRONI_REST[i]} "
+            f"    server {node_name(i)} {node_addr(i, netns)}:{PG_PORTS[i]} check port {PATRONI_REST[i]} "
             f"inter 1s fall 2 rise 1 on-marked-down shutdown-sessions"
             for i in range(3)
         )
@@ -174,7 +239,7 @@ def haproxy_config() -> str:
     return f"""# Written by chaos/topology.py at every start.
 global
     maxconn 4000
-    log stdout format raw local0 notice
+    log stdout format iso local0 notice
 
 defaults
     timeout connect 2s
@@ -253,6 +318,32 @@ def base_dir(root: Path) -> Path:
     return Path(f"/var/tmp/boxoffice-chaos-{zlib.crc32(str(root).encode()):08x}")
 
 
+def dcs_key_value(body: object) -> str | None:
+    """The value of an etcd v2 key from the answer to its GET (None when the key is absent or etcd did not answer)."""
+    if isinstance(body, dict) and isinstance(body.get("node"), dict):
+        return body["node"].get("value")
+    return None
+
+
+def sync_standby(value: str | None) -> str | None:
+    """The synchronous standby that Patroni's `/sync` key names (its value is JSON: leader, sync_standby)."""
+    try:
+        parsed = json.loads(value) if value else None
+    except ValueError:
+        return None
+    return parsed.get("sync_standby") if isinstance(parsed, dict) else None
+
+
+def balancer_up(csv: str, backend: str) -> list[str]:
+    """The servers of HAProxy `backend` that its stats CSV shows UP, in order."""
+    out = []
+    for row in csv.splitlines():
+        cols = row.split(",")
+        if len(cols) > 17 and cols[0] == backend and cols[1] not in ("FRONTEND", "BACKEND") and cols[17] == "UP":
+            out.append(cols[1])
+    return out
+
+
 def http_json(url: str, timeout: float = 1.0) -> tuple[int, object]:
     """GET `url`: (status, parsed JSON body or None); status 0 when nothing answered."""
     def parse(raw: bytes):
@@ -297,7 +388,12 @@ class Topology:
     binary: Path
     log_dir: Path
     service_extra: dict[str, str] = field(default_factory=dict)
+    netns: bool = False
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def rest(self, i: int) -> str:
+        """The base URL of node `i`'s Patroni REST API."""
+        return f"http://{node_addr(i, self.netns)}:{PATRONI_REST[i]}"
 
     @property
     def base(self) -> Path:
@@ -328,7 +424,7 @@ class Topology:
     # -- etcd, Patroni, HAProxy ------------------------------------------------------------------------------
     def start_cluster(self, pg_settings: dict[str, str]) -> None:
         """Fresh etcd, three Patroni nodes (a new cluster) and HAProxy; returns once a primary and a synchronous
-        standby are up."""
+        standby are up. With `netns`, [`netns_up`] must have been called."""
         if self.base.exists():
             shutil.rmtree(self.base)
         for sub in ("etcd", "data", "run"):
@@ -339,27 +435,50 @@ class Topology:
         os.chmod(self.base / "data", 0o700)
         subprocess.run(["chown", "postgres:postgres", str(self.base / "data")], check=True)
         for i in range(3):
-            self._spawn(f"etcd{i + 1}", etcd_args(i, self.base / "etcd" / f"etcd{i + 1}"))
+            self._spawn(f"etcd{i + 1}", etcd_args(i, self.base / "etcd" / f"etcd{i + 1}", self.netns))
         wait_for("etcd", lambda: http_json(f"http://127.0.0.1:{ETCD_CLIENT[0]}/health")[1] == {"health": "true"}, 30)
         for i in range(3):
             cfg = self.base / f"{node_name(i)}.yml"
-            cfg.write_text(json.dumps(patroni_config(i, self.base, pg_settings), indent=2))
+            cfg.write_text(json.dumps(patroni_config(i, self.base, pg_settings, self.netns), indent=2))
             os.chmod(cfg, 0o644)
             self.start_patroni(i)
             if i == 0:
                 wait_for("the first node to bootstrap", lambda: self.leader() is not None, 60)
-        (self.base / "haproxy.cfg").write_text(haproxy_config())
+        (self.base / "haproxy.cfg").write_text(haproxy_config(self.netns))
         self._spawn("haproxy", ["haproxy", "-db", "-f", str(self.base / "haproxy.cfg")])
         self.wait_healthy(90)
 
     def start_patroni(self, i: int) -> None:
-        """Starts (or restarts) node `i`'s Patroni, which starts its PostgreSQL."""
-        self._spawn(node_name(i), as_postgres() + ["patroni", str(self.base / f"{node_name(i)}.yml")])
+        """Starts (or restarts) node `i`'s Patroni, which starts its PostgreSQL (in the node's namespace, if any;
+        `ip netns exec` execs, so the PID is still Patroni's)."""
+        inside = ["ip", "netns", "exec", netns_name(i)] if self.netns else []
+        self._spawn(node_name(i), inside + as_postgres() + ["patroni", str(self.base / f"{node_name(i)}.yml")])
+
+    def netns_up(self) -> None:
+        """Builds the namespaced layout (after removing any leftover of ours); raises with the failing call."""
+        self.netns_down()
+        for cmd in netns_setup_commands():
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                self.netns_down()
+                raise RuntimeError(f"`{' '.join(cmd)}` failed: {done.stderr.strip()}")
+
+    def netns_down(self) -> None:
+        for cmd in netns_teardown_commands():
+            subprocess.run(cmd, capture_output=True)
+
+    def cut_off(self, i: int, cut: bool) -> None:
+        """Cuts node `i` off the network (nftables inside its namespace), or connects it again."""
+        cmd = ["ip", "netns", "exec", netns_name(i), "nft"]
+        if cut:
+            subprocess.run(cmd + ["-f", "-"], input=CUT_OFF_RULES, text=True, check=True, capture_output=True)
+        else:
+            subprocess.run(cmd + ["delete", "table", "inet", "chaos_cut"], check=True, capture_output=True)
 
     def members(self) -> list[dict]:
         """Patroni's view of the cluster (`GET /cluster` of any node that answers)."""
-        for port in PATRONI_REST:
-            status, body = http_json(f"http://127.0.0.1:{port}/cluster")
+        for i in range(3):
+            status, body = http_json(f"{self.rest(i)}/cluster")
             if status == 200 and isinstance(body, dict):
                 return body.get("members", [])
         return []
@@ -378,7 +497,7 @@ class Topology:
         if roles != ["leader", "replica", "sync_standby"]:
             return False
         lead = self.leader()
-        return lead is not None and http_json(f"http://127.0.0.1:{PATRONI_REST[lead]}/primary")[0] == 200
+        return lead is not None and http_json(f"{self.rest(lead)}/primary")[0] == 200
 
     def wait_healthy(self, timeout: float) -> None:
         """Waits until [`healthy`]."""
@@ -433,14 +552,24 @@ class Topology:
 
     def wait_balancer(self, pods: int = 3, timeout: float = 20) -> None:
         """Waits until HAProxy sees exactly `pods` pods up (its stats CSV)."""
-        def up() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{HAPROXY_STATS}/;csv", timeout=1) as resp:
-                    rows = resp.read().decode().splitlines()
-            except OSError:
-                return False
-            return sum(1 for r in rows if r.startswith("http,pod") and ",UP," in r) == pods
-        wait_for(f"HAProxy to see {pods} pods up", up, timeout)
+        wait_for(f"HAProxy to see {pods} pods up", lambda: len(balancer_up(self.balancer_csv(), "http")) == pods,
+                 timeout)
+
+    def balancer_csv(self) -> str:
+        """HAProxy's stats CSV ('' when it does not answer)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{HAPROXY_STATS}/;csv", timeout=1) as resp:
+                return resp.read().decode()
+        except OSError:
+            return ""
+
+    def authority(self) -> tuple[str | None, str | None, tuple[str, ...]]:
+        """Who may write, as the parts that decide it see it: the holder of Patroni's leader key, the synchronous
+        standby its `/sync` key names (both read from etcd), and the nodes HAProxy sends writes to."""
+        keys = f"http://127.0.0.1:{ETCD_CLIENT[0]}/v2/keys/service/{SCOPE}"
+        leader = dcs_key_value(http_json(f"{keys}/leader", 0.5)[1])
+        sync = sync_standby(dcs_key_value(http_json(f"{keys}/sync", 0.5)[1]))
+        return leader, sync, tuple(balancer_up(self.balancer_csv(), "pg_write"))
 
     def stop_all(self) -> None:
         """Stops everything this topology started (pods first, etcd last), then removes the cluster's files."""
@@ -463,5 +592,7 @@ class Topology:
             if pm:  # Patroni killed with -9 leaves its PostgreSQL behind; it is ours: stop it.
                 subprocess.run(as_postgres() + [f"{PG_BIN}/pg_ctl", "stop", "-m", "immediate", "-D",
                                                 str(self.base / "data" / node_name(i))], capture_output=True)
+        if self.netns:
+            self.netns_down()
         if self.base.exists():
             shutil.rmtree(self.base, ignore_errors=True)

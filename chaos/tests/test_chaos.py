@@ -9,6 +9,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import checker  # noqa: E402
+import report  # noqa: E402
+import run  # noqa: E402
 import topology  # noqa: E402
 from load import Ack, Request  # noqa: E402
 
@@ -101,3 +103,103 @@ def test_haproxy_routes_writes_to_the_primary_reads_to_replicas_http_to_ready_po
     assert "GET /primary" in write and "shutdown-sessions" in write
     assert "GET /replica" in read
     assert "GET /readyz" in cfg.split("listen http")[1]
+
+
+def test_patroni_renews_its_leader_key_by_compare_and_swap_through_etcds_v2_api():
+    # Patroni 3.0.2 renews an etcd3 leader key with an unconditional PUT (patroni#2689): a thawed primary took it back.
+    cfg = topology.patroni_config(0, Path("/x"), {})
+    assert "etcd" in cfg and "etcd3" not in cfg
+    assert cfg["bootstrap"]["dcs"]["check_timeline"] is True
+    assert cfg["etcd"]["hosts"] == [f"127.0.0.1:{p}" for p in topology.ETCD_CLIENT]
+    assert "--enable-v2=true" in topology.etcd_args(0, Path("/x"))
+
+
+def test_the_dcs_keys_and_the_balancers_writers_are_read_from_their_answers():
+    assert topology.dcs_key_value({"action": "get", "node": {"key": "/l", "value": "pg2"}}) == "pg2"
+    assert topology.dcs_key_value({"errorCode": 100, "message": "Key not found"}) is None
+    assert topology.dcs_key_value(None) is None
+    assert topology.sync_standby('{"leader": "pg2", "sync_standby": "pg3"}') == "pg3"
+    assert topology.sync_standby('{"leader": "pg2", "sync_standby": null}') is None
+    assert topology.sync_standby("not json") is None and topology.sync_standby(None) is None
+    head = "# pxname,svname," + ",".join(f"c{k}" for k in range(2, 18))
+    row = lambda px, sv, st: ",".join([px, sv] + ["0"] * 15 + [st, "x"])  # noqa: E731 - status is column 17
+    csv = "\n".join([head, row("pg_write", "pg1", "DOWN"), row("pg_write", "pg2", "UP"),
+                     row("pg_write", "pg3", "UP 1/2"), row("pg_write", "BACKEND", "UP"), row("http", "pod1", "UP")])
+    assert topology.balancer_up(csv, "pg_write") == ["pg2"]
+    assert topology.balancer_up(csv, "http") == ["pod1"]
+
+
+def test_a_leader_key_that_goes_back_to_the_faulted_primary_is_caught():
+    s = lambda *rows: [(float(k), r) for k, r in enumerate(rows)]  # noqa: E731
+    drill3_before = s(("pg2", "pg3", ()), ("pg2", "pg3", ("pg2",)), (None, "pg3", ()), ("pg3", "pg1", ()),
+                      ("pg3", "pg1", ("pg3",)), ("pg2", None, ("pg3",)), ("pg2", None, ("pg2",)))
+    assert run.leader_key_returned(run.transitions(drill3_before), "pg2")
+    fixed = s(("pg2", "pg3", ("pg2",)), (None, "pg3", ()), ("pg3", "pg1", ("pg3",)), ("pg3", "pg2", ("pg3",)))
+    assert not run.leader_key_returned(run.transitions(fixed), "pg2")
+    # The key lapsing and the same node taking it again (no one else held it) is no split brain.
+    assert not run.leader_key_returned(s(("pg2", None, ()), (None, None, ()), ("pg2", None, ())), "pg2")
+
+
+def test_transitions_keep_only_changes():
+    samples = [(0.0, ("a",)), (0.1, ("a",)), (0.2, ("b",)), (0.3, ("b",)), (0.4, ("a",))]
+    assert run.transitions(samples) == [(0.0, ("a",)), (0.2, ("b",)), (0.4, ("a",))]
+
+
+def test_the_report_shows_who_could_write_relative_to_the_fault():
+    line = report.authority_line([[10.0, "pg2", "pg3", ["pg2"]], [22.5, "pg3", None, []]], 12.0)
+    assert line.endswith("-2.0 s pg2/pg3/pg2; +10.5 s pg3/-/-")
+
+
+def test_the_namespaced_layout_puts_each_node_on_its_own_address_and_etcd_on_the_bridge():
+    cfg = topology.patroni_config(2, Path("/x"), {}, netns=True)
+    assert cfg["postgresql"]["listen"] == cfg["postgresql"]["connect_address"] == "10.210.21.13:21033"
+    assert cfg["restapi"]["listen"] == "10.210.21.13:21023"
+    assert cfg["etcd"]["hosts"] == ["10.210.21.1:21001", "10.210.21.1:21002", "10.210.21.1:21003"]
+    assert "host replication all 10.210.21.0/24 trust" in cfg["postgresql"]["pg_hba"]
+    assert topology.patroni_config(2, Path("/x"), {})["postgresql"]["listen"] == "127.0.0.1:21033"
+    args = topology.etcd_args(0, Path("/x"), netns=True)
+    assert args[args.index("--listen-client-urls") + 1] == "http://127.0.0.1:21001,http://10.210.21.1:21001"
+    assert args[args.index("--advertise-client-urls") + 1] == "http://10.210.21.1:21001"
+    write = topology.haproxy_config(netns=True).split("listen pg_write")[1].split("listen pg_read")[0]
+    assert "server pg2 10.210.21.12:21032 check port 21022" in write
+
+
+def test_the_namespaces_are_built_from_our_names_only_and_a_cut_keeps_only_loopback():
+    cmds = topology.netns_setup_commands()
+    made = [c[3] for c in cmds if c[:3] == ["ip", "netns", "add"]] + \
+        [c[3] for c in cmds if c[:3] == ["ip", "link", "add"]]
+    assert made == ["bo21-pg1", "bo21-pg2", "bo21-pg3", "bo21br", "bo21h1", "bo21h2", "bo21h3"]
+    removed = [c[3] for c in topology.netns_teardown_commands()]
+    assert removed == ["bo21-pg1", "bo21-pg2", "bo21-pg3", "bo21br"]
+    rules = topology.CUT_OFF_RULES
+    assert rules.count("policy drop;") == 2 and 'iif "lo" accept' in rules and 'oif "lo" accept' in rules
+
+
+def test_the_cost_of_ha_counts_201s_and_takes_the_median_of_the_rounds_ratios():
+    def r(ok, other=0, seconds=10.0):
+        statuses = {"201": ok} | ({"503": other} if other else {})
+        return {"requests": ok + other, "seconds": seconds, "statuses": statuses, "p50_ms": 1.0, "p99_ms": 9.0,
+                "load_average": 3.0}
+    figures = {"ha": [r(800), r(900, other=50), r(100)], "single": [r(1000), r(1000), r(1000)]}
+    c = run.cost_summary(figures, 10, 16, 17500)
+    assert c["round_ratios"] == [0.8, 0.9, 0.1]
+    assert c["ratio"] == 0.8 and c["ha_holds_per_s"] == 80.0 and c["single_holds_per_s"] == 100.0
+    assert c["not_201"] == 50 and not c["out_of_work"]
+    assert run.cost_summary({"ha": [r(17500)], "single": [r(10)]}, 10, 16, 17500)["out_of_work"]
+    assert run.parse_wrk_json('Running 8s test\nWRK_JSON {"rps": 5.5}\n') == {"rps": 5.5}
+
+
+def test_a_new_primary_is_named_so_that_pg1_counts_as_found():
+    # wait_for() returns on a true value: the index 0 of pg1 was never "found" (drill 1 timed out after 60 s).
+    class Topo:
+        def __init__(self, holder):
+            self.holder = holder
+
+        def authority(self):
+            return self.holder, None, ()
+    r = run.Run.__new__(run.Run)
+    for holder, old, found in (("pg1", 2, "pg1"), ("pg3", 2, None), (None, 2, None), ("pg2", 0, "pg2")):
+        r.topo = Topo(holder)
+        assert r.promoted_other_than(old) == found
+    r.topo = Topo("pg1")
+    assert topology.wait_for("pg1", lambda: r.promoted_other_than(2), 1) == "pg1"
