@@ -321,6 +321,9 @@ pub struct MailConfig {
     pub batch: i64,
     /// Deliveries of a batch in flight at once (and the size of the SMTP connection pool).
     pub concurrency: usize,
+    /// The ticket keys (`BOXOFFICE_TICKET_KEYS`, as in [`AuthConfig::ticket_keys`]): a confirmation carries each
+    /// ticket's QR code, signed by the first.
+    pub ticket_keys: Vec<(String, TicketSeed)>,
 }
 
 /// The whole configuration.
@@ -675,7 +678,9 @@ impl Config {
                     .into(),
             });
         }
+        let ticket_keys = v.ticket_keys("BOXOFFICE_TICKET_KEYS")?;
         let mail = MailConfig {
+            ticket_keys: ticket_keys.clone(),
             smtp_url: v.raw("BOXOFFICE_SMTP_URL").map(|url| Secret::new(url.trim())),
             from: v
                 .raw("BOXOFFICE_MAIL_FROM")
@@ -723,7 +728,7 @@ impl Config {
                 audience: v.raw("BOXOFFICE_JWT_AUDIENCE").unwrap_or_else(|| "boxoffice-api".to_owned()),
                 token_ttl: v.secs("BOXOFFICE_TOKEN_TTL_SECS", 3600)?,
                 bootstrap_admin,
-                ticket_keys: v.ticket_keys("BOXOFFICE_TICKET_KEYS")?,
+                ticket_keys,
             },
             hold_ttl: v.secs("BOXOFFICE_HOLD_TTL_SECS", 600)?,
             booking,

@@ -89,8 +89,8 @@ const REGION_CACHE_CAPACITY: usize = 100_000;
 impl TicketService {
     /// The service with the configured keys.
     pub fn new(db: Db, config: &Config) -> Self {
-        let seeds: Vec<_> = config.auth.ticket_keys.iter().map(|(kid, seed)| (kid.clone(), seed.0)).collect();
-        Self { db, keys: TicketKeys::new(&seeds).map(Arc::new), showtime_regions: RegionCache::new(REGION_CACHE_CAPACITY) }
+        let keys = TicketKeys::from_seeds(&config.auth.ticket_keys).map(Arc::new);
+        Self { db, keys, showtime_regions: RegionCache::new(REGION_CACHE_CAPACITY) }
     }
 
     /// The keys, when configured.

@@ -120,6 +120,12 @@ impl TicketKeys {
         Some(Self { signing: (kid.clone(), SigningKey::from_bytes(seed)), verifying, published })
     }
 
+    /// Keys from the configuration's (kid, seed) pairs; `None` without any.
+    pub fn from_seeds(seeds: &[(String, crate::config::TicketSeed)]) -> Option<Self> {
+        let seeds: Vec<_> = seeds.iter().map(|(kid, seed)| (kid.clone(), seed.0)).collect();
+        Self::new(&seeds)
+    }
+
     /// The public keys, signing key first.
     pub fn public_keys(&self) -> &[PublicKey] {
         &self.published
