@@ -30,8 +30,8 @@ use crate::catalog::{CatalogCaches, CatalogState};
 use crate::config::Config;
 use crate::db::Db;
 use crate::edge::{self, Edge};
-use crate::tickets::TicketService;
 use crate::error::{ApiError, Problem};
+use crate::tickets::TicketService;
 use crate::{health, metrics, telemetry};
 
 /// Which routers a process serves (DESIGN.md §2: one binary, deployed and scaled per role).

@@ -3,8 +3,8 @@
 //! tested without a database or a mail server.
 
 use serde::Deserialize;
-use time::{OffsetDateTime, PrimitiveDateTime};
 use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
 use crate::tickets::render::{self, CalendarEvent};
@@ -109,12 +109,7 @@ pub struct Mail {
 /// The mail for an event of `topic`, or `None` for a topic that has no mail. A confirmation carries each seat's
 /// ticket, signed with `tickets` (without keys, the mail says to show the booking number instead), and the showtime
 /// as a calendar entry.
-pub fn compose(
-    topic: &str,
-    event: &BookingEvent,
-    context: &MailContext,
-    tickets: Option<&TicketKeys>,
-) -> Option<Mail> {
+pub fn compose(topic: &str, event: &BookingEvent, context: &MailContext, tickets: Option<&TicketKeys>) -> Option<Mail> {
     let when = local_time(context);
     let (subject, opening) = match topic {
         BOOKING_PAID => (

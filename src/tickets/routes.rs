@@ -217,9 +217,7 @@ pub async fn check_in(
             "the ticket is for another showtime or theater than this door's",
         )
         .with("showtimeId", ticket.showtime)),
-        CheckIn::Forged(err) => {
-            Err(ApiError::new(Problem::TicketInvalid, "this is not a valid ticket").caused_by(err))
-        }
+        CheckIn::Forged(err) => Err(ApiError::new(Problem::TicketInvalid, "this is not a valid ticket").caused_by(err)),
     }
 }
 

@@ -47,7 +47,8 @@ fn verify_offline(keys: &Value, token: &str) -> (String, Uuid, Uuid, String) {
     let kid_len = usize::from(payload[1]);
     let kid = String::from_utf8(payload[2..2 + kid_len].to_vec()).expect("kid");
     let rest = &payload[2 + kid_len..];
-    let (showtime, booking) = (Uuid::from_slice(&rest[..16]).expect("uuid"), Uuid::from_slice(&rest[16..32]).expect("uuid"));
+    let (showtime, booking) =
+        (Uuid::from_slice(&rest[..16]).expect("uuid"), Uuid::from_slice(&rest[16..32]).expect("uuid"));
     let seat = String::from_utf8(rest[33..33 + usize::from(rest[32])].to_vec()).expect("seat");
     let jwk = keys["keys"].as_array().expect("keys").iter().find(|k| k["kid"] == kid.as_str()).expect("kid published");
     assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str()), (Some("OKP"), Some("Ed25519")));
@@ -118,7 +119,12 @@ async fn forged_and_tampered_tokens_are_refused_and_the_genuine_one_admitted() {
         ("not base64url", "not a ticket!".to_owned()),
     ];
     for (what, forged) in cases {
-        let problem = expect_problem(scan(&app, &staff, json!({"token": forged})).await, StatusCode::BAD_REQUEST, "ticket-invalid").await;
+        let problem = expect_problem(
+            scan(&app, &staff, json!({"token": forged})).await,
+            StatusCode::BAD_REQUEST,
+            "ticket-invalid",
+        )
+        .await;
         assert!(problem.get("admission").is_none(), "{what}: {problem}");
     }
     let admitted = expect_status(scan(&app, &staff, json!({"token": genuine})).await, StatusCode::OK).await;
@@ -173,8 +179,12 @@ async fn the_same_scanners_retry_gets_the_original_admission_and_another_door_a_
     assert_eq!((first["replayed"].as_bool(), retry["replayed"].as_bool()), (Some(false), Some(true)));
     assert_eq!(retry["admission"], first["admission"]);
     assert_eq!(first["admission"]["admittedBy"], scanner.to_string());
-    let refused =
-        expect_problem(scan(&app, &other, json!({"token": ticket})).await, StatusCode::CONFLICT, "ticket-already-admitted").await;
+    let refused = expect_problem(
+        scan(&app, &other, json!({"token": ticket})).await,
+        StatusCode::CONFLICT,
+        "ticket-already-admitted",
+    )
+    .await;
     assert_eq!(refused["admission"], first["admission"]);
 }
 
@@ -219,14 +229,22 @@ async fn an_offline_upload_is_settled_first_scan_by_scan_time_winning_and_upload
     let (offline_id, offline) = app.staff().await;
 
     // The offline scanner downloads the showtime's tickets and keys.
-    let list = expect_status(app.get(&format!("/showtimes/{}/tickets", show.id), Some(&offline)).await, StatusCode::OK).await;
+    let list =
+        expect_status(app.get(&format!("/showtimes/{}/tickets", show.id), Some(&offline)).await, StatusCode::OK).await;
     assert_eq!(list["tickets"].as_array().map(Vec::len), Some(2));
-    let keys: HashMap<String, Value> = list["keys"].as_array().expect("keys").iter().map(|k| (k["kid"].as_str().expect("kid").to_owned(), k.clone())).collect();
+    let keys: HashMap<String, Value> = list["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| (k["kid"].as_str().expect("kid").to_owned(), k.clone()))
+        .collect();
     assert!(keys.contains_key("t1"));
 
     // Ticket one is admitted online now; offline it was scanned an hour ago (first), and again ten minutes later.
     expect_status(scan(&app, &online, json!({"token": one})).await, StatusCode::OK).await;
-    let at = |minutes_ago: i64| (OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago)).format(&Rfc3339).expect("time");
+    let at = |minutes_ago: i64| {
+        (OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago)).format(&Rfc3339).expect("time")
+    };
     let upload = json!({"scans": [
         {"token": one, "scannedAt": at(50)},
         {"token": two, "scannedAt": at(30)},
@@ -234,7 +252,8 @@ async fn an_offline_upload_is_settled_first_scan_by_scan_time_winning_and_upload
         {"token": "Zm9yZ2Vk", "scannedAt": at(20)},
     ]});
     for round in 0..2 {
-        let settled = expect_status(app.post_json("/checkins/batch", &upload, Some(&offline)).await, StatusCode::OK).await;
+        let settled =
+            expect_status(app.post_json("/checkins/batch", &upload, Some(&offline)).await, StatusCode::OK).await;
         let results = settled["results"].as_array().expect("results");
         let outcomes: Vec<&str> = results.iter().map(|r| r["outcome"].as_str().expect("outcome")).collect();
         assert_eq!(outcomes, ["duplicate", "admitted", "admitted", "forged"], "round {round}: {settled}");
@@ -242,7 +261,12 @@ async fn an_offline_upload_is_settled_first_scan_by_scan_time_winning_and_upload
         assert_eq!(results[2]["admission"]["admittedBy"], offline_id.to_string());
     }
     // The online scanner's later admission lost to the earlier offline scan; scanning again says so.
-    let refused = expect_problem(scan(&app, &online, json!({"token": one})).await, StatusCode::CONFLICT, "ticket-already-admitted").await;
+    let refused = expect_problem(
+        scan(&app, &online, json!({"token": one})).await,
+        StatusCode::CONFLICT,
+        "ticket-already-admitted",
+    )
+    .await;
     assert_eq!(refused["admission"]["admittedBy"], offline_id.to_string());
     assert_ne!(online_id, offline_id);
 }
@@ -310,9 +334,8 @@ async fn the_confirmation_mail_carries_each_ticket_as_a_qr_code_that_decodes_and
     let (_, ics) = parts.iter().find(|(head, _)| head.contains("text/calendar")).expect("a calendar entry");
     let calendar = ical::IcalParser::new(ics.as_slice()).next().expect("a calendar").expect("it parses");
     let event = &calendar.events[0];
-    let prop = |name: &str| {
-        event.properties.iter().find(|p| p.name == name).and_then(|p| p.value.clone()).expect("property")
-    };
+    let prop =
+        |name: &str| event.properties.iter().find(|p| p.name == name).and_then(|p| p.value.clone()).expect("property");
     let row = app
         .db()
         .await
