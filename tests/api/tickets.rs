@@ -174,6 +174,10 @@ async fn the_same_scanners_retry_gets_the_original_admission_and_another_door_a_
     let (scanner, staff) = app.staff().await;
     let (_, other) = app.staff().await;
 
+    let count = |outcome: &str| {
+        booking::counter(&app, "boxoffice_checkins_total", &[&format!("outcome=\"{outcome}\""), "mode=\"online\""])
+    };
+    let before = [count("admitted"), count("replayed"), count("already_admitted")];
     let first = expect_status(scan(&app, &staff, json!({"token": ticket})).await, StatusCode::OK).await;
     let retry = expect_status(scan(&app, &staff, json!({"token": ticket})).await, StatusCode::OK).await;
     assert_eq!((first["replayed"].as_bool(), retry["replayed"].as_bool()), (Some(false), Some(true)));
@@ -186,6 +190,9 @@ async fn the_same_scanners_retry_gets_the_original_admission_and_another_door_a_
     )
     .await;
     assert_eq!(refused["admission"], first["admission"]);
+    // Admissions by outcome (other tests run alongside in this process: at least ours).
+    let after = [count("admitted"), count("replayed"), count("already_admitted")];
+    assert!(before.iter().zip(after).all(|(b, a)| a >= b + 1.0), "{before:?} -> {after:?}");
 }
 
 #[tokio::test]
