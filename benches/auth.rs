@@ -20,6 +20,7 @@ fn keys() -> TokenKeys {
         audience: "boxoffice-api".into(),
         token_ttl: Duration::from_secs(3600),
         bootstrap_admin: None,
+        ticket_keys: Vec::new(),
     })
 }
 

@@ -111,6 +111,7 @@ main() {
   export BOXOFFICE_REDIS_KEY_PREFIX="web-e2e:$DB_NAME:" BOXOFFICE_LOG=warn BOXOFFICE_LOG_FORMAT=json
   export BOXOFFICE_RATE_LIMITS=relaxed BOXOFFICE_PAYMENT_PROVIDER=sandbox BOXOFFICE_PAYMENT_TIMEOUT_MS=1000
   export BOXOFFICE_JWT_SECRET="web-e2e-secret-$(date +%s%N)-0123456789abcdef"
+  export BOXOFFICE_TICKET_KEYS="e2e:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
   "$BIN" migrate >/dev/null
   "$BIN" seed --demo >/dev/null
 

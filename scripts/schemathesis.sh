@@ -113,6 +113,7 @@ main() {
   export BOXOFFICE_REDIS_KEY_PREFIX="schemathesis:$DB_NAME:" BOXOFFICE_LOG=warn BOXOFFICE_LOG_FORMAT=json
   export BOXOFFICE_LISTEN_ADDR=127.0.0.1:$PORT BOXOFFICE_RATE_LIMITS=relaxed
   export BOXOFFICE_JWT_SECRET="schemathesis-secret-$(date +%s%N)-0123456789"
+  export BOXOFFICE_TICKET_KEYS="fuzz:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
   export BOXOFFICE_ADMIN_EMAIL="$ADMIN_EMAIL" BOXOFFICE_ADMIN_PASSWORD="$ADMIN_PASSWORD"
   "$bin" migrate >/dev/null
   "$bin" seed --demo >/dev/null

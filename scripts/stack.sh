@@ -662,9 +662,21 @@ dev_jwt_secret() {
   cat "$file"
 }
 
+# The dev profile's ticket signing key (BOXOFFICE_TICKET_KEYS, kid:64 hex digits): like the token key, random per
+# checkout, made on first use and kept in ./var/dev, so the tickets of earlier bookings keep verifying.
+dev_ticket_keys() {
+  local file="$VAR_DIR/ticket-keys"
+  if [[ ! -s $file ]]; then
+    mkdir -p "$VAR_DIR"
+    (umask 077 && printf 'dev1:%s' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$file")
+  fi
+  cat "$file"
+}
+
 cmd_env() {
   printf 'export %s=%q\n' "$DB_VAR" "${EXTERNAL_DB_URL:-$LOCAL_DB_URL}"
   [[ $PROFILE != dev ]] || printf 'export BOXOFFICE_JWT_SECRET=%q\n' "${BOXOFFICE_JWT_SECRET:-$(dev_jwt_secret)}"
+  printf 'export BOXOFFICE_TICKET_KEYS=%q\n' "${BOXOFFICE_TICKET_KEYS:-$(dev_ticket_keys)}"
   printf 'export %s=%q\n' "$REDIS_VAR" "${EXTERNAL_REDIS_URL:-$LOCAL_REDIS_URL}"
   if [[ -n $SMTP_PORT ]]; then
     local smtp_url="${!SMTP_VAR:-smtp://127.0.0.1:$SMTP_PORT}"

@@ -31,6 +31,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::edge::{self, Edge};
 use crate::error::{ApiError, Problem};
+use crate::tickets::TicketService;
 use crate::{health, metrics, telemetry};
 
 /// Which routers a process serves (DESIGN.md §2: one binary, deployed and scaled per role).
@@ -70,6 +71,8 @@ pub struct Shared {
     pub auth: Arc<AuthState>,
     /// The booking protocol (holds, payments, cancellations) with its payment provider.
     pub bookings: Arc<BookingService>,
+    /// Tickets and check-in.
+    pub tickets: Arc<TicketService>,
 }
 
 impl std::ops::Deref for AppState {
@@ -112,6 +115,12 @@ impl FromRef<AppState> for Arc<AuthState> {
 impl FromRef<AppState> for Arc<BookingService> {
     fn from_ref(state: &AppState) -> Self {
         state.bookings.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<TicketService> {
+    fn from_ref(state: &AppState) -> Self {
+        state.tickets.clone()
     }
 }
 
@@ -175,6 +184,10 @@ impl Application {
         });
         let auth = Arc::new(AuthState { db: db.clone(), tokens: tokens.clone() });
         let bookings = Arc::new(BookingService::new(db.clone(), seats, &config));
+        let tickets = Arc::new(TicketService::new(db.clone(), &config));
+        if tickets.keys().is_none() {
+            tracing::warn!("BOXOFFICE_TICKET_KEYS is not set: no tickets are shown and check-in answers 503");
+        }
         let state = AppState(Arc::new(Shared {
             config: Arc::new(config),
             db,
@@ -185,6 +198,7 @@ impl Application {
             catalog,
             auth,
             bookings,
+            tickets,
         }));
         let router = router(state.clone(), routes);
         Ok(Self { listener, metrics_listener, router, state })
@@ -257,6 +271,7 @@ pub fn router(state: AppState, routes: Routes) -> Router {
     if matches!(routes, Routes::All | Routes::Booking) {
         app = app.merge(auth::router());
         app = app.merge(booking::router(state.clone()));
+        app = app.merge(crate::tickets::router());
         app = app.merge(crate::payment::routes::router(config.payment.provider));
     }
     app.fallback(not_found)

@@ -60,6 +60,7 @@
 //! | `BOXOFFICE_LOG_FORMAT` | `json` | `json` or `pretty` |
 //! | `BOXOFFICE_ADMIN_EMAIL` | unset | with `BOXOFFICE_ADMIN_PASSWORD`: an admin account ensured at start-up |
 //! | `BOXOFFICE_ADMIN_PASSWORD` | unset | its password (8–128 characters) |
+//! | `BOXOFFICE_TICKET_KEYS` | unset: no tickets are shown, check-in answers 503 | Ed25519 keys of ticket tokens: `kid:seed,kid2:seed2`, each seed 32 bytes as 64 hex digits (`openssl rand -hex 32`), kid 1–16 ASCII letters, digits, `-` or `_`; the first signs, every one verifies and is published at `GET /tickets/keys` (keep a retired key listed until its tickets' showtimes are over); the same in every pod and the worker; `make run` sets a development key |
 //! | `BOXOFFICE_JWT_PREVIOUS_KEYS` | unset | verify-only keys while rotating: `kid:secret,kid2:secret2` (each secret 32 bytes or more, no commas) |
 //! | `BOXOFFICE_HEADER_READ_TIMEOUT_MS` | `5000` | a connection that has not sent a complete request head within this is closed (also the keep-alive idle limit) |
 //! | `BOXOFFICE_RATE_LIMITS` | `on` | `on`, `relaxed` (every quota × 100, for load tests) or `off` |
@@ -221,6 +222,18 @@ pub struct AuthConfig {
     pub token_ttl: Duration,
     /// An admin account ensured at start-up: (email, password).
     pub bootstrap_admin: Option<(String, Secret)>,
+    /// Ticket signing keys (kid, Ed25519 seed), the first one signing (`BOXOFFICE_TICKET_KEYS`).
+    pub ticket_keys: Vec<(String, TicketSeed)>,
+}
+
+/// An Ed25519 private key's 32-byte seed; redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TicketSeed(pub [u8; 32]);
+
+impl fmt::Debug for TicketSeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TicketSeed(\"[redacted]\")")
+    }
 }
 
 /// Which payment provider the service charges through.
@@ -308,6 +321,9 @@ pub struct MailConfig {
     pub batch: i64,
     /// Deliveries of a batch in flight at once (and the size of the SMTP connection pool).
     pub concurrency: usize,
+    /// The ticket keys (`BOXOFFICE_TICKET_KEYS`, as in [`AuthConfig::ticket_keys`]): a confirmation carries each
+    /// ticket's QR code, signed by the first.
+    pub ticket_keys: Vec<(String, TicketSeed)>,
 }
 
 /// The whole configuration.
@@ -459,6 +475,37 @@ impl Vars<'_> {
                 return Err(ConfigError { name, reason: format!("key id {kid:?} appears twice") });
             }
             keys.push((kid.to_owned(), Secret::new(secret)));
+        }
+        Ok(keys)
+    }
+
+    fn ticket_keys(&self, name: &'static str) -> Result<Vec<(String, TicketSeed)>, ConfigError> {
+        let Some(raw) = self.raw(name) else { return Ok(Vec::new()) };
+        let mut keys: Vec<(String, TicketSeed)> = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            // The reason never quotes the entry: it holds a private key.
+            let bad = || ConfigError {
+                name,
+                reason: "each entry must be kid:seed, a kid of 1 to 16 ASCII letters, digits, - or _ and a seed of 64 \
+                         hex digits"
+                    .into(),
+            };
+            let (kid, seed) = entry.split_once(':').ok_or_else(bad)?;
+            let kid_ok = (1..=16).contains(&kid.len())
+                && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let mut bytes = [0u8; 32];
+            let seed = seed.trim().as_bytes();
+            if !kid_ok || seed.len() != 64 {
+                return Err(bad());
+            }
+            for (byte, pair) in bytes.iter_mut().zip(seed.chunks(2)) {
+                let hex = std::str::from_utf8(pair).map_err(|_| bad())?;
+                *byte = u8::from_str_radix(hex, 16).map_err(|_| bad())?;
+            }
+            if keys.iter().any(|(k, _)| k == kid) {
+                return Err(ConfigError { name, reason: format!("key id {kid:?} appears twice") });
+            }
+            keys.push((kid.to_owned(), TicketSeed(bytes)));
         }
         Ok(keys)
     }
@@ -631,7 +678,9 @@ impl Config {
                     .into(),
             });
         }
+        let ticket_keys = v.ticket_keys("BOXOFFICE_TICKET_KEYS")?;
         let mail = MailConfig {
+            ticket_keys: ticket_keys.clone(),
             smtp_url: v.raw("BOXOFFICE_SMTP_URL").map(|url| Secret::new(url.trim())),
             from: v
                 .raw("BOXOFFICE_MAIL_FROM")
@@ -679,6 +728,7 @@ impl Config {
                 audience: v.raw("BOXOFFICE_JWT_AUDIENCE").unwrap_or_else(|| "boxoffice-api".to_owned()),
                 token_ttl: v.secs("BOXOFFICE_TOKEN_TTL_SECS", 3600)?,
                 bootstrap_admin,
+                ticket_keys,
             },
             hold_ttl: v.secs("BOXOFFICE_HOLD_TTL_SECS", 600)?,
             booking,
@@ -776,6 +826,11 @@ mod tests {
             ("BOXOFFICE_DATABASE_URL", "postgres://host:notaport/db"),
             ("BOXOFFICE_REDIS_URL", "http://wrong-scheme"),
             ("BOXOFFICE_JWT_SECRET", "short"),
+            ("BOXOFFICE_TICKET_KEYS", "t1"),
+            ("BOXOFFICE_TICKET_KEYS", "t1:abcd"),
+            ("BOXOFFICE_TICKET_KEYS", "t 1:0000000000000000000000000000000000000000000000000000000000000000"),
+            ("BOXOFFICE_TICKET_KEYS", "t1:zz00000000000000000000000000000000000000000000000000000000000000"),
+            ("BOXOFFICE_TICKET_KEYS", "t1:é000000000000000000000000000000000000000000000000000000000000000"),
             ("BOXOFFICE_ADMIN_EMAIL", "admin@example.com"),
             ("BOXOFFICE_MAX_SEATS_PER_BOOKING", "0"),
             ("BOXOFFICE_MAX_SEATS_PER_USER_SHOWTIME", "many"),
@@ -829,10 +884,13 @@ mod tests {
             ("BOXOFFICE_JWT_SECRET", "0123456789abcdef0123456789abcdef-topsecret"),
             ("BOXOFFICE_DATABASE_URL", "postgres://app:hunter2@db:5432/boxoffice"),
             ("BOXOFFICE_REDIS_URL", "redis://:redispass@cache:6379"),
+            ("BOXOFFICE_TICKET_KEYS", "t2:ab00000000000000000000000000000000000000000000000000000000000000,t1:cd00000000000000000000000000000000000000000000000000000000000000"),
         ])
         .expect("valid");
+        assert_eq!(c.auth.ticket_keys.len(), 2);
+        assert_eq!((c.auth.ticket_keys[0].0.as_str(), c.auth.ticket_keys[0].1.0[0]), ("t2", 0xab));
         let shown = format!("{c:?}");
-        for secret in ["topsecret", "hunter2", "redispass"] {
+        for secret in ["topsecret", "hunter2", "redispass", "171", "ab00", "cd00"] {
             assert!(!shown.contains(secret), "{secret} leaked in {shown}");
         }
     }

@@ -94,6 +94,14 @@ pub enum Problem {
     IdempotencyKeyReused,
     /// 409: the first request with this Idempotency-Key is still running; retry after `Retry-After`.
     IdempotencyKeyInFlight,
+    /// 400: the scanned token is not a ticket of ours: forged, tampered with, or signed with an unknown key.
+    TicketInvalid,
+    /// 409: the ticket was admitted already; `admission` says when, by which scanner, at which theater.
+    TicketAlreadyAdmitted,
+    /// 409: the ticket is for another showtime or theater than the scanner's door (`showtimeId`).
+    TicketWrongShowtime,
+    /// 410: the ticket's booking was canceled: it admits no one.
+    TicketCanceled,
 }
 
 impl Problem {
@@ -122,7 +130,9 @@ impl Problem {
             Self::UnknownSeats | Self::UnknownShowtime | Self::TooManySeats | Self::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::HoldExpired => StatusCode::GONE,
+            Self::HoldExpired | Self::TicketCanceled => StatusCode::GONE,
+            Self::TicketInvalid => StatusCode::BAD_REQUEST,
+            Self::TicketAlreadyAdmitted | Self::TicketWrongShowtime => StatusCode::CONFLICT,
             Self::PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
             Self::PaymentTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::PaymentProviderError => StatusCode::BAD_GATEWAY,
@@ -166,6 +176,10 @@ impl Problem {
             Self::PaymentUnavailable => "payment-unavailable",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::IdempotencyKeyInFlight => "idempotency-key-in-flight",
+            Self::TicketInvalid => "ticket-invalid",
+            Self::TicketAlreadyAdmitted => "ticket-already-admitted",
+            Self::TicketWrongShowtime => "ticket-wrong-showtime",
+            Self::TicketCanceled => "ticket-canceled",
         }
     }
 
@@ -205,6 +219,10 @@ impl Problem {
             Self::PaymentUnavailable => "Payments unavailable",
             Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::IdempotencyKeyInFlight => "Request with this idempotency key in progress",
+            Self::TicketInvalid => "Invalid ticket",
+            Self::TicketAlreadyAdmitted => "Ticket already admitted",
+            Self::TicketWrongShowtime => "Ticket for another showtime",
+            Self::TicketCanceled => "Ticket canceled",
         }
     }
 
@@ -278,6 +296,10 @@ every_problem!(
     PaymentUnavailable,
     IdempotencyKeyReused,
     IdempotencyKeyInFlight,
+    TicketInvalid,
+    TicketAlreadyAdmitted,
+    TicketWrongShowtime,
+    TicketCanceled,
 );
 
 /// One invalid input, reported in the `errors` extension of a validation problem.

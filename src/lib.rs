@@ -22,5 +22,6 @@ pub mod payment; //   PaymentGateway trait, the sandbox provider, timeout + circ
 pub mod seed; //      demo and load-test data
 pub mod shutdown; //  SIGTERM / Ctrl-C -> cancellation token
 pub mod telemetry; // logging, the request middleware (span, latency, error log, problem safety net)
+pub mod tickets; //   signed QR tickets per seat, their calendar entry, and the door's exactly-once check-in
 pub mod web; //       the web client at / (plain ES modules from web/app/, embedded in the binary)
 pub mod worker; //    background jobs

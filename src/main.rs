@@ -4,6 +4,7 @@ use std::io::BufRead;
 
 use anyhow::Context;
 use boxoffice::app::{Application, Routes};
+use boxoffice::auth::model::Role;
 use boxoffice::config::Config;
 use boxoffice::db::{Db, migrate};
 use boxoffice::notify::Dispatcher;
@@ -51,7 +52,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
-    /// Create (or promote) an admin; the password is read from the first line of standard input.
+    /// Create (or promote) an admin or a door scanner (staff); the password is read from the first line of standard
+    /// input.
     Create {
         /// Email address.
         #[arg(long)]
@@ -59,9 +61,12 @@ enum UserCommand {
         /// Display name.
         #[arg(long, default_value = "Administrator")]
         name: String,
-        /// Give the admin role (the only kind of account this command makes; customers register over the API).
-        #[arg(long, required = true)]
+        /// Give the admin role (customers register over the API).
+        #[arg(long, required_unless_present = "staff", conflicts_with = "staff")]
         admin: bool,
+        /// Give the staff role: a door scanner, which may check tickets in (POST /checkins) and nothing of admin's.
+        #[arg(long)]
+        staff: bool,
     },
 }
 
@@ -93,13 +98,14 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::User { command: UserCommand::Create { email, name, admin: _ } } => {
+        Command::User { command: UserCommand::Create { email, name, admin: _, staff } } => {
             let mut password = String::new();
             std::io::stdin().lock().read_line(&mut password).context("reading the password from stdin")?;
             let db = Db::connect(&config.database).await?;
-            let user =
-                boxoffice::auth::ensure_admin(&db, &email, password.trim_end_matches(['\r', '\n']), &name).await?;
-            tracing::info!(id = %user.id, email = %user.email, "admin ready");
+            let role = if staff { Role::Staff } else { Role::Admin };
+            let password = password.trim_end_matches(['\r', '\n']);
+            let user = boxoffice::auth::ensure_role(&db, &email, password, &name, role).await?;
+            tracing::info!(id = %user.id, email = %user.email, role = role.as_str(), "account ready");
             Ok(())
         }
     }

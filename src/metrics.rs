@@ -94,6 +94,13 @@ pub const CATALOGUE: &[Metric] = &[
          was taken), rejected (other 4xx), paid, payment_failed, canceled, error",
     ),
     counter("boxoffice_seats_claimed_total", &[], "Seats claimed by committed holds"),
+    // Tickets
+    counter(
+        "boxoffice_checkins_total",
+        &["outcome", "mode"],
+        "Ticket scans at the door by outcome: admitted, replayed (the same scanner's retry), already_admitted (409), \
+         canceled (410), forged (400), wrong_showtime (409); mode online (POST /checkins) or offline (uploads)",
+    ),
     counter(
         "boxoffice_seat_gate_refusals_total",
         &["reason"],

@@ -71,6 +71,11 @@ impl Modify for BearerAuth {
         crate::booking::routes::cancel,
         crate::booking::routes::my_bookings,
         crate::payment::routes::options,
+        crate::tickets::routes::keys,
+        crate::tickets::routes::booking_tickets,
+        crate::tickets::routes::showtime_tickets,
+        crate::tickets::routes::check_in,
+        crate::tickets::routes::check_in_batch,
     ),
     components(schemas(
         ProblemDocument,
@@ -125,6 +130,18 @@ impl Modify for BearerAuth {
         crate::booking::routes::FinalizeBody,
         crate::booking::routes::PaymentBody,
         crate::booking::routes::BookingPage,
+        crate::tickets::token::PublicKey,
+        crate::tickets::model::Admission,
+        crate::tickets::routes::Ticket,
+        crate::tickets::routes::KeySet,
+        crate::tickets::routes::BookingTickets,
+        crate::tickets::routes::ShowtimeTickets,
+        crate::tickets::routes::CheckInBody,
+        crate::tickets::routes::Admitted,
+        crate::tickets::routes::OfflineScan,
+        crate::tickets::routes::BatchBody,
+        crate::tickets::routes::Settled,
+        crate::tickets::routes::BatchResult,
     )),
     modifiers(&BearerAuth, &Conventions),
     tags(
@@ -133,6 +150,7 @@ impl Modify for BearerAuth {
         (name = "catalog", description = "Theaters by city, ZIP or position; movies; showtimes; live seat maps"),
         (name = "catalog admin", description = "Theaters with screens and seat layouts, movies, showtimes (admin role)"),
         (name = "bookings", description = "Holds, payments, cancellations; Idempotency-Key on every unsafe method"),
+        (name = "tickets", description = "Signed tickets per seat, their public keys, and check-in at the door (staff role)"),
     )
 )]
 pub struct ApiDoc;

@@ -61,6 +61,11 @@ impl AuthUser {
         self.role == Role::Admin
     }
 
+    /// Whether the caller may scan tickets at the door: staff, or an admin.
+    pub fn may_scan(&self) -> bool {
+        matches!(self.role, Role::Staff | Role::Admin)
+    }
+
     /// A 403 unless the caller is an admin.
     ///
     /// # Errors
@@ -130,18 +135,54 @@ where
     }
 }
 
+/// An authenticated door scanner (staff, or an admin); anyone else gets a 401 (no token) or a 403 (wrong role).
+#[derive(Debug, Clone, Copy)]
+pub struct StaffUser(pub AuthUser);
+
+impl<S> FromRequestParts<S> for StaffUser
+where
+    S: Send + Sync,
+    Arc<TokenKeys>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if !user.may_scan() {
+            return Err(ApiError::new(Problem::Forbidden, "this operation needs the staff role (door scanners)"));
+        }
+        Ok(Self(user))
+    }
+}
+
 /// Creates the admin account of `email`, or promotes it and resets its password (start-up bootstrap and
 /// `boxoffice user create --admin`).
 ///
 /// # Errors
 /// Invalid email, password or name; database errors.
 pub async fn ensure_admin(db: &crate::db::Db, email: &str, password: &str, name: &str) -> anyhow::Result<store::User> {
-    let email = model::Email::parse(email).map_err(|e| anyhow::anyhow!("admin email {e}"))?;
-    let password = model::NewPassword::parse(password).map_err(|e| anyhow::anyhow!("admin password {e}"))?;
-    let name = model::PersonName::parse(name).map_err(|e| anyhow::anyhow!("admin name {e}"))?;
-    // Admin accounts made by configuration have no phone; the column is required, so a reserved placeholder.
+    ensure_role(db, email, password, name, Role::Admin).await
+}
+
+/// Creates the account of `email` with `role` (admin, or staff: door scanners), or gives it the role and resets its
+/// password (`boxoffice user create --admin|--staff`). Customers register over the API.
+///
+/// # Errors
+/// Invalid email, password or name; database errors.
+pub async fn ensure_role(
+    db: &crate::db::Db,
+    email: &str,
+    password: &str,
+    name: &str,
+    role: Role,
+) -> anyhow::Result<store::User> {
+    let what = role.as_str();
+    let email = model::Email::parse(email).map_err(|e| anyhow::anyhow!("{what} email {e}"))?;
+    let password = model::NewPassword::parse(password).map_err(|e| anyhow::anyhow!("{what} password {e}"))?;
+    let name = model::PersonName::parse(name).map_err(|e| anyhow::anyhow!("{what} name {e}"))?;
+    // Accounts made by configuration have no phone; the column is required, so a reserved placeholder.
     let phone = model::PhoneNumber::parse("+10000000000").map_err(anyhow::Error::msg)?;
     let hash = password::hash(password.expose().to_owned()).await?;
     let client = db.write.get().await?;
-    Ok(store::upsert_admin(&client, &name, &email, &phone, &hash).await?)
+    Ok(store::upsert_role(&client, (&name, &email, &phone), &hash, role).await?)
 }

@@ -17,6 +17,8 @@ pub enum Role {
     Customer,
     /// Manages the catalog and sees every booking.
     Admin,
+    /// Scans tickets at the door (check-in); granted like admin, from the command line.
+    Staff,
 }
 
 impl Role {
@@ -25,6 +27,7 @@ impl Role {
         match self {
             Self::Customer => "customer",
             Self::Admin => "admin",
+            Self::Staff => "staff",
         }
     }
 }
@@ -35,6 +38,7 @@ impl FromStr for Role {
         match s {
             "customer" => Ok(Self::Customer),
             "admin" => Ok(Self::Admin),
+            "staff" => Ok(Self::Staff),
             other => Err(format!("unknown role {other:?}")),
         }
     }

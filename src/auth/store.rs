@@ -84,20 +84,21 @@ pub async fn insert(
     Ok(user_from_row(&row)?)
 }
 
-/// Creates an admin, or promotes the account of that email and resets its password.
+/// Creates an account with `role` (admin or staff), or gives the account of that email the role and resets its
+/// password.
 ///
 /// # Errors
 /// Database errors.
-pub async fn upsert_admin(
+pub async fn upsert_role(
     client: &impl GenericClient,
-    name: &PersonName,
-    email: &Email,
-    phone_number: &PhoneNumber,
+    (name, email, phone_number): (&PersonName, &Email, &PhoneNumber),
     password_hash: &str,
+    role: Role,
 ) -> Result<User, tokio_postgres::Error> {
-    let stmt = client.prepare_cached(queries::users::UPSERT_ADMIN).await?;
-    let row =
-        client.query_one(&stmt, &[&name.as_str(), &email.as_str(), &phone_number.as_str(), &password_hash]).await?;
+    let stmt = client.prepare_cached(queries::users::UPSERT_ROLE).await?;
+    let row = client
+        .query_one(&stmt, &[&name.as_str(), &email.as_str(), &phone_number.as_str(), &password_hash, &role.as_str()])
+        .await?;
     user_from_row(&row)
 }
 

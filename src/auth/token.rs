@@ -186,6 +186,7 @@ mod tests {
             audience: audience.into(),
             token_ttl: Duration::from_secs(60),
             bootstrap_admin: None,
+            ticket_keys: Vec::new(),
         })
     }
 

@@ -139,7 +139,7 @@ queries! {
         INSERT => "insert.sql",
         FIND_BY_EMAIL => "find_by_email.sql",
         FIND_BY_ID => "find_by_id.sql",
-        UPSERT_ADMIN => "upsert_admin.sql",
+        UPSERT_ROLE => "upsert_role.sql",
     }
     seed {
         INSERT_CITIES => "insert_cities.sql",
@@ -157,6 +157,13 @@ queries! {
         COPY_SCREENS => "copy_screens.sql",
         COPY_SEATS => "copy_seats.sql",
         COPY_SHOWTIMES => "copy_showtimes.sql",
+    }
+    tickets {
+        ISSUE => "issue.sql",
+        OF_BOOKING => "of_booking.sql",
+        OF_SHOWTIME => "of_showtime.sql",
+        DOOR_VIEW => "door_view.sql",
+        ADMIT => "admit.sql",
     }
     maintenance {
         PURGE_IDEMPOTENCY_KEYS => "purge_idempotency_keys.sql",

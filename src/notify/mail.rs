@@ -1,10 +1,14 @@
-//! What a booking mail says: pure functions from an outbox event and its context to a subject and a plain-text body,
-//! so that they are tested without a database or a mail server.
+//! What a booking mail says: pure functions from an outbox event and its context to a subject, a plain-text body and
+//! (for a confirmation) the tickets as QR-code PNGs plus the showtime as an `.ics` calendar entry, so that they are
+//! tested without a database or a mail server.
 
 use serde::Deserialize;
-use time::PrimitiveDateTime;
 use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
+
+use crate::tickets::render::{self, CalendarEvent};
+use crate::tickets::token::{TicketClaims, TicketKeys};
 
 /// The outbox topic of a paid booking: the confirmation with the tickets.
 pub const BOOKING_PAID: &str = "booking.paid";
@@ -66,6 +70,25 @@ pub struct MailContext {
     pub local_start: PrimitiveDateTime,
     /// The theater's IANA zone.
     pub time_zone: String,
+    /// The start (an instant: the calendar entry's).
+    pub start: OffsetDateTime,
+    /// The end.
+    pub end: OffsetDateTime,
+    /// The theater's city.
+    pub city: String,
+    /// The theater's ZIP code.
+    pub zip: String,
+}
+
+/// A file attached to a mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// Its file name, e.g. `ticket-F12.png`.
+    pub filename: String,
+    /// Its media type, e.g. `image/png`.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
 }
 
 /// A composed mail.
@@ -79,10 +102,14 @@ pub struct Mail {
     pub subject: String,
     /// The plain-text body.
     pub body: String,
+    /// The attachments: a confirmation's tickets (one QR-code PNG per seat) and its calendar entry.
+    pub attachments: Vec<Attachment>,
 }
 
-/// The mail for an event of `topic`, or `None` for a topic that has no mail.
-pub fn compose(topic: &str, event: &BookingEvent, context: &MailContext) -> Option<Mail> {
+/// The mail for an event of `topic`, or `None` for a topic that has no mail. A confirmation carries each seat's
+/// ticket, signed with `tickets` (without keys, the mail says to show the booking number instead), and the showtime
+/// as a calendar entry.
+pub fn compose(topic: &str, event: &BookingEvent, context: &MailContext, tickets: Option<&TicketKeys>) -> Option<Mail> {
     let when = local_time(context);
     let (subject, opening) = match topic {
         BOOKING_PAID => (
@@ -118,8 +145,56 @@ pub fn compose(topic: &str, event: &BookingEvent, context: &MailContext) -> Opti
     {
         body.push_str(&format!("Payment:  {charge}\n"));
     }
+    let mut attachments = Vec::new();
+    if topic == BOOKING_PAID {
+        attachments = confirmation_attachments(event, context, tickets);
+        let shown = attachments.iter().filter(|a| a.content_type == "image/png").count();
+        if shown > 0 {
+            body.push_str(&format!(
+                "\nYour {shown} ticket(s) are attached as QR codes (ticket-<seat>.png): show each at the door, where it \
+                 is scanned once. The calendar entry is showtime.ics.\n"
+            ));
+        }
+    }
     body.push_str("\nboxoffice\n");
-    Some(Mail { to: context.email.clone(), to_name: context.name.clone(), subject, body })
+    Some(Mail { to: context.email.clone(), to_name: context.name.clone(), subject, body, attachments })
+}
+
+/// A confirmation's tickets (one QR-code PNG a seat, when keys are configured) and its calendar entry.
+fn confirmation_attachments(
+    event: &BookingEvent,
+    context: &MailContext,
+    tickets: Option<&TicketKeys>,
+) -> Vec<Attachment> {
+    let mut out = Vec::new();
+    for seat in event.seats.iter().filter(|_| tickets.is_some()) {
+        let claims = TicketClaims { showtime: event.showtime_id, booking: event.booking_id, seat: seat.label.clone() };
+        let png = tickets.and_then(|k| k.sign(&claims).ok()).and_then(|token| render::qr_png(&token).ok());
+        match png {
+            Some(bytes) => out.push(Attachment {
+                filename: format!("ticket-{}.png", seat.label),
+                content_type: "image/png",
+                bytes,
+            }),
+            None => tracing::warn!(booking = %event.booking_id, seat = %seat.label, "ticket QR code not rendered"),
+        }
+    }
+    let uid = format!("{}@boxoffice", event.booking_id);
+    let location = format!("{}, {}, {} {}", context.theater, context.address, context.city, context.zip);
+    let seats: Vec<&str> = event.seats.iter().map(|s| s.label.as_str()).collect();
+    let description =
+        format!("Screen {}, seats {}. Booking {}.", context.screen_number, seats.join(", "), event.booking_id);
+    let ics = render::ics(&CalendarEvent {
+        uid: &uid,
+        summary: &context.title,
+        location: &location,
+        description: &description,
+        start: context.start,
+        end: context.end,
+        stamp: OffsetDateTime::now_utc(),
+    });
+    out.push(Attachment { filename: "showtime.ics".into(), content_type: "text/calendar", bytes: ics.into_bytes() });
+    out
 }
 
 /// `2026-11-25 19:30 (America/New_York)`.
@@ -168,12 +243,16 @@ mod tests {
             screen_number: 2,
             local_start: datetime!(2026-11-25 19:30),
             time_zone: "America/New_York".into(),
+            start: datetime!(2026-11-26 00:30 UTC),
+            end: datetime!(2026-11-26 02:30 UTC),
+            city: "New York".into(),
+            zip: "10014".into(),
         }
     }
 
     #[test]
     fn a_confirmation_lists_the_seats_the_total_and_the_local_start() {
-        let mail = compose(BOOKING_PAID, &event(Some("ch_1")), &context()).expect("a mail");
+        let mail = compose(BOOKING_PAID, &event(Some("ch_1")), &context(), None).expect("a mail");
         assert_eq!(mail.to, "ada@example.com");
         assert_eq!(mail.subject, "Your tickets: Metropolis, 2026-11-25 19:30 (America/New_York)");
         for line in ["F12    standard    USD 12.50", "F13    premium     USD 18.05", "Total:    USD 30.55"] {
@@ -185,26 +264,26 @@ mod tests {
 
     #[test]
     fn a_cancellation_says_whether_money_was_refunded() {
-        let refunded = compose(BOOKING_CANCELED, &event(Some("ch_9")), &context()).expect("a mail");
+        let refunded = compose(BOOKING_CANCELED, &event(Some("ch_9")), &context(), None).expect("a mail");
         assert!(refunded.subject.starts_with("Booking canceled: Metropolis"), "{}", refunded.subject);
         assert!(refunded.body.contains("payment (ch_9) has been refunded"), "{}", refunded.body);
-        let released = compose(BOOKING_CANCELED, &event(None), &context()).expect("a mail");
+        let released = compose(BOOKING_CANCELED, &event(None), &context(), None).expect("a mail");
         assert!(released.body.contains("its seats are released") && !released.body.contains("refunded"));
     }
 
     #[test]
     fn a_cancellation_of_the_showtime_says_so() {
         let event = BookingEvent { reason: Some("showtime_canceled".into()), ..event(Some("ch_9")) };
-        let mail = compose(BOOKING_CANCELED, &event, &context()).expect("a mail");
+        let mail = compose(BOOKING_CANCELED, &event, &context(), None).expect("a mail");
         assert!(mail.body.contains("this showtime has been canceled"), "{}", mail.body);
         assert!(mail.body.contains("payment (ch_9) has been refunded"), "{}", mail.body);
-        let own = compose(BOOKING_CANCELED, &self::event(Some("ch_9")), &context()).expect("a mail");
+        let own = compose(BOOKING_CANCELED, &self::event(Some("ch_9")), &context(), None).expect("a mail");
         assert!(!own.body.contains("showtime has been canceled"), "{}", own.body);
     }
 
     #[test]
     fn other_topics_have_no_mail() {
-        assert_eq!(compose("booking.held", &event(None), &context()), None);
+        assert_eq!(compose("booking.held", &event(None), &context(), None), None);
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct Dispatcher {
     /// handed back at the start of the next run, so that they wait for the next claim rather than for their lease.
     /// A plain mutex: held to swap the list, never across an await.
     orphans: std::sync::Mutex<Vec<(Region, Uuid)>>,
+    /// Signs the tickets a confirmation carries (`None`: `BOXOFFICE_TICKET_KEYS` unset, no QR codes).
+    tickets: Option<crate::tickets::token::TicketKeys>,
 }
 
 impl Dispatcher {
@@ -98,6 +100,7 @@ impl Dispatcher {
             lease: lease(config.timeout, config.batch, concurrency),
             interval: config.interval,
             orphans: std::sync::Mutex::default(),
+            tickets: crate::tickets::token::TicketKeys::from_seeds(&config.ticket_keys),
         })
     }
 
@@ -219,7 +222,7 @@ impl Dispatcher {
         else {
             return skipped("the showtime or the user is gone".into());
         };
-        let Some(mail) = mail::compose(&event.topic, &booking, &context) else {
+        let Some(mail) = mail::compose(&event.topic, &booking, &context, self.tickets.as_ref()) else {
             return skipped(format!("no mail for topic {}", event.topic));
         };
         match self.mailer.send(event.id, &mail).await {

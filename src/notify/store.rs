@@ -105,6 +105,10 @@ pub async fn mail_context(db: &Db, region: &Region, showtime: Uuid, user: Uuid) 
         screen_number: row.try_get("screen_number")?,
         local_start: row.try_get("local_start")?,
         time_zone: row.try_get("time_zone")?,
+        start: row.try_get("start_time")?,
+        end: row.try_get("end_time")?,
+        city: row.try_get("city")?,
+        zip: row.try_get("zip")?,
     }))
 }
 

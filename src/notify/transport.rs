@@ -2,7 +2,7 @@
 //! is configured (development), the log.
 
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use uuid::Uuid;
@@ -92,12 +92,22 @@ impl Mailer {
 fn message(from: &Mailbox, id: Uuid, mail: &Mail) -> Result<Message, SendError> {
     let address = mail.to.parse().map_err(|e| SendError::Permanent(format!("recipient address: {e}")))?;
     let domain = from.email.domain();
-    Message::builder()
+    let builder = Message::builder()
         .from(from.clone())
         .to(Mailbox::new(Some(mail.to_name.clone()), address))
         .subject(mail.subject.clone())
-        .message_id(Some(format!("<{id}@{domain}>")))
-        .header(ContentType::TEXT_PLAIN)
-        .body(mail.body.clone())
-        .map_err(|e| SendError::Permanent(format!("message: {e}")))
+        .message_id(Some(format!("<{id}@{domain}>")));
+    let built = if mail.attachments.is_empty() {
+        builder.header(ContentType::TEXT_PLAIN).body(mail.body.clone())
+    } else {
+        // multipart/mixed: the text first, then the tickets' PNGs and the calendar entry as attachments.
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(mail.body.clone()));
+        for a in &mail.attachments {
+            let content_type = ContentType::parse(a.content_type)
+                .map_err(|e| SendError::Permanent(format!("attachment type {}: {e}", a.content_type)))?;
+            parts = parts.singlepart(Attachment::new(a.filename.clone()).body(a.bytes.clone(), content_type));
+        }
+        builder.multipart(parts)
+    };
+    built.map_err(|e| SendError::Permanent(format!("message: {e}")))
 }

@@ -1,5 +1,5 @@
 //! The authorization matrix: every operation of the OpenAPI document, called by an anonymous client, the customer who
-//! owns the resource, another customer, and an admin, gets the status the table says. The table must list exactly
+//! owns the resource, another customer, an admin and a door scanner (staff), gets the status the table says. The table must list exactly
 //! the document's operations, so a new route cannot ship without its row.
 
 use std::collections::BTreeSet;
@@ -14,7 +14,7 @@ use crate::helpers::booking;
 use crate::helpers::{TestApp, expect_status};
 
 /// The callers, in the order of each row's expectations.
-const CALLERS: [&str; 4] = ["anonymous", "owner", "other customer", "admin"];
+const CALLERS: [&str; 5] = ["anonymous", "owner", "other customer", "admin", "staff"];
 
 /// What a row needs to build its request: the owner's resources, catalog entries, and bodies for the writes.
 struct Fixture {
@@ -45,7 +45,7 @@ struct Row {
     method: Method,
     template: &'static str,
     request: fn(&Fixture, usize) -> (String, Option<Value>),
-    expected: [u16; 4],
+    expected: [u16; 5],
 }
 
 fn fresh_registration() -> Value {
@@ -63,64 +63,64 @@ fn rows() -> Vec<Row> {
             method: Method::GET,
             template: "/healthz",
             request: |_, _| ("/healthz".into(), None),
-            expected: [200, 200, 200, 200],
+            expected: [200, 200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/readyz",
             request: |_, _| ("/readyz".into(), None),
-            expected: [200, 200, 200, 200],
+            expected: [200, 200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/metrics",
             request: |_, _| ("/metrics".into(), None),
-            expected: [200, 200, 200, 200],
+            expected: [200, 200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/openapi.json",
             request: |_, _| ("/openapi.json".into(), None),
-            expected: [200, 200, 200, 200],
+            expected: [200, 200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/docs",
             request: |_, _| ("/docs".into(), None),
-            expected: [200, 200, 200, 200],
+            expected: [200, 200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/docs/{asset}",
             request: |_, _| ("/docs/init.js".into(), None),
-            expected: [200, 200, 200, 200],
+            expected: [200, 200, 200, 200, 200],
         },
         // The web client and what it reads besides the catalog: public.
-        Row { method: Method::GET, template: "/", request: |_, _| ("/".into(), None), expected: [200; 4] },
+        Row { method: Method::GET, template: "/", request: |_, _| ("/".into(), None), expected: [200; 5] },
         Row {
             method: Method::GET,
             template: "/app/{asset}",
             request: |_, _| ("/app/app.js".into(), None),
-            expected: [200; 4],
+            expected: [200; 5],
         },
         Row {
             method: Method::GET,
             template: "/cities",
             request: |_, _| ("/cities?q=bos".into(), None),
-            expected: [200; 4],
+            expected: [200; 5],
         },
         Row {
             method: Method::GET,
             template: "/payments/options",
             request: |_, _| ("/payments/options".into(), None),
-            expected: [200; 4],
+            expected: [200; 5],
         },
         // Identity: registering and logging in need no token (and ignore one).
         Row {
             method: Method::POST,
             template: "/users",
             request: |_, _| ("/users".into(), Some(fresh_registration())),
-            expected: [201, 201, 201, 201],
+            expected: [201, 201, 201, 201, 201],
         },
         Row {
             method: Method::POST,
@@ -128,101 +128,101 @@ fn rows() -> Vec<Row> {
             request: |f, _| {
                 ("/auth/token".into(), Some(json!({"email": f.owner_email, "password": "correct horse battery"})))
             },
-            expected: [200, 200, 200, 200],
+            expected: [200, 200, 200, 200, 200],
         },
         Row {
             method: Method::GET,
             template: "/users/me",
             request: |_, _| ("/users/me".into(), None),
-            expected: [401, 200, 200, 200],
+            expected: [401, 200, 200, 200, 200],
         },
         // An account: its owner and admins.
         Row {
             method: Method::GET,
             template: "/users/{userId}",
             request: |f, _| (format!("/users/{}", f.owner_id), None),
-            expected: [401, 200, 403, 200],
+            expected: [401, 200, 403, 200, 403],
         },
         // Catalog reads: public.
         Row {
             method: Method::GET,
             template: "/theaters",
             request: |_, _| ("/theaters?city=boston".into(), None),
-            expected: [200; 4],
+            expected: [200; 5],
         },
         Row {
             method: Method::GET,
             template: "/theaters/{theaterId}",
             request: |f, _| (format!("/theaters/{}", f.theater_id), None),
-            expected: [200; 4],
+            expected: [200; 5],
         },
         Row {
             method: Method::GET,
             template: "/theaters/{theaterId}/movies",
             request: |f, _| (format!("/theaters/{}/movies", f.theater_id), None),
-            expected: [200; 4],
+            expected: [200; 5],
         },
-        Row { method: Method::GET, template: "/movies", request: |_, _| ("/movies".into(), None), expected: [200; 4] },
+        Row { method: Method::GET, template: "/movies", request: |_, _| ("/movies".into(), None), expected: [200; 5] },
         Row {
             method: Method::GET,
             template: "/movies/{movieId}",
             request: |f, _| (format!("/movies/{}", f.movie_id), None),
-            expected: [200; 4],
+            expected: [200; 5],
         },
         Row {
             method: Method::GET,
             template: "/movies/{movieId}/showtimes",
             request: |f, _| (format!("/movies/{}/showtimes?city=boston", f.movie_id), None),
-            expected: [200; 4],
+            expected: [200; 5],
         },
         Row {
             method: Method::GET,
             template: "/showtimes/{showtimeId}",
             request: |f, _| (format!("/showtimes/{}", f.showtime_id), None),
-            expected: [200; 4],
+            expected: [200; 5],
         },
         Row {
             method: Method::GET,
             template: "/showtimes/{showtimeId}/seats",
             request: |f, _| (format!("/showtimes/{}/seats", f.showtime_id), None),
-            expected: [200; 4],
+            expected: [200; 5],
         },
         // Catalog writes: admins only.
         Row {
             method: Method::POST,
             template: "/theaters",
             request: |f, _| ("/theaters".into(), Some(f.new_theater.clone())),
-            expected: [401, 403, 403, 201],
+            expected: [401, 403, 403, 201, 403],
         },
         Row {
             method: Method::PUT,
             template: "/theaters/{theaterId}",
             request: |f, _| (format!("/theaters/{}", f.theater_id), Some(f.theater_update.clone())),
-            expected: [401, 403, 403, 200],
+            expected: [401, 403, 403, 200, 403],
         },
         Row {
             method: Method::POST,
             template: "/movies",
             request: |f, _| ("/movies".into(), Some(f.movie.clone())),
-            expected: [401, 403, 403, 201],
+            expected: [401, 403, 403, 201, 403],
         },
         Row {
             method: Method::PUT,
             template: "/movies/{movieId}",
             request: |f, _| (format!("/movies/{}", f.movie_id), Some(f.movie.clone())),
-            expected: [401, 403, 403, 200],
+            expected: [401, 403, 403, 200, 403],
         },
         Row {
             method: Method::POST,
             template: "/showtimes",
             request: |f, _| ("/showtimes".into(), Some(f.new_showtime.clone())),
-            expected: [401, 403, 403, 201],
+            expected: [401, 403, 403, 201, 403],
         },
         Row {
             method: Method::PUT,
             template: "/showtimes/{showtimeId}",
             request: |f, _| (format!("/showtimes/{}", f.showtime_id), Some(f.showtime_update.clone())),
-            expected: [401, 403, 403, 200],
+            expected: [401, 403, 403, 200, 403],
         },
         // Bookings: the owner everything; another customer sees nothing (404); an admin looks and cancels but
         // does not pay for someone else (403).
@@ -235,13 +235,13 @@ fn rows() -> Vec<Row> {
                     Some(json!({"showtimeId": f.booking_showtime, "seatIds": f.seats_per_caller[caller]})),
                 )
             },
-            expected: [401, 201, 201, 201],
+            expected: [401, 201, 201, 201, 201],
         },
         Row {
             method: Method::GET,
             template: "/bookings/{bookingId}",
             request: |f, _| (format!("/bookings/{}", f.booking_to_read), None),
-            expected: [401, 200, 404, 200],
+            expected: [401, 200, 404, 200, 404],
         },
         Row {
             method: Method::PUT,
@@ -249,25 +249,59 @@ fn rows() -> Vec<Row> {
             request: |f, _| {
                 (format!("/bookings/{}/finalize", f.booking_to_pay), Some(json!({"payment": {"token": "tok_visa"}})))
             },
-            expected: [401, 200, 404, 403],
+            expected: [401, 200, 404, 403, 404],
         },
         Row {
             method: Method::DELETE,
             template: "/bookings/{bookingId}",
             request: |f, _| (format!("/bookings/{}", f.booking_to_cancel), None),
-            expected: [401, 200, 404, 200],
+            expected: [401, 200, 404, 200, 404],
         },
         Row {
             method: Method::GET,
             template: "/users/me/bookings",
             request: |_, _| ("/users/me/bookings".into(), None),
-            expected: [401, 200, 200, 200],
+            expected: [401, 200, 200, 200, 200],
+        },
+        // Tickets: the public keys for anyone; a booking's tickets like the booking; the door for staff and admins.
+        Row {
+            method: Method::GET,
+            template: "/tickets/keys",
+            request: |_, _| ("/tickets/keys".into(), None),
+            expected: [200; 5],
+        },
+        Row {
+            method: Method::GET,
+            template: "/bookings/{bookingId}/tickets",
+            request: |f, _| (format!("/bookings/{}/tickets", f.booking_to_read), None),
+            expected: [401, 200, 404, 200, 404],
+        },
+        Row {
+            method: Method::GET,
+            template: "/showtimes/{showtimeId}/tickets",
+            request: |f, _| (format!("/showtimes/{}/tickets", f.booking_showtime), None),
+            expected: [401, 403, 403, 200, 200],
+        },
+        Row {
+            method: Method::POST,
+            template: "/checkins",
+            request: |_, _| ("/checkins".into(), Some(json!({"token": "bm90LWEtdGlja2V0"}))),
+            expected: [401, 403, 403, 400, 400],
+        },
+        Row {
+            method: Method::POST,
+            template: "/checkins/batch",
+            request: |_, _| {
+                let scan = json!({"token": "bm90LWEtdGlja2V0", "scannedAt": "2026-01-01T20:00:00Z"});
+                ("/checkins/batch".into(), Some(json!({ "scans": [scan] })))
+            },
+            expected: [401, 403, 403, 200, 200],
         },
         Row {
             method: Method::POST,
             template: "/showtimes/{showtimeId}/cancel",
             request: |f, _| (format!("/showtimes/{}/cancel", f.doomed_showtime_id), Some(json!({}))),
-            expected: [401, 403, 403, 200],
+            expected: [401, 403, 403, 200, 403],
         },
     ]
 }
@@ -341,8 +375,15 @@ async fn every_operation_answers_each_kind_of_caller_as_the_matrix_says() {
     };
     let (_, other_token) = app.customer().await;
     let (_, admin_token) = app.admin().await;
+    let (_, staff_token) = app.staff().await;
     let fixture = fixture(&app, &admin_token, (owner_id, &owner_token), owner_email).await;
-    let tokens = [None, Some(owner_token.as_str()), Some(other_token.as_str()), Some(admin_token.as_str())];
+    let tokens = [
+        None,
+        Some(owner_token.as_str()),
+        Some(other_token.as_str()),
+        Some(admin_token.as_str()),
+        Some(staff_token.as_str()),
+    ];
 
     let document: Value = app.get("/openapi.json", None).await.json().await.expect("document");
     let mut documented = BTreeSet::new();

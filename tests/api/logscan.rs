@@ -177,6 +177,7 @@ async fn no_password_or_token_ever_reaches_the_logs() {
         audience: "boxoffice-api".into(),
         token_ttl: Duration::from_secs(60),
         bootstrap_admin: None,
+        ticket_keys: Vec::new(),
     });
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let claims = |exp: i64, aud: &str| Claims {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::helpers::booking::{self, id_of};
 use crate::helpers::{TestApp, expect_status};
 
-fn smtp_url() -> String {
+pub(crate) fn smtp_url() -> String {
     std::env::var("BOXOFFICE_TEST_SMTP_URL").expect("BOXOFFICE_TEST_SMTP_URL is not set: run `make test`")
 }
 
@@ -31,7 +31,7 @@ fn unfold_headers(message: &str) -> String {
 }
 
 /// The messages in the sink addressed to `email`, by Message-ID, with their header fields unfolded.
-fn mails_to(email: &str) -> HashMap<String, String> {
+pub(crate) fn mails_to(email: &str) -> HashMap<String, String> {
     let mut found = HashMap::new();
     for entry in std::fs::read_dir(maildir()).expect("the sink's maildir").flatten() {
         let Ok(text) = std::fs::read_to_string(entry.path()) else { continue };

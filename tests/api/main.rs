@@ -30,5 +30,6 @@ mod proxy;
 mod retry;
 mod security;
 mod showtime_cancel;
+mod tickets;
 mod tls;
 mod worker_pace;

@@ -220,6 +220,7 @@ fn auth_config(secret: &str, kid: &str) -> AuthConfig {
         audience: "boxoffice-api".into(),
         token_ttl: Duration::from_secs(600),
         bootstrap_admin: None,
+        ticket_keys: Vec::new(),
     }
 }
 

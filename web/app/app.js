@@ -453,6 +453,22 @@ function calendarLink(booking, show) {
   return h('a', { href: url, download: `boxoffice-${booking.id.slice(0, 8)}.ics`, class: 'button secondary' }, 'Add to calendar');
 }
 
+// A paid booking's tickets: one QR code a seat, shown at the door. The API sends each as an SVG document, shown
+// through an <img> of a data: URL (the CSP allows img data:, and an <img> never runs what the SVG might hold).
+async function ticketList(bookingId, { compact = false } = {}) {
+  let tickets = [];
+  try {
+    tickets = (await get(`/bookings/${encodeURIComponent(bookingId)}/tickets`)).data.tickets;
+  } catch { return null; }
+  if (!tickets.length) return null;
+  return h('section', { class: compact ? 'tickets compact' : 'tickets', 'aria-label': 'Tickets' },
+    compact ? null : h('h2', {}, 'Your tickets'),
+    compact ? null : h('p', { class: 'muted' }, 'Show each code at the door; it admits once.'),
+    h('ul', {}, tickets.map((t) => h('li', { class: 'ticket' },
+      h('img', { class: 'ticket-qr', src: `data:image/svg+xml;base64,${btoa(t.qrSvg)}`, alt: `Ticket for seat ${t.seat}`, width: compact ? 96 : 200, height: compact ? 96 : 200 }),
+      h('p', {}, `Seat ${t.seat}`, t.admission ? ' · admitted' : '')))));
+}
+
 async function bookingScreen(id) {
   if (!session.token) return requireLogin(`/bookings/${id}`);
   const { data: booking } = await get(`/bookings/${encodeURIComponent(id)}`);
@@ -495,7 +511,7 @@ async function bookingScreen(id) {
     timer = setInterval(tick, 1000);
   } else if (booking.status === 'paid') {
     parts.push(h('h1', {}, 'You’re going to the movies!'),
-      notice('ok', 'Paid. A confirmation is on its way by mail.'), details,
+      notice('ok', 'Paid. A confirmation is on its way by mail.'), details, await ticketList(booking.id),
       h('div', { class: 'actions' }, calendarLink(booking, show), cancelButton(booking, status, 'Cancel and refund')), status);
   } else if (booking.status === 'payment_pending') {
     parts.push(h('h1', {}, 'Payment being confirmed'),
@@ -591,10 +607,14 @@ async function myBookings() {
   await Promise.all([...new Set(data.items.map((b) => b.showtimeId))].map(async (sid) => {
     try { shows.set(sid, (await get(`/showtimes/${sid}`)).data); } catch { /* shown without details */ }
   }));
+  const tickets = new Map();
+  await Promise.all(data.items.filter((b) => b.status === 'paid').map(async (b) => {
+    tickets.set(b.id, await ticketList(b.id, { compact: true }));
+  }));
   render(main, h('h1', {}, 'My bookings'),
     data.items.length ? h('ul', { class: 'cards' }, data.items.map((b) => {
       const show = shows.get(b.showtimeId);
-      return h('li', { class: 'card' },
+      return h('li', { class: 'card' }, tickets.get(b.id),
         h('h2', { class: 'h3' }, h('a', { href: `#/bookings/${b.id}` }, show ? show.movie.title : 'Booking')),
         show ? h('p', {}, `${day(show.startTime, show.timeZone)}, ${clock(show.startTime, show.timeZone)} · ${show.theater.name}`) : null,
         h('p', { class: 'muted' }, `${b.seats.map((s) => s.label).join(', ')} · ${money(b.total, b.currency)} · ${statusText(b.status)}`));

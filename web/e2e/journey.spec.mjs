@@ -80,6 +80,11 @@ test('a moviegoer finds a showtime, registers, holds, pays and cancels', async (
   await expect(page.getByRole('heading', { name: 'You’re going to the movies!' })).toBeVisible();
   await expect(page.locator('#booking-status')).toHaveText('Paid');
   await expect(page.locator('.seatlist')).toContainText(a);
+  // One QR code a seat, from the API's SVG through a data: URL the CSP allows: each image actually rendered.
+  const qr = page.locator('.tickets img.ticket-qr');
+  await expect(qr).toHaveCount(await page.locator('.seatlist li').count());
+  await expect(qr.first()).toHaveAttribute('src', /^data:image\/svg\+xml;base64,/);
+  expect(await qr.evaluateAll((imgs) => imgs.every((i) => i.complete && i.naturalWidth > 0))).toBe(true);
   const calendar = page.getByRole('link', { name: 'Add to calendar' });
   await expect(calendar).toHaveAttribute('download', /\.ics$/);
   await step(page, '09-confirmation');
@@ -88,6 +93,7 @@ test('a moviegoer finds a showtime, registers, holds, pays and cancels', async (
   await page.getByRole('link', { name: 'My bookings', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'My bookings' })).toBeVisible();
   await expect(page.locator('.cards')).toContainText('Paid');
+  await expect(page.locator('.cards .ticket-qr').first()).toBeVisible();
   await step(page, '10-my-bookings');
   await page.locator('.cards a').first().click();
   page.once('dialog', (d) => d.accept());

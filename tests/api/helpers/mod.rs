@@ -21,6 +21,8 @@ use crate::proxy::Proxy;
 
 /// The shared secret of every test application.
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0001";
+/// The tests' ticket signing key (`kid:seed`); its public key is what `GET /tickets/keys` publishes.
+pub const TICKET_KEYS: &str = "t1:0101010101010101010101010101010101010101010101010101010101010101";
 
 /// The server URL tests create their databases on (`make test` exports it).
 pub fn admin_database_url() -> String {
@@ -184,6 +186,7 @@ pub fn test_config(db: &str, overrides: &[(&str, &str)]) -> Config {
         ("BOXOFFICE_REDIS_URL", redis_url()),
         ("BOXOFFICE_REDIS_KEY_PREFIX", format!("test:{db}:")),
         ("BOXOFFICE_JWT_SECRET", JWT_SECRET.to_owned()),
+        ("BOXOFFICE_TICKET_KEYS", TICKET_KEYS.to_owned()),
         ("BOXOFFICE_DB_TIMEOUT_MS", "1000".to_owned()),
         // The limiters run in every test, with quotas no functional test reaches; tests/api/limits.rs sets its own.
         ("BOXOFFICE_RATE_LIMITS", "relaxed".to_owned()),
@@ -327,6 +330,16 @@ impl TestApp {
             .await
             .expect("admin created");
         (user.id.0, self.token_for(&email, "admin password 1").await)
+    }
+
+    /// A new door scanner's (staff) id and access token.
+    pub async fn staff(&self) -> (Uuid, String) {
+        let email = format!("staff-{}@example.com", Uuid::new_v4().simple());
+        let role = boxoffice::auth::model::Role::Staff;
+        let user = boxoffice::auth::ensure_role(&self.state.db, &email, "staff password 1", "Door", role)
+            .await
+            .expect("staff created");
+        (user.id.0, self.token_for(&email, "staff password 1").await)
     }
 
     async fn token_for(&self, email: &str, password: &str) -> String {
