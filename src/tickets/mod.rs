@@ -26,6 +26,7 @@ use crate::auth::token::TokenKeys;
 use crate::booking::{BookingError, BookingService, RegionCache};
 use crate::config::Config;
 use crate::db::{self, Db, Region, RetryError, TxError};
+use crate::ids::ShowtimeId;
 use model::{Admission, Scan, Verdict};
 use token::{TicketClaims, TicketKeys, TokenError};
 
@@ -34,7 +35,7 @@ pub struct TicketService {
     db: Db,
     /// `None` without `BOXOFFICE_TICKET_KEYS`: no ticket is shown and the door answers 503.
     keys: Option<Arc<TicketKeys>>,
-    showtime_regions: RegionCache,
+    showtime_regions: RegionCache<ShowtimeId>,
 }
 
 impl std::fmt::Debug for TicketService {
@@ -99,6 +100,7 @@ impl TicketService {
     }
 
     async fn showtime_region(&self, showtime: Uuid) -> Result<Option<Region>, BookingError> {
+        let showtime = ShowtimeId(showtime);
         self.showtime_regions
             .get_or_fetch(showtime, || async {
                 let client = self.db.write.get().await?;

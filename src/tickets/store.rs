@@ -1,4 +1,5 @@
 //! The tickets' SQL calls (`sql/queries/tickets/`).
+use crate::ids::{BookingId, ShowtimeId};
 use deadpool_postgres::ClientWrapper;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
@@ -38,8 +39,8 @@ fn admission(row: &Row, at: &str, by: &str, door: &str) -> Result<Option<Admissi
 pub async fn issue(
     c: &ClientWrapper,
     region: &Region,
-    booking: Uuid,
-    showtime: Uuid,
+    booking: BookingId,
+    showtime: ShowtimeId,
     seats: &[String],
 ) -> Result<(), tokio_postgres::Error> {
     let stmt = c.prepare_cached(q::ISSUE).await?;

@@ -217,7 +217,7 @@ impl BookingService {
                 return Err(TxError::Abort(Completion::Refund));
             }
             // One ticket per seat, in the transaction that makes the booking paid (src/tickets).
-            crate::tickets::store::issue(&tx, region, id.0, view.showtime_id, &labels).await?;
+            crate::tickets::store::issue(&tx, region, id, view.showtime_id, &labels).await?;
             let taken_over = previous_owners(&claimed, id);
             if !taken_over.is_empty() {
                 store::expire_taken_over(&tx, region, &taken_over).await?;
