@@ -1,7 +1,10 @@
 //! Seat-map assembly and serialization, for screens of 200 and 600 seats.
 //!
-//! * `hot_path`: what a warm `GET /showtimes/{id}/seats` does after its Redis GET: decode the cached bitmap, compute
-//!   the ETag, render the body from the showtime's pre-rendered template.
+//! * `hot_path`: what a warm `GET /showtimes/{id}/seats` does after its Redis GET when the availability changed
+//!   since the last request: decode the cached bitmap, compute the ETag, render the body from the showtime's
+//!   pre-rendered template.
+//! * `warm_hit`: the same request when the availability has not changed since the last one (the common case for
+//!   a popular map): decode the bitmap, compare it with the last render's, and clone its cached ETag and body.
 //! * `template_render` / `serde_build_and_serialize`: the body alone, from the template versus building a
 //!   `SeatMap` value and serializing it with serde_json (the straightforward way; the template renders the same
 //!   bytes).
@@ -11,6 +14,7 @@
 
 use std::hint::black_box;
 
+use boxoffice::catalog::cache::LastRender;
 use boxoffice::catalog::model::seatmap::{LayoutSeat, SeatLayout, SeatMap, SeatMapHead, SeatMapTemplate, TakenSeats};
 use boxoffice::catalog::model::{Prices, SeatKind, ShowtimeId, ShowtimeStatus, TheaterId};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -82,6 +86,17 @@ fn seat_maps(c: &mut Criterion) {
                 let taken = TakenSeats::decode(black_box(&cached), n).expect("decodes");
                 let etag = template.etag(&taken);
                 (etag, template.render(&taken))
+            })
+        });
+        let last = LastRender::default();
+        let first = last.render(&template, &taken);
+        assert_eq!(first.1, template.render(&taken), "the cached body is the rendered one");
+        let again = last.render(&template, &TakenSeats::decode(&cached, n).expect("decodes"));
+        assert_eq!(again.1.as_ptr(), first.1.as_ptr(), "a hit returns the cached body, not a new render");
+        group.bench_function(BenchmarkId::new("warm_hit", n), |b| {
+            b.iter(|| {
+                let taken = TakenSeats::decode(black_box(&cached), n).expect("decodes");
+                last.render(&template, &taken)
             })
         });
         group.bench_function(BenchmarkId::new("template_render", n), |b| b.iter(|| template.render(black_box(&taken))));

@@ -6,8 +6,10 @@
 # What it does: builds the debug binary; creates a throwaway database on the test PostgreSQL; migrates and seeds it
 # with the demo data; starts `boxoffice serve` on a fixed loopback port (rate limits relaxed, so the generated
 # traffic measures conformance rather than the limiters); registers a customer and logs in it and the configured
-# admin; runs schemathesis twice (customer token over every operation, admin token over the admin-only ones); then
-# stops the server and drops the database. Exits non-zero on any failure.
+# admin; binds real identifiers (showtimes, seat labels, holds it makes first, sandbox tokens: real_identifiers) so
+# that holds, payments and cancellations succeed; runs schemathesis twice (customer token over every operation,
+# admin token over the admin-only ones); counts the holds, payments and cancellations the run made (none of one
+# kind fails it); then stops the server and drops the database. Exits non-zero on any failure.
 #
 # Needs BOXOFFICE_TEST_DATABASE_URL and BOXOFFICE_TEST_REDIS_URL (eval "$(scripts/stack.sh env test)").
 # Tunables: SCHEMATHESIS_PORT (the loopback port the service listens on, default 18090: fixed and below the kernel's
@@ -72,6 +74,63 @@ psql_bin() {
 }
 
 json_field() { "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+sql() { "$(psql_bin)" -X -q -At -v ON_ERROR_STOP=1 "$DB_URL" -c "$1"; }
+
+# The first value of each line of `sql $1`, as a TOML array of strings.
+toml_values() { sql "$1" | "$VENV/bin/python" -c 'import json, sys; print(json.dumps([l for l in sys.stdin.read().split()]))'; }
+
+HOLDS_BEFORE=30
+
+# Writes the run's configuration to $3: scripts/schemathesis.toml plus the dictionaries of real identifiers it binds
+# (see there): 40 scheduled showtimes at least a day ahead, the seat labels all their screens have, and
+# $HOLDS_BEFORE holds the customer (token $2) makes now on the service at $1, one seat each on distinct showtimes.
+# Prints the number of bookings it made.
+real_identifiers() {
+  local base=$1 token=$2 out=$3
+  local picked="SELECT theater_id, screen_number, id FROM showtimes WHERE status = 'scheduled'
+    AND start_time > now() + interval '1 day' ORDER BY id LIMIT 40"
+  local showtimes seats
+  showtimes="$(toml_values "SELECT id FROM ($picked) s ORDER BY id")"
+  seats="$(toml_values "WITH s AS ($picked) SELECT seat_label FROM seats JOIN s USING (theater_id, screen_number)
+    GROUP BY seat_label HAVING count(*) = (SELECT count(*) FROM s) ORDER BY seat_label")"
+  [[ $showtimes != "[]" && $seats != "[]" ]] || die "the demo data has no showtimes or common seats to bind"
+  local ids=() i st label id
+  mapfile -t st < <(sql "SELECT id FROM ($picked) s ORDER BY id")
+  label="$(sql "WITH s AS ($picked) SELECT seat_label FROM seats JOIN s USING (theater_id, screen_number)
+    GROUP BY seat_label HAVING count(*) = (SELECT count(*) FROM s) ORDER BY seat_label DESC LIMIT 1")"
+  for ((i = 0; i < HOLDS_BEFORE; i++)); do
+    id="$(curl -fsS -X POST "$base/bookings" -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+      -d "{\"showtimeId\":\"${st[i % ${#st[@]}]}\",\"seatIds\":[\"$label\"]}" | json_field id)" ||
+      die "could not make hold $i before the run"
+    ids+=("\"$id\"")
+  done
+  {
+    cat "$ROOT_DIR/scripts/schemathesis.toml"
+    printf '\n# Appended by scripts/schemathesis.sh for this run.\n'
+    printf '[dictionaries.showtimes]\nvalues = %s\n\n' "$showtimes"
+    printf '[dictionaries.seats]\nvalues = %s\n\n' "$seats"
+    printf '[dictionaries.bookings]\nvalues = [%s]\n\n' "$(IFS=,; echo "${ids[*]}")"
+    printf '[dictionaries.tokens]\nvalues = ["tok_visa", "tok_chargeDeclined"]\n'
+  } >"$out"
+  echo "${#ids[@]}"
+}
+
+# Counts what the run booked (the database after it): holds made during the run (beyond the $1 made before it),
+# successful payments, and cancellations. Fails when any is zero: the run did not reach real bookings.
+booking_counts() {
+  local before=$1 holds paid canceled
+  holds=$(($(sql "SELECT count(*) FROM bookings") - before))
+  paid="$(sql "SELECT count(*) FROM payments WHERE status IN ('succeeded', 'refunded')")"
+  canceled="$(sql "SELECT count(*) FROM bookings WHERE status = 'canceled'")"
+  log "bookings reached: $holds holds made during the run, $paid payments, $canceled cancellations" \
+    "($before holds made before it; by status: $(sql "SELECT string_agg(status || ' ' || n, ', ' ORDER BY status)
+      FROM (SELECT status, count(*) AS n FROM bookings GROUP BY status) c"))"
+  if ((holds == 0 || paid == 0 || canceled == 0)); then
+    log "error: the run made no successful hold, payment or cancellation (see scripts/schemathesis.toml)"
+    return 1
+  fi
+}
 
 DB_NAME="st_$(date +%s)_$$"
 DB_URL="${BOXOFFICE_TEST_DATABASE_URL%/*}/$DB_NAME"
@@ -147,6 +206,9 @@ main() {
 
   rm -rf "$REPORT_DIR"
   mkdir -p "$REPORT_DIR"
+  local config="$REPORT_DIR/schemathesis.toml" made
+  made="$(real_identifiers "$base" "$customer" "$config")"
+
   local common=(
     "$base/openapi.json"
     --checks all
@@ -161,11 +223,11 @@ main() {
   # schemathesis keeps a crash cache in its working directory: keep it under ./var, out of the tree.
   cd "$REPORT_DIR"
   log "run 1/2: a customer's token, every operation"
-  timeout "$RUN_TIMEOUT" "$VENV/bin/st" --config-file "$ROOT_DIR/scripts/schemathesis.toml" run "${common[@]}" \
+  timeout "$RUN_TIMEOUT" "$VENV/bin/st" --config-file "$config" run "${common[@]}" \
     -H "Authorization: Bearer $customer" \
     --report-junit-path "$REPORT_DIR/customer.xml" | tee "$REPORT_DIR/customer.txt" || failed=1
   log "run 2/2: an admin's token, the admin-only operations"
-  timeout "$RUN_TIMEOUT" "$VENV/bin/st" --config-file "$ROOT_DIR/scripts/schemathesis.toml" run "${common[@]}" \
+  timeout "$RUN_TIMEOUT" "$VENV/bin/st" --config-file "$config" run "${common[@]}" \
     -H "Authorization: Bearer $admin" \
     --include-tag 'catalog admin' --include-path '/users/{userId}' \
     --report-junit-path "$REPORT_DIR/admin.xml" | tee "$REPORT_DIR/admin.txt" || failed=1
@@ -175,6 +237,7 @@ main() {
       "$(grep -A1 -m1 '^Test cases:' "$REPORT_DIR/$run.txt" | tail -n 1 | xargs)"
   done
   log "both runs took $((SECONDS - started)) s"
+  booking_counts "$made" || failed=1
   if grep -q '"level":"ERROR"' "$LOG_FILE"; then
     log "the server logged errors:"
     grep -m 20 '"level":"ERROR"' "$LOG_FILE" >&2

@@ -18,7 +18,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 
@@ -278,8 +277,10 @@ pub fn router(state: AppState, routes: Routes) -> Router {
         // Innermost first: the body limits and the timeout sit inside `observe`, so their refusals are counted,
         // logged and turned into problem+json like any other error.
         .layer(middleware::from_fn(edge::middleware::reject_nul))
-        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        // One body limit per request, by route (`limit_body`: the theater writes' schema allows larger bodies);
+        // axum's own default (2 MB for every extractor) would refuse the largest valid theater.
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(config.body_limit_bytes, edge::middleware::limit_body))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
         .layer(CatchPanicLayer::custom(telemetry::panic_response))
         .layer(middleware::from_fn_with_state(state.edge.clone(), edge::middleware::per_ip))

@@ -54,7 +54,7 @@
 //! | `BOXOFFICE_OUTBOX_BATCH` | `200` | worker: events claimed per dispatcher run; a full batch is followed at once by the next |
 //! | `BOXOFFICE_OUTBOX_CONCURRENCY` | `16` | worker: mails of a batch delivered at once, over as many reused SMTP connections |
 //! | `BOXOFFICE_REQUEST_TIMEOUT_MS` | `10000` | a request still running after this gets a 503 |
-//! | `BOXOFFICE_BODY_LIMIT_BYTES` | `65536` | larger request bodies get a 413 |
+//! | `BOXOFFICE_BODY_LIMIT_BYTES` | `65536` | larger request bodies get a 413 (the theater writes have their own limit, `THEATER_BODY_LIMIT`, the largest body their schema allows) |
 //! | `BOXOFFICE_SHUTDOWN_TIMEOUT_SECS` | `20` | how long SIGTERM waits for in-flight requests |
 //! | `BOXOFFICE_LOG` | `info` | `tracing` filter, e.g. `info,boxoffice=debug` |
 //! | `BOXOFFICE_LOG_FORMAT` | `json` | `json` or `pretty` |

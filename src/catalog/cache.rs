@@ -58,11 +58,15 @@ pub struct CachedShowtime {
     /// What the database said.
     pub record: ShowtimeRecord,
     seat_map: OnceCell<(Arc<SeatLayout>, Arc<SeatMapTemplate>)>,
-    /// The last seat map rendered, with the availability it shows: availability changes far less often than a
-    /// popular map is read, so most requests reuse it (no render, no allocation of the body). A plain mutex: held
-    /// to compare a few dozen bytes and clone two reference-counted handles, never across an await.
-    last: Mutex<Option<Rendered>>,
+    last: LastRender,
 }
+
+/// The last seat map rendered, with the availability it shows: availability changes far less often than a popular
+/// map is read, so most requests reuse it (no render, no allocation of the body). A plain mutex: held to compare a
+/// few dozen bytes and clone two reference-counted handles, never across an await. Public for the seat-map bench
+/// (`benches/seatmap.rs`, `warm_hit`).
+#[derive(Debug, Default)]
+pub struct LastRender(Mutex<Option<Rendered>>);
 
 /// A rendered seat map.
 #[derive(Debug, Clone)]
@@ -72,15 +76,11 @@ struct Rendered {
     body: Bytes,
 }
 
-impl CachedShowtime {
-    fn new(record: ShowtimeRecord) -> Self {
-        Self { record, seat_map: OnceCell::new(), last: Mutex::new(None) }
-    }
-
+impl LastRender {
     /// The ETag and body of the seat map showing `taken`, rendered by `template` unless the last one shows the
     /// same availability.
     pub fn render(&self, template: &SeatMapTemplate, taken: &TakenSeats) -> (HeaderValue, Bytes) {
-        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(r) = last.as_ref().filter(|r| r.taken == *taken) {
             return (r.etag.clone(), r.body.clone());
         }
@@ -88,8 +88,19 @@ impl CachedShowtime {
         // The tag is 16 hex digits between quotes: always a valid header value.
         let etag = HeaderValue::from_str(&template.etag(taken)).unwrap_or(HeaderValue::from_static("\"\""));
         let rendered = Rendered { taken: taken.clone(), etag, body: template.render(taken) };
-        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(rendered.clone());
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(rendered.clone());
         (rendered.etag, rendered.body)
+    }
+}
+
+impl CachedShowtime {
+    fn new(record: ShowtimeRecord) -> Self {
+        Self { record, seat_map: OnceCell::new(), last: LastRender::default() }
+    }
+
+    /// The ETag and body of the seat map showing `taken` ([`LastRender::render`]).
+    pub fn render(&self, template: &SeatMapTemplate, taken: &TakenSeats) -> (HeaderValue, Bytes) {
+        self.last.render(template, taken)
     }
 }
 

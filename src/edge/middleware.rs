@@ -17,6 +17,7 @@ use super::model::address_key;
 use super::{Edge, RATELIMIT, RATELIMIT_POLICY, RateLimitHeaders, rejection};
 use crate::auth::AuthUser;
 use crate::auth::token::TokenKeys;
+use crate::catalog::model::input::THEATER_BODY_LIMIT;
 use crate::edge::model::Scope;
 use crate::error::{ApiError, Problem};
 
@@ -93,6 +94,27 @@ where
             response
         }
     }
+}
+
+/// The request body limit: `default` bytes (`BOXOFFICE_BODY_LIMIT_BYTES`), or [`THEATER_BODY_LIMIT`] for the
+/// theater writes, whose schema allows larger bodies. A declared length over it is a 413 before anything is read;
+/// a body without one is cut at the limit (its reader then answers 413).
+pub async fn limit_body(State(default): State<usize>, request: Request, next: Next) -> Response {
+    let limit = body_limit(request.method(), request.uri().path(), default);
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::new(Problem::PayloadTooLarge, "the request body is larger than the limit").into_response();
+    }
+    next.run(request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit)))).await
+}
+
+/// The body limit of `method path`: [`THEATER_BODY_LIMIT`] for `POST /theaters` and `PUT /theaters/{id}` (or
+/// `default`, if larger), `default` for everything else.
+pub fn body_limit(method: &Method, path: &str, default: usize) -> usize {
+    let theater_write = (method == Method::POST && path == "/theaters")
+        || (method == Method::PUT
+            && path.strip_prefix("/theaters/").is_some_and(|id| !id.is_empty() && !id.contains('/')));
+    if theater_write { default.max(THEATER_BODY_LIMIT) } else { default }
 }
 
 /// Refuses, with a 400, any request whose path, query or JSON body carries the character U+0000: PostgreSQL cannot
@@ -234,5 +256,23 @@ mod tests {
             }
         }
         assert!(has_encoded_nul("city=a%00b") && !has_encoded_nul("city=a%2000"));
+    }
+
+    #[test]
+    fn only_the_theater_writes_get_the_theater_body_limit() {
+        let id = "/theaters/6f9619ff-8b86-d011-b42d-00cf4fc964ff";
+        for (method, path, limit) in [
+            (Method::POST, "/theaters", THEATER_BODY_LIMIT),
+            (Method::PUT, id, THEATER_BODY_LIMIT),
+            (Method::PUT, "/theaters", 1024),
+            (Method::POST, id, 1024),
+            (Method::PUT, &format!("{id}/movies"), 1024),
+            (Method::PUT, "/theaters/", 1024),
+            (Method::POST, "/movies", 1024),
+            (Method::POST, "/bookings", 1024),
+        ] {
+            assert_eq!(body_limit(&method, path, 1024), limit, "{method} {path}");
+        }
+        assert_eq!(body_limit(&Method::POST, "/bookings", THEATER_BODY_LIMIT * 2), THEATER_BODY_LIMIT * 2);
     }
 }

@@ -440,3 +440,76 @@ async fn the_load_test_route_exists_only_when_switched_on() {
     serde_json::from_slice::<Value>(&body).expect("JSON");
     expect_problem(on.get("/loadtest/static?bytes=1", None).await, StatusCode::BAD_REQUEST, "validation-error").await;
 }
+
+/// The largest `POST /theaters` body the schema allows, written as Python's `json.dumps` writes it (the form
+/// `THEATER_BODY_LIMIT` is computed for): 50 screens of 1000 seats, every field at its longest, every name in
+/// characters that take a 12-byte escape.
+fn largest_theater(city: &str) -> String {
+    let chars = |n: usize| r"\ud83c\udfac".repeat(n);
+    let screen = |number: usize| {
+        let seats: Vec<String> = (0..1000)
+            .map(|i| {
+                format!(
+                    r#"{{"label": "SEAT{i:04}", "row": "ROWS", "number": 999, "kind": "accessible", "x": {}, "y": {}}}"#,
+                    100 + i % 900,
+                    100 + i / 900
+                )
+            })
+            .collect();
+        format!(r#"{{"number": {number}, "name": "{}", "seats": [{}]}}"#, chars(100), seats.join(", "))
+    };
+    let screens: Vec<String> = (50..100).map(screen).collect();
+    format!(
+        r#"{{"cityId": "{city}", "name": "{}", "address": "{}", "zip": "ABCDEFGHIJKL", "lat": -2.2250738585072014e-308, "lon": -2.2250738585072014e-308, "screens": [{}]}}"#,
+        chars(200),
+        chars(300),
+        screens.join(", ")
+    )
+}
+
+#[tokio::test]
+async fn the_largest_valid_theater_is_created_and_a_byte_more_is_refused() {
+    use boxoffice::catalog::model::input::THEATER_BODY_LIMIT;
+    let app = TestApp::spawn().await;
+    let (_, token) = app.admin().await;
+    let body = largest_theater(&city_id(&app, "Boston", "MA").await.to_string());
+    assert_eq!(body.len(), THEATER_BODY_LIMIT, "the limit is the largest valid body");
+    let send = |method: reqwest::Method, path: String, body: String| {
+        app.request(method, &path).bearer_auth(&token).header("content-type", "application/json").body(body).send()
+    };
+
+    let over = send(reqwest::Method::POST, "/theaters".into(), format!("{body} ")).await.expect("sent");
+    expect_problem(over, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+    let created = send(reqwest::Method::POST, "/theaters".into(), body).await.expect("sent");
+    let created = expect_status(created, StatusCode::CREATED).await;
+    let id: Uuid = created["id"].as_str().and_then(|s| s.parse().ok()).expect("id");
+    let row = app
+        .db()
+        .await
+        .query_one("SELECT count(DISTINCT screen_number), count(*) FROM seats WHERE theater_id = $1", &[&id])
+        .await
+        .expect("counted");
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (50, 50_000));
+
+    // An update at the limit (padded with whitespace: the limit counts bytes) is read; one byte more is not.
+    let small = json!({
+        "name": "Largest", "address": "1 Tremont St", "zip": "02108", "lat": 42.357, "lon": -71.063,
+        "screens": [{ "number": 1, "name": "Main", "seats": layout(1, 2) }],
+    })
+    .to_string();
+    let padded = |n: usize| format!("{small}{}", " ".repeat(n - small.len()));
+    let over =
+        send(reqwest::Method::PUT, format!("/theaters/{id}"), padded(THEATER_BODY_LIMIT + 1)).await.expect("sent");
+    expect_problem(over, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+    let updated =
+        send(reqwest::Method::PUT, format!("/theaters/{id}"), padded(THEATER_BODY_LIMIT)).await.expect("sent");
+    assert_eq!(expect_status(updated, StatusCode::OK).await["name"], "Largest");
+    // Other routes keep BOXOFFICE_BODY_LIMIT_BYTES (64 KiB).
+    let movie = json!({ "title": "x".repeat(70_000), "durationMin": 90, "genre": "Drama", "rating": "PG" });
+    expect_problem(
+        app.post_json("/movies", &movie, Some(&token)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+    )
+    .await;
+}

@@ -2,8 +2,10 @@
 
 use std::time::{Duration, Instant};
 
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use reqwest::StatusCode;
 
+use crate::helpers::booking::sum_of;
 use crate::helpers::{
     TestApp, app_behind_proxy, database_url, expect_problem, expect_status, fresh_database, pg_addr, test_config,
 };
@@ -94,19 +96,27 @@ async fn readyz_does_not_hang_on_a_database_that_never_answers() {
 
 #[tokio::test]
 async fn metrics_expose_request_latency_by_route_template() {
+    // A recorder of this test's own, with the service's buckets: the test, the server and its handlers share one
+    // thread (tokio's current-thread runtime), so the counts below are this test's requests and no other test's.
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), boxoffice::metrics::LATENCY_BUCKETS)
+        .expect("buckets")
+        .build_recorder();
+    let samples = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
     let app = TestApp::spawn().await;
     app.get("/healthz", None).await;
     app.get("/users/me", None).await;
-    let response = app.get("/metrics", None).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let text = response.text().await.expect("text");
+    app.get("/users/me", None).await;
+
+    let text = samples.render();
     assert!(text.contains("# TYPE http_server_request_duration_seconds histogram"), "{text}");
-    assert!(
-        text.lines().any(|l| l.starts_with("http_server_request_duration_seconds_bucket")
-            && l.contains(r#"route="/users/me""#)
-            && l.contains(r#"status="401""#)),
-        "{text}"
-    );
+    let count = |labels: &[&str]| sum_of(&text, "http_server_request_duration_seconds_count", labels);
+    assert_eq!(count(&[r#"route="/users/me""#, r#"status="401""#]), 2.0, "{text}");
+    assert_eq!(count(&[r#"route="/healthz""#, r#"status="200""#]), 1.0, "{text}");
+    assert_eq!(count(&[]), 3.0, "only this test's requests: {text}");
+    let response = app.get("/metrics", None).await;
+    assert_eq!(response.status(), StatusCode::OK, "/metrics serves the process's recorder");
 }
 
 #[tokio::test]
@@ -142,23 +152,21 @@ async fn a_request_id_too_long_or_with_odd_characters_is_replaced_by_a_fresh_one
 
 #[tokio::test]
 async fn shutdown_lets_an_in_flight_request_finish_and_then_stops_listening() {
-    let (app, proxy) = app_behind_proxy(DB_TIMEOUT).await;
+    let (mut app, proxy) = app_behind_proxy(DB_TIMEOUT).await;
     // A request that takes about the database timeout (500 ms) to answer.
     proxy.blackhole();
     let in_flight = tokio::spawn({
         let request = app.request(reqwest::Method::GET, "/readyz");
         async move { request.send().await }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The request is in its handler once the handler's database connection hangs in the black hole.
+    tokio::time::timeout(Duration::from_secs(5), proxy.holding())
+        .await
+        .expect("the readiness check reached the database");
     app.shutdown.cancel();
     let response = in_flight.await.expect("joined").expect("the in-flight request got an answer");
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let finished = tokio::time::timeout(Duration::from_secs(5), async {
-        while !app.server.is_finished() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    let finished = tokio::time::timeout(Duration::from_secs(5), &mut app.server).await;
     assert!(finished.is_ok(), "the server did not stop after draining");
     assert!(app.get_result("/healthz").await.is_err(), "still accepting after shutdown");
 }

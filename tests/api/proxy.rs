@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 const UP: u8 = 0;
 const CUT: u8 = 1;
@@ -64,6 +64,7 @@ pub struct Proxy {
     mode: Arc<AtomicU8>,
     trap: Arc<AtomicU8>,
     generation: watch::Sender<u64>,
+    held: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -75,7 +76,9 @@ impl Proxy {
         let mode = Arc::new(AtomicU8::new(UP));
         let trap = Arc::new(AtomicU8::new(TRAP_OFF));
         let (generation, _) = watch::channel(0u64);
+        let held = Arc::new(Notify::new());
         let task = {
+            let held = held.clone();
             let mode = mode.clone();
             let trap = trap.clone();
             let generation = generation.clone();
@@ -84,6 +87,7 @@ impl Proxy {
                     match mode.load(Ordering::SeqCst) {
                         CUT => drop(inbound),
                         BLACKHOLE => {
+                            held.notify_one();
                             let mut cut = generation.subscribe();
                             tokio::spawn(async move {
                                 let _ = cut.changed().await;
@@ -105,7 +109,7 @@ impl Proxy {
                 }
             })
         };
-        Self { addr, mode, trap, generation, task }
+        Self { addr, mode, trap, generation, held, task }
     }
 
     /// Where clients connect.
@@ -126,6 +130,12 @@ impl Proxy {
     /// Drops every connection; new ones are accepted but never answered (a hung server or a lost network).
     pub fn blackhole(&self) {
         self.set(BLACKHOLE);
+    }
+
+    /// Returns once the black hole holds a connection (at once if it has held one since the last call): a client
+    /// is now waiting on it.
+    pub async fn holding(&self) {
+        self.held.notified().await;
     }
 
     /// Arms the one-shot trap: the next connection to send `COMMIT` is dropped before any reply reaches the client;

@@ -14,6 +14,31 @@ use crate::error::FieldError;
 /// The most screens a theater may have.
 pub const MAX_SCREENS: usize = 50;
 
+/// The request body limit of `POST /theaters` and `PUT /theaters/{id}`: the largest body their schema allows, so
+/// the documented maximum (50 screens of 1000 seats) can be created. Every field at its maximum, written the way a
+/// common JSON encoder writes it (Python's `json.dumps` defaults: `", "` and `": "` separators, non-ASCII text as
+/// `\uXXXX` escapes, so a name's character may take 12 bytes as a surrogate pair). About 4.6 MiB; every other body
+/// keeps `BOXOFFICE_BODY_LIMIT_BYTES` (`edge::middleware::limit_body` picks the limit by route). The ingress allows
+/// the same on `/theaters` (`k8s/base/ingress-theaters.yaml`; a test keeps the two equal).
+pub const THEATER_BODY_LIMIT: usize = {
+    // The longest seat: an 8-character label, a 4-character row, three-digit numbers, the longest kind.
+    const SEAT: &str =
+        r#"{"label": "ABCDEFGH", "row": "ABCD", "number": 999, "kind": "accessible", "x": 999, "y": 999}"#;
+    // A non-BMP character as a JSON escape (a surrogate pair).
+    const CHAR: usize = r"\ud83c\udfac".len();
+    const SCREEN: usize = r#"{"number": 99, "name": "", "seats": []}"#.len()
+        + 100 * CHAR
+        + MAX_SEATS * SEAT.len()
+        + (MAX_SEATS - 1) * ", ".len();
+    // The create body (the update body is the same without `cityId`); the coordinates as long as a float prints.
+    const LAT_LON: &str = "-2.2250738585072014e-308";
+    r#"{"cityId": "00000000-0000-0000-0000-000000000000", "name": "", "address": "", "zip": "ABCDEFGHIJKL", "lat": , "lon": , "screens": []}"#.len()
+        + (200 + 300) * CHAR
+        + 2 * LAT_LON.len()
+        + MAX_SCREENS * SCREEN
+        + (MAX_SCREENS - 1) * ", ".len()
+};
+
 /// The longest a showtime may last (it bounds the overlap check's index range, see `showtime_overlaps.sql`).
 pub const MAX_SHOWTIME: Duration = Duration::hours(12);
 
@@ -578,6 +603,15 @@ mod tests {
 
     fn seat(label: &str, row: &str, n: i32, kind: &str, x: i32, y: i32) -> serde_json::Value {
         json!({ "label": label, "row": row, "number": n, "kind": kind, "x": x, "y": y })
+    }
+
+    #[test]
+    fn the_theater_body_limit_is_the_largest_valid_body_and_the_ingress_allows_it() {
+        // Measured with Python: len(json.dumps(theater)) with every field at its longest.
+        assert_eq!(THEATER_BODY_LIMIT, 4_818_129);
+        let ingress = include_str!("../../../k8s/base/ingress-theaters.yaml");
+        let annotation = format!("proxy-body-size: \"{THEATER_BODY_LIMIT}\"");
+        assert!(ingress.contains(&annotation), "k8s/base/ingress-theaters.yaml lacks {annotation}");
     }
 
     #[test]
