@@ -3,6 +3,7 @@
 //! is an accelerator, never the source of truth: every caller has a fallback (the database; the local limiter),
 //! and every Redis call is bounded by a short timeout.
 
+pub mod changes;
 pub mod seats;
 
 use std::time::Duration;
@@ -46,6 +47,8 @@ impl bb8::ManageConnection for Manager {
 #[derive(Clone)]
 pub struct Redis {
     pool: bb8::Pool<Manager>,
+    /// For connections outside the pool (subscriptions, [`changes`]).
+    client: redis::Client,
     prefix: String,
     timeout: Duration,
 }
@@ -77,12 +80,13 @@ impl Redis {
     /// The URL is invalid (already checked by configuration).
     pub fn new(config: &RedisConfig) -> Result<Self, CacheError> {
         let manager = Manager(RedisConnectionManager::new(config.url.expose())?);
+        let client = redis::Client::open(config.url.expose())?;
         let pool = bb8::Pool::builder()
             .max_size(32)
             .connection_timeout(config.timeout)
             .test_on_check_out(false)
             .build_unchecked(manager);
-        Ok(Self { pool, prefix: config.key_prefix.clone(), timeout: config.timeout })
+        Ok(Self { pool, client, prefix: config.key_prefix.clone(), timeout: config.timeout })
     }
 
     /// `prefix + name`: every key goes through here.
@@ -123,6 +127,11 @@ impl Redis {
             Ok(conn.clone())
         })
         .await
+    }
+
+    /// The client, for connections outside the pool.
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// The bound of every Redis call.
