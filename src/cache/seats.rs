@@ -57,6 +57,7 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
+use super::changes::{self, SeatChange, SeatState};
 use super::{CacheError, Redis};
 use crate::catalog::model::ShowtimeId;
 use crate::catalog::model::seatmap::{SeatLayout, ShowtimeKey, TakenSeats};
@@ -90,18 +91,26 @@ const FLUSH_MAX: usize = 512;
 /// Forgets the cached availability of `showtimes` (see the module docs): bumps each generation, so that no rebuild
 /// that started before can store its result, and deletes each entry, so that the next read rebuilds. One pipeline,
 /// without MULTI: each showtime's INCR reaches Redis before its DEL on the one connection, and the store script
-/// checks the generation, so no interleaving can keep a stale entry.
-async fn forget(redis: &Redis, showtimes: &[Uuid]) {
+/// checks the generation, so no interleaving can keep a stale entry. Then each showtime's change is published on
+/// its channel ([`super::changes`]) with the generation as its version: after the entry is gone, so that a pod that
+/// re-reads on the message cannot read the entry the change made stale.
+async fn forget(redis: &Redis, showtimes: &[(Uuid, Option<Vec<SeatState>>)]) {
     let result = redis
         .run(async |conn| {
             let mut pipe = redis::pipe();
-            for &showtime in showtimes {
-                let generation = generation_key(redis, showtime);
-                pipe.cmd("INCR").arg(&generation).ignore();
+            for (showtime, _) in showtimes {
+                let generation = generation_key(redis, *showtime);
+                pipe.cmd("INCR").arg(&generation);
                 pipe.cmd("PEXPIRE").arg(&generation).arg(GENERATION_TTL_MS).ignore();
-                pipe.cmd("DEL").arg(availability_key(redis, showtime)).ignore();
+                pipe.cmd("DEL").arg(availability_key(redis, *showtime)).ignore();
             }
-            pipe.query_async::<()>(conn).await
+            let versions = pipe.query_async::<Vec<u64>>(conn).await?;
+            let mut publish = redis::pipe();
+            for ((showtime, seats), version) in showtimes.iter().zip(versions) {
+                let change = SeatChange { showtime: *showtime, version, seats: seats.clone() };
+                publish.cmd("PUBLISH").arg(changes::channel(redis, *showtime)).arg(change.encode()).ignore();
+            }
+            publish.query_async::<()>(conn).await
         })
         .await;
     if let Err(err) = result {
@@ -131,19 +140,27 @@ struct Queue {
     /// The last sequence number handed out.
     last: u64,
     /// To the flusher task, started by the first invalidation (it needs a runtime). It ends when the cache is dropped.
-    flusher: Option<mpsc::UnboundedSender<(Uuid, u64)>>,
+    flusher: Option<mpsc::UnboundedSender<Invalidation>>,
 }
 
+/// A queued invalidation: the showtime, its sequence number, and the seats it changed if known.
+type Invalidation = (Uuid, u64, Option<Vec<SeatState>>);
+
 /// Sends what is queued, one pipeline at a time, until the cache is dropped.
-async fn flush(redis: Redis, progress: Arc<Progress>, mut queue: mpsc::UnboundedReceiver<(Uuid, u64)>) {
+async fn flush(redis: Redis, progress: Arc<Progress>, mut queue: mpsc::UnboundedReceiver<Invalidation>) {
     let mut batch = Vec::new();
-    let mut showtimes = Vec::new();
+    let mut showtimes: Vec<(Uuid, Option<Vec<SeatState>>)> = Vec::new();
     while queue.recv_many(&mut batch, FLUSH_MAX).await > 0 {
         // The queue is in sequence order (see `invalidate`): this batch ends at its last element.
-        let upto = batch.last().map_or(0, |&(_, seq)| seq);
-        showtimes.extend(batch.drain(..).map(|(showtime, _)| showtime));
-        showtimes.sort_unstable();
-        showtimes.dedup();
+        let upto = batch.last().map_or(0, |(_, seq, _)| *seq);
+        // One entry per showtime, its seats merged in sequence order (a stable sort keeps that order).
+        batch.sort_by_key(|(showtime, _, _)| *showtime);
+        for (showtime, _, seats) in batch.drain(..) {
+            match showtimes.last_mut() {
+                Some((last, merged)) if *last == showtime => *merged = changes::merge(merged.take(), seats),
+                _ => showtimes.push((showtime, seats)),
+            }
+        }
         forget(&redis, &showtimes).await;
         showtimes.clear();
         progress.pending().retain(|_, seq| *seq > upto);
@@ -272,8 +289,15 @@ impl SeatCache {
     }
 
     /// Forgets the cached availability of `showtime`: queued for the flusher, without waiting (see the module
-    /// docs). Call it after every commit that changes the showtime's claims.
+    /// docs), and announced on the showtime's channel as a change of unknown seats ([`super::changes`]). Call it
+    /// after every commit that changes the showtime's claims.
     pub fn invalidate(&self, showtime: Uuid) {
+        self.invalidate_seats(showtime, None);
+    }
+
+    /// [`SeatCache::invalidate`] by a commit that knows which seats it changed (a hold: its seats, now taken):
+    /// they are announced with the change.
+    pub fn invalidate_seats(&self, showtime: Uuid, seats: Option<Vec<SeatState>>) {
         let mut queue = self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner);
         // Numbered and sent under one lock: the flusher receives them in sequence order.
         queue.last += 1;
@@ -289,7 +313,7 @@ impl SeatCache {
             }
         };
         // Cannot fail: the receiver was open a moment ago, and the flusher gives it up only when the cache is dropped.
-        let _ = flusher.send((showtime, seq));
+        let _ = flusher.send((showtime, seq, seats));
         queue.flusher = Some(flusher);
     }
 
