@@ -5,6 +5,7 @@
 
 pub mod changes;
 pub mod seats;
+pub mod warm;
 
 use std::time::Duration;
 

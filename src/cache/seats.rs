@@ -58,6 +58,7 @@ use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::changes::{self, SeatChange, SeatState};
+use super::warm::WarmSeats;
 use super::{CacheError, Redis};
 use crate::catalog::model::ShowtimeId;
 use crate::catalog::model::seatmap::{SeatLayout, ShowtimeKey, TakenSeats};
@@ -245,6 +246,8 @@ struct Inner {
     /// Invalidations queued for the flusher. A plain mutex: held to number and send one, never across an await.
     queue: Mutex<Queue>,
     progress: Arc<Progress>,
+    /// Warm availability in memory, kept fresh by every pod's change messages ([`super::warm`]).
+    warm: WarmSeats,
 }
 
 /// The availability cache (cheap to clone).
@@ -264,6 +267,7 @@ impl SeatCache {
     pub fn new(redis: Redis, ttl: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
+                warm: WarmSeats::new(redis.clone(), ttl),
                 redis,
                 ttl,
                 epoch: Instant::now(),
@@ -298,6 +302,8 @@ impl SeatCache {
     /// [`SeatCache::invalidate`] by a commit that knows which seats it changed (a hold: its seats, now taken):
     /// they are announced with the change.
     pub fn invalidate_seats(&self, showtime: Uuid, seats: Option<Vec<SeatState>>) {
+        // This pod's next read must not be served the map from before its own commit.
+        self.inner.warm.forget(showtime);
         let mut queue = self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner);
         // Numbered and sent under one lock: the flusher receives them in sequence order.
         queue.last += 1;
@@ -413,6 +419,19 @@ impl SeatCache {
     /// The database is needed and fails (503 when no connection is to be had).
     pub async fn taken(&self, db: &Db, key: &ShowtimeKey, layout: &Arc<SeatLayout>) -> Result<TakenSeats, ApiError> {
         self.settled([key.id.0]).await;
+        // From memory while this pod is subscribed to the showtime's changes and Redis works (another pod's change
+        // is announced only once its flush to Redis succeeded).
+        let ticket = if self.bypassed() {
+            None
+        } else {
+            match self.inner.warm.get(key.id.0, layout.len()) {
+                Ok(taken) => {
+                    count("memory", 1);
+                    return Ok(taken);
+                }
+                Err(ticket) => ticket,
+            }
+        };
         let generation = match self.read(&[key]).await {
             Some(mut found) => {
                 let cached = found.pop();
@@ -421,6 +440,9 @@ impl SeatCache {
                 };
                 if let Some(taken) = value.and_then(|v| TakenSeats::decode(&v, layout.len())) {
                     count("hit", 1);
+                    if let Some(ticket) = ticket {
+                        self.inner.warm.store(key.id.0, ticket, &taken);
+                    }
                     return Ok(taken);
                 }
                 count("miss", 1);
@@ -431,7 +453,18 @@ impl SeatCache {
                 None
             }
         };
-        self.coalesced(db, key, layout, generation).await.map_err(|e| ApiError::from(&*e))
+        let taken = self.coalesced(db, key, layout, generation.clone()).await.map_err(|e| ApiError::from(&*e))?;
+        // Only what Redis will hold too (a rebuild with a generation): a rebuild from a follower, or with Redis
+        // down, is served once and not kept.
+        if let (Some(ticket), Some(_)) = (ticket, generation) {
+            self.inner.warm.store(key.id.0, ticket, &taken);
+        }
+        Ok(taken)
+    }
+
+    /// The in-memory availability (for tests and diagnostics).
+    pub fn warm(&self) -> &WarmSeats {
+        &self.inner.warm
     }
 
     /// Rebuilds one showtime, sharing the work with concurrent requests for the same (showtime, generation). The
