@@ -1,7 +1,8 @@
-//! Redis: the connection pool every Redis user shares ([`Redis`]) and the seat-availability cache ([`seats`]). The
-//! rate limits shared across pods also run on Redis, but they live with the other limits in [`crate::edge`]. Redis
-//! is an accelerator, never the source of truth: every caller has a fallback (the database; the local limiter),
-//! and every Redis call is bounded by a short timeout.
+//! Redis: the connection pool every Redis user shares ([`Redis`]), the seat-availability cache ([`seats`]), the
+//! seat-change channel every pod publishes on and subscribes to ([`changes`]), and the warm availability each pod
+//! keeps in memory from it ([`warm`]). The rate limits shared across pods also run on Redis, but they live with the
+//! other limits in [`crate::edge`]. Redis is an accelerator, never the source of truth: every caller has a fallback
+//! (the database; the local limiter), and every Redis call is bounded by a short timeout.
 
 pub mod changes;
 pub mod seats;

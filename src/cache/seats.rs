@@ -40,6 +40,13 @@
 //! rebuild per (showtime, generation), whose result every waiting request shares. Many showtimes at once
 //! (`seatsAvailable` in lists) are one `MGET`, one query for the misses and one script call.
 //!
+//! # In memory first
+//! Before Redis, [`SeatCache::taken`] asks the pod's memory ([`super::warm`]): a warm showtime's availability is
+//! served from there while the pod is subscribed to its change channel ([`super::changes`], on which the flusher
+//! below publishes after each flush), so a warm seat map costs neither Redis nor the database. `invalidate` drops
+//! this pod's entry at once (its own holds show on its next read); other pods drop theirs one pub/sub hop after
+//! the flush. Lists (`taken_many`) read Redis as before.
+//!
 //! # Redis down
 //! Every Redis call has the client's timeout; on a failure the cache is bypassed for a second (so a hung Redis
 //! costs one timeout per second, not one per request) and availability comes from the primary. Results are counted

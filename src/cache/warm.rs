@@ -205,7 +205,6 @@ impl WarmSeats {
         tokio::spawn(subscriber(Arc::downgrade(&self.inner), receiver));
     }
 
-
     /// A new connection: entries of the last one were dropped when it was lost, any left from before this task
     /// are too, and the subscriptions asked for before it are void.
     fn connected_anew(&self, commands: &mut mpsc::UnboundedReceiver<Command>) {
