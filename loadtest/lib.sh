@@ -35,8 +35,8 @@ lt_build() {
   mkdir -p "$LT_OUT/bin"
   for attempt in 1 2 3; do
     lt_log "building (release, $LT_SHA)"
-    (cd "$LT_ROOT" && BOXOFFICE_GIT_SHA="$LT_SHA" cargo build --release --bin boxoffice --example loadgen)
-    cp "$target/release/boxoffice" "$target/release/examples/loadgen" "$LT_OUT/bin/"
+    (cd "$LT_ROOT" && BOXOFFICE_GIT_SHA="$LT_SHA" cargo build --release --bin boxoffice --example loadgen --example ceiling)
+    cp "$target/release/boxoffice" "$target/release/examples/loadgen" "$target/release/examples/ceiling" "$LT_OUT/bin/"
     if grep -qaF -- "$LT_SHA" "$LT_OUT/bin/boxoffice" && grep -qaF -- "$LT_SHA" "$LT_OUT/bin/loadgen"; then break; fi
     lt_log "attempt $attempt: another checkout's build replaced the binaries; building again"
   done

@@ -107,6 +107,9 @@ def verdict(ok):
 
 # --- goals -------------------------------------------------------------------------------------------------------
 seatmap_ratio = ratio_median("seatmap", "static")
+# Issue #18: against a bare axum server (examples/ceiling.rs) answering the same bytes, in the same rounds.
+static_over_bare = ratio_median("static", "ceiling")
+seatmap_over_bare = ratio_median("seatmap", "ceiling")
 city_ratio = ratio_median("city", "static")
 holds_over_minimal = ratio_median("holds", "pgbench-minimal")
 holds_over_service = ratio_median("holds", "pgbench-service")
@@ -177,6 +180,11 @@ def drain_figures():
 drain = drain_figures()
 
 goals = [
+    ("static route >= 80% of bare axum's requests/s (issue #18)", pct(static_over_bare),
+     None if static_over_bare is None else static_over_bare >= 0.8),
+    ("seat map >= 50% of bare axum's requests/s, same body size (issue #18)", pct(seatmap_over_bare),
+     None if seatmap_over_bare is None else seatmap_over_bare >= 0.5),
+    ("seat map p99 <= 5 ms (wrk, issue #18)", f"{fmt(seatmap_p99, 2)} ms", None if seatmap_p99 is None else seatmap_p99 <= 5),
     ("seat map >= 50% of the static route's requests/s", pct(seatmap_ratio),
      None if seatmap_ratio is None else seatmap_ratio >= 0.5),
     ("seat map p99 <= 10 ms (wrk)", f"{fmt(seatmap_p99, 2)} ms", None if seatmap_p99 is None else seatmap_p99 <= 10),
@@ -217,6 +225,8 @@ goals = [
 
 # The goals with a number and a threshold, for the chart (loadtest/chart.py) and report.json.
 figures = [
+    {"label": "static route / bare axum", "value": static_over_bare, "goal": 0.8, "unit": "%", "better": "higher"},
+    {"label": "warm seat map / bare axum", "value": seatmap_over_bare, "goal": 0.5, "unit": "%", "better": "higher"},
     {"label": "warm seat map / static route", "value": seatmap_ratio, "goal": 0.5, "unit": "%", "better": "higher"},
     {"label": "/theaters?city= / static route", "value": city_ratio, "goal": 0.3, "unit": "%", "better": "higher"},
     {"label": "API holds / pgbench minimal hold", "value": holds_over_minimal, "goal": 0.6, "unit": "%",
@@ -277,10 +287,11 @@ def rss_of(p):
     return f"{p['peakRssKb'] / 1024:.1f}" if p.get("server") and p["peakRssKb"] else "–"
 
 
-BASELINE_OF = {"seatmap": "static", "city": "static", "near": "static", "holds": "pgbench-minimal",
+BASELINE_OF = {"static": "ceiling", "seatmap": "static", "city": "static", "near": "static", "holds": "pgbench-minimal",
                "scaled-seatmap": "static", "scaled-holds": "pgbench-minimal"}
 LABEL = {
-    "static": f"wrk GET /loadtest/static?bytes={args.body_bytes} (HTTP ceiling)",
+    "ceiling": "wrk bare axum, the same body from memory (examples/ceiling.rs)",
+    "static": f"wrk GET /loadtest/static?bytes={args.body_bytes} (the service's layers, no work)",
     "seatmap": "wrk GET /showtimes/{id}/seats (200 seats, warm)",
     "city": "wrk GET /theaters?city=new%20york",
     "near": "wrk GET /theaters?near=<random> (uncached)",
@@ -305,7 +316,10 @@ def summary_row(prefix):
         empty = median_of(prefix[len("scaled-"):], "rps")
         ratio_text = f"{pct(med([r['rps'] for r in res]) / empty)} of empty" if empty else "–"
     else:
-        ratio_text = f"{pct(ratio)} of static" if ratio is not None else ""
+        ratio_text = f"{pct(ratio)} of {base}" if ratio is not None else ""
+        bare = ratio_median(prefix, "ceiling") if prefix in ("seatmap", "city") else None
+        if bare is not None:
+            ratio_text += f", {pct(bare)} of bare axum"
     cpu = med([p.get("serverCpuSecondsPer1000Requests") for p in runs])
     rss = max(p["peakRssKb"] for p in runs) / 1024 if runs[0].get("server") else None
     return (f"| {LABEL[prefix]} | {fmt(med([r['rps'] for r in res]))} | {fmt(med([r.get('p50_ms') for r in res]), 2)} | "
@@ -340,7 +354,8 @@ md += ["", "## wrk and pgbench (baselines and throughput)", "",
        "| phase | req/s | p50 ms | p90 ms | p99 ms | max ms | errors by status (per round) | ratio | load avg | "
        "server CPU s / 1k req | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
 md += [row for row in (summary_row(p) for p in
-                       ("static", "seatmap", "city", "near", "holds", "pgbench-minimal", "pgbench-service")) if row]
+                       ("ceiling", "static", "seatmap", "city", "near", "holds", "pgbench-minimal",
+                        "pgbench-service")) if row]
 
 if k6:
     md += ["", "## k6 scenarios (compare only with each other: k6 costs ~7x wrk's CPU per request)", "",
@@ -438,7 +453,8 @@ report = {
                  "buyers": args.buyers, "bodyBytes": args.body_bytes},
     "goals": [{"goal": g, "measured": m, "met": ok} for g, m, ok in goals],
     "figures": figures,
-    "ratios": {"seatmapOverStatic": seatmap_ratio, "cityOverStatic": city_ratio,
+    "ratios": {"staticOverBare": static_over_bare, "seatmapOverBare": seatmap_over_bare,
+               "seatmapOverStatic": seatmap_ratio, "cityOverStatic": city_ratio,
                "holdsOverPgbenchMinimal": holds_over_minimal, "holdsOverPgbenchService": holds_over_service},
     "peakRssMb": peak_rss_mb, "hwmMb": hwm_mb, "scaling": scaling, "invariants": invariants,
     "acknowledgedBookings": acks, "drain": drain, "phases": phases,

@@ -68,6 +68,9 @@ LT_SMTP_PORT="${SMTP_PORT:-18025}"
 LT_DRAIN_HOLDS="${DRAIN_HOLDS:-$(q 340000 50000)}"
 LT_DRAIN_MAILS="${DRAIN_MAILS:-$(q 45000 10000)}"
 LT_URL="http://127.0.0.1:$LT_PORT"
+# The bare axum server (examples/ceiling.rs) the reads are compared with (issue #18); PORT + 1 is the worker's.
+LT_CEILING_URL="http://127.0.0.1:$((LT_PORT + 2))"
+LT_CEILING_PID=""
 LT_USERS=4000
 LT_RUN_ID="$(date -u +%Y%m%dT%H%M%SZ)"
 LT_OUT="$LT_ROOT/loadtest/results/$LT_RUN_ID"
@@ -83,6 +86,7 @@ SEATMAP_SHOWTIME=5
 # file during a run cannot break it.
 main() {
   cleanup() {
+    [[ -z $LT_CEILING_PID ]] || kill "$LT_CEILING_PID" 2>/dev/null || true
     lt_worker_stop
     lt_sink_stop
     lt_server_stop
@@ -128,14 +132,20 @@ main() {
   STATIC_SIZE="$(curl -fsS "$LT_URL/loadtest/static?bytes=$SIZE" | wc -c)"
   [[ $STATIC_SIZE == "$SIZE" ]] || lt_die "static body is $STATIC_SIZE bytes, not $SIZE"
   lt_log "seat map of showtime $SEATMAP_ID: 200 seats, $SIZE bytes"
+  "$LT_OUT/bin/ceiling" "${LT_CEILING_URL#http://}" 2>>"$LT_OUT/ceiling.log" &
+  LT_CEILING_PID=$!
+  for _ in $(seq 50); do curl -fsS -o /dev/null "$LT_CEILING_URL/loadtest/static" 2>/dev/null && break; sleep 0.1; done
+  CEILING_SIZE="$(curl -fsS "$LT_CEILING_URL/loadtest/static?bytes=$SIZE" | wc -c)"
+  [[ $CEILING_SIZE == "$SIZE" ]] || lt_die "the bare axum body is $CEILING_SIZE bytes, not $SIZE"
 
   declare -A URL=(
+    [ceiling]="$LT_CEILING_URL/loadtest/static?bytes=$SIZE"
     [static]="$LT_URL/loadtest/static?bytes=$SIZE"
     [seatmap]="$LT_URL/showtimes/$SEATMAP_ID/seats"
     [city]="$LT_URL/theaters?city=new%20york"
     [near]="$LT_URL/theaters"
   )
-  declare -A SCRIPT=([static]=loadtest/report.lua [seatmap]=loadtest/report.lua [city]=loadtest/report.lua
+  declare -A SCRIPT=([ceiling]=loadtest/report.lua [static]=loadtest/report.lua [seatmap]=loadtest/report.lua [city]=loadtest/report.lua
     [near]=loadtest/near.lua)
 
   read_run() { # <target> <phase name> <seconds>
@@ -149,7 +159,7 @@ main() {
   }
 
   lt_log "warm-up (5 s a target; the holds' rows are deleted)"
-  for target in static seatmap city near; do read_run "$target" "warmup-$target" 5; done
+  for target in ceiling static seatmap city near; do read_run "$target" "warmup-$target" 5; done
   holds_run warmup-holds 5 0
   ((LT_DRAIN_ONLY)) || measure
   if ((LT_DRAIN_HOLDS + LT_DRAIN_MAILS > 0)); then drain; fi
@@ -173,8 +183,8 @@ main() {
 measure() {
   # --- baselines and wrk measurements, interleaved ------------------------------------------------------------------
   for round in $(seq "$LT_ROUNDS"); do
-    lt_log "round $round/$LT_ROUNDS: static, seat map, city, near ($LT_READ_SECONDS s each)"
-    for target in static seatmap city near; do read_run "$target" "$target-$round" "$LT_READ_SECONDS"; done
+    lt_log "round $round/$LT_ROUNDS: bare axum, static, seat map, city, near ($LT_READ_SECONDS s each)"
+    for target in ceiling static seatmap city near; do read_run "$target" "$target-$round" "$LT_READ_SECONDS"; done
     lt_log "round $round/$LT_ROUNDS: (a) API holds, (b) pgbench minimal hold, (c) pgbench service SQL ($LT_HOLDS_SECONDS s each)"
     holds_run "holds-$round" "$LT_HOLDS_SECONDS" 0
     lt_pgbench "pgbench-minimal-$round" loadtest/pgbench/minimal_hold.sql 0

@@ -157,7 +157,8 @@ pub const CATALOGUE: &[Metric] = &[
     counter(
         "boxoffice_cache_requests_total",
         &["cache", "result"],
-        "Redis cache lookups by cache and result: hit, miss, error (Redis down or slow; the database answered)",
+        "Redis cache lookups by cache and result: hit, miss, error (Redis down or slow; the database answered); \
+         memory (seats: served from the pod's memory, neither Redis nor the database asked)",
     ),
     gauge("boxoffice_redis_pool_connections", &["state"], "Redis connections by state: size (open), idle"),
     // Rate limits

@@ -1,9 +1,12 @@
-//! Redis: the connection pool every Redis user shares ([`Redis`]) and the seat-availability cache ([`seats`]). The
-//! rate limits shared across pods also run on Redis, but they live with the other limits in [`crate::edge`]. Redis
-//! is an accelerator, never the source of truth: every caller has a fallback (the database; the local limiter),
-//! and every Redis call is bounded by a short timeout.
+//! Redis: the connection pool every Redis user shares ([`Redis`]), the seat-availability cache ([`seats`]), the
+//! seat-change channel every pod publishes on and subscribes to ([`changes`]), and the warm availability each pod
+//! keeps in memory from it ([`warm`]). The rate limits shared across pods also run on Redis, but they live with the
+//! other limits in [`crate::edge`]. Redis is an accelerator, never the source of truth: every caller has a fallback
+//! (the database; the local limiter), and every Redis call is bounded by a short timeout.
 
+pub mod changes;
 pub mod seats;
+pub mod warm;
 
 use std::time::Duration;
 
@@ -46,6 +49,8 @@ impl bb8::ManageConnection for Manager {
 #[derive(Clone)]
 pub struct Redis {
     pool: bb8::Pool<Manager>,
+    /// For connections outside the pool (subscriptions, [`changes`]).
+    client: redis::Client,
     prefix: String,
     timeout: Duration,
 }
@@ -77,12 +82,13 @@ impl Redis {
     /// The URL is invalid (already checked by configuration).
     pub fn new(config: &RedisConfig) -> Result<Self, CacheError> {
         let manager = Manager(RedisConnectionManager::new(config.url.expose())?);
+        let client = redis::Client::open(config.url.expose())?;
         let pool = bb8::Pool::builder()
             .max_size(32)
             .connection_timeout(config.timeout)
             .test_on_check_out(false)
             .build_unchecked(manager);
-        Ok(Self { pool, prefix: config.key_prefix.clone(), timeout: config.timeout })
+        Ok(Self { pool, client, prefix: config.key_prefix.clone(), timeout: config.timeout })
     }
 
     /// `prefix + name`: every key goes through here.
@@ -123,6 +129,11 @@ impl Redis {
             Ok(conn.clone())
         })
         .await
+    }
+
+    /// The client, for connections outside the pool.
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// The bound of every Redis call.

@@ -40,6 +40,13 @@
 //! rebuild per (showtime, generation), whose result every waiting request shares. Many showtimes at once
 //! (`seatsAvailable` in lists) are one `MGET`, one query for the misses and one script call.
 //!
+//! # In memory first
+//! Before Redis, [`SeatCache::taken`] asks the pod's memory ([`super::warm`]): a warm showtime's availability is
+//! served from there while the pod is subscribed to its change channel ([`super::changes`], on which the flusher
+//! below publishes after each flush), so a warm seat map costs neither Redis nor the database. `invalidate` drops
+//! this pod's entry at once (its own holds show on its next read); other pods drop theirs one pub/sub hop after
+//! the flush. Lists (`taken_many`) read Redis as before.
+//!
 //! # Redis down
 //! Every Redis call has the client's timeout; on a failure the cache is bypassed for a second (so a hung Redis
 //! costs one timeout per second, not one per request) and availability comes from the primary. Results are counted
@@ -56,6 +63,8 @@ use futures_util::future::{BoxFuture, Shared};
 use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, watch};
 
+use super::changes::{self, SeatChange, SeatState};
+use super::warm::WarmSeats;
 use super::{CacheError, Redis};
 use crate::catalog::model::ShowtimeId;
 use crate::catalog::model::seatmap::{SeatLayout, ShowtimeKey, TakenSeats};
@@ -89,18 +98,26 @@ const FLUSH_MAX: usize = 512;
 /// Forgets the cached availability of `showtimes` (see the module docs): bumps each generation, so that no rebuild
 /// that started before can store its result, and deletes each entry, so that the next read rebuilds. One pipeline,
 /// without MULTI: each showtime's INCR reaches Redis before its DEL on the one connection, and the store script
-/// checks the generation, so no interleaving can keep a stale entry.
-async fn forget(redis: &Redis, showtimes: &[ShowtimeId]) {
+/// checks the generation, so no interleaving can keep a stale entry. Then each showtime's change is published on
+/// its channel ([`super::changes`]) with the generation as its version: after the entry is gone, so that a pod that
+/// re-reads on the message cannot read the entry the change made stale.
+async fn forget(redis: &Redis, showtimes: &[(ShowtimeId, Option<Vec<SeatState>>)]) {
     let result = redis
         .run(async |conn| {
             let mut pipe = redis::pipe();
-            for &showtime in showtimes {
-                let generation = generation_key(redis, showtime);
-                pipe.cmd("INCR").arg(&generation).ignore();
+            for (showtime, _) in showtimes {
+                let generation = generation_key(redis, *showtime);
+                pipe.cmd("INCR").arg(&generation);
                 pipe.cmd("PEXPIRE").arg(&generation).arg(GENERATION_TTL_MS).ignore();
-                pipe.cmd("DEL").arg(availability_key(redis, showtime)).ignore();
+                pipe.cmd("DEL").arg(availability_key(redis, *showtime)).ignore();
             }
-            pipe.query_async::<()>(conn).await
+            let versions = pipe.query_async::<Vec<u64>>(conn).await?;
+            let mut publish = redis::pipe();
+            for ((showtime, seats), version) in showtimes.iter().zip(versions) {
+                let change = SeatChange { showtime: *showtime, version, seats: seats.clone() };
+                publish.cmd("PUBLISH").arg(changes::channel(redis, *showtime)).arg(change.encode()).ignore();
+            }
+            publish.query_async::<()>(conn).await
         })
         .await;
     if let Err(err) = result {
@@ -130,19 +147,27 @@ struct Queue {
     /// The last sequence number handed out.
     last: u64,
     /// To the flusher task, started by the first invalidation (it needs a runtime). It ends when the cache is dropped.
-    flusher: Option<mpsc::UnboundedSender<(ShowtimeId, u64)>>,
+    flusher: Option<mpsc::UnboundedSender<Invalidation>>,
 }
 
+/// A queued invalidation: the showtime, its sequence number, and the seats it changed if known.
+type Invalidation = (ShowtimeId, u64, Option<Vec<SeatState>>);
+
 /// Sends what is queued, one pipeline at a time, until the cache is dropped.
-async fn flush(redis: Redis, progress: Arc<Progress>, mut queue: mpsc::UnboundedReceiver<(ShowtimeId, u64)>) {
+async fn flush(redis: Redis, progress: Arc<Progress>, mut queue: mpsc::UnboundedReceiver<Invalidation>) {
     let mut batch = Vec::new();
-    let mut showtimes = Vec::new();
+    let mut showtimes: Vec<(ShowtimeId, Option<Vec<SeatState>>)> = Vec::new();
     while queue.recv_many(&mut batch, FLUSH_MAX).await > 0 {
         // The queue is in sequence order (see `invalidate`): this batch ends at its last element.
-        let upto = batch.last().map_or(0, |&(_, seq)| seq);
-        showtimes.extend(batch.drain(..).map(|(showtime, _)| showtime));
-        showtimes.sort_unstable();
-        showtimes.dedup();
+        let upto = batch.last().map_or(0, |(_, seq, _)| *seq);
+        // One entry per showtime, its seats merged in sequence order (a stable sort keeps that order).
+        batch.sort_by_key(|(showtime, _, _)| *showtime);
+        for (showtime, _, seats) in batch.drain(..) {
+            match showtimes.last_mut() {
+                Some((last, merged)) if *last == showtime => *merged = changes::merge(merged.take(), seats),
+                _ => showtimes.push((showtime, seats)),
+            }
+        }
         forget(&redis, &showtimes).await;
         showtimes.clear();
         progress.pending().retain(|_, seq| *seq > upto);
@@ -227,6 +252,8 @@ struct Inner {
     /// Invalidations queued for the flusher. A plain mutex: held to number and send one, never across an await.
     queue: Mutex<Queue>,
     progress: Arc<Progress>,
+    /// Warm availability in memory, kept fresh by every pod's change messages ([`super::warm`]).
+    warm: WarmSeats,
 }
 
 /// The availability cache (cheap to clone).
@@ -246,6 +273,7 @@ impl SeatCache {
     pub fn new(redis: Redis, ttl: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
+                warm: WarmSeats::new(redis.clone(), ttl),
                 redis,
                 ttl,
                 epoch: Instant::now(),
@@ -271,8 +299,17 @@ impl SeatCache {
     }
 
     /// Forgets the cached availability of `showtime`: queued for the flusher, without waiting (see the module
-    /// docs). Call it after every commit that changes the showtime's claims.
+    /// docs), and announced on the showtime's channel as a change of unknown seats ([`super::changes`]). Call it
+    /// after every commit that changes the showtime's claims.
     pub fn invalidate(&self, showtime: ShowtimeId) {
+        self.invalidate_seats(showtime, None);
+    }
+
+    /// [`SeatCache::invalidate`] by a commit that knows which seats it changed (a hold: its seats, now taken):
+    /// they are announced with the change.
+    pub fn invalidate_seats(&self, showtime: ShowtimeId, seats: Option<Vec<SeatState>>) {
+        // This pod's next read must not be served the map from before its own commit.
+        self.inner.warm.forget(showtime);
         let mut queue = self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner);
         // Numbered and sent under one lock: the flusher receives them in sequence order.
         queue.last += 1;
@@ -288,7 +325,7 @@ impl SeatCache {
             }
         };
         // Cannot fail: the receiver was open a moment ago, and the flusher gives it up only when the cache is dropped.
-        let _ = flusher.send((showtime, seq));
+        let _ = flusher.send((showtime, seq, seats));
         queue.flusher = Some(flusher);
     }
 
@@ -388,6 +425,19 @@ impl SeatCache {
     /// The database is needed and fails (503 when no connection is to be had).
     pub async fn taken(&self, db: &Db, key: &ShowtimeKey, layout: &Arc<SeatLayout>) -> Result<TakenSeats, ApiError> {
         self.settled([key.id]).await;
+        // From memory while this pod is subscribed to the showtime's changes and Redis works (another pod's change
+        // is announced only once its flush to Redis succeeded).
+        let ticket = if self.bypassed() {
+            None
+        } else {
+            match self.inner.warm.get(key.id, layout.len()) {
+                Ok(taken) => {
+                    count("memory", 1);
+                    return Ok(taken);
+                }
+                Err(ticket) => ticket,
+            }
+        };
         let generation = match self.read(&[key]).await {
             Some(mut found) => {
                 let cached = found.pop();
@@ -396,6 +446,9 @@ impl SeatCache {
                 };
                 if let Some(taken) = value.and_then(|v| TakenSeats::decode(&v, layout.len())) {
                     count("hit", 1);
+                    if let Some(ticket) = ticket {
+                        self.inner.warm.store(key.id, ticket, &taken);
+                    }
                     return Ok(taken);
                 }
                 count("miss", 1);
@@ -406,7 +459,18 @@ impl SeatCache {
                 None
             }
         };
-        self.coalesced(db, key, layout, generation).await.map_err(|e| ApiError::from(&*e))
+        let taken = self.coalesced(db, key, layout, generation.clone()).await.map_err(|e| ApiError::from(&*e))?;
+        // Only what Redis will hold too (a rebuild with a generation): a rebuild from a follower, or with Redis
+        // down, is served once and not kept.
+        if let (Some(ticket), Some(_)) = (ticket, generation) {
+            self.inner.warm.store(key.id, ticket, &taken);
+        }
+        Ok(taken)
+    }
+
+    /// The in-memory availability (for tests and diagnostics).
+    pub fn warm(&self) -> &WarmSeats {
+        &self.inner.warm
     }
 
     /// Rebuilds one showtime, sharing the work with concurrent requests for the same (showtime, generation). The

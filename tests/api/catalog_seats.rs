@@ -1,5 +1,5 @@
 //! Seat maps: content, ETag / If-None-Match, the availability cache (TTL, invalidation, coalescing), Redis outages,
-//! and availability read from the primary when the read pool lags.
+//! availability read from the primary when the read pool lags, and the in-memory maps kept fresh by pub/sub.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -334,4 +334,111 @@ async fn a_started_or_canceled_showtime_says_so_and_shows_no_seat_available() {
         let (again, _) = seat_map(&app, showtime).await;
         assert_eq!(again, etag, "{status}: a stable ETag");
     }
+}
+
+/// Polls `check` until it holds or `deadline` has passed (no fixed sleep: it returns as soon as it holds).
+async fn eventually(deadline: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads `showtime`'s map on `app` until one read is answered from the pod's memory (the subscription is up).
+async fn warm_up(app: &TestApp, showtime: Uuid) {
+    let warm = app.state.catalog.caches.seats.warm().clone();
+    let served = warm.served();
+    let warmed = eventually(Duration::from_secs(10), async || {
+        seat_map(app, showtime).await;
+        warm.served() > served
+    })
+    .await;
+    assert!(warmed, "the seat map is never served from memory");
+}
+
+#[tokio::test]
+async fn a_change_on_one_pod_reaches_the_memory_of_another_through_pubsub() {
+    // A long TTL: only the change message can make pod B drop what it holds in memory.
+    let ttl = [("BOXOFFICE_SEATMAP_TTL_MS", "60000")];
+    let a = TestApp::spawn_with(&ttl).await;
+    let b = TestApp::spawn_on(&a.db_name, test_config(&a.db_name, &ttl)).await;
+    let (showtime, region, _) = future_showtime(&a).await;
+    warm_up(&b, showtime).await;
+    let (_, before) = seat_map(&b, showtime).await;
+    assert!(available(&before, "H4"));
+    let warm_b = b.state.catalog.caches.seats.warm().clone();
+    assert!(warm_b.holds(ShowtimeId(showtime)));
+
+    // Pod A commits a claim and invalidates, as booking does after a hold; B is not asked anything meanwhile.
+    claim(&a, showtime, &region, &["H4"], Some("10 minutes")).await;
+    a.state.catalog.caches.seats.invalidate(ShowtimeId(showtime));
+    let dropped = eventually(Duration::from_secs(5), async || !warm_b.holds(ShowtimeId(showtime))).await;
+    assert!(dropped, "pod B never learned of pod A's change");
+    let (_, after) = seat_map(&b, showtime).await;
+    assert!(!available(&after, "H4"), "pod B serves the map from before the change");
+    // And B serves the new map from memory again.
+    warm_up(&b, showtime).await;
+    let (_, warm) = seat_map(&b, showtime).await;
+    assert!(!available(&warm, "H4"));
+}
+
+/// A Redis server of this test's own on port 19150 (its pub/sub clients are killed; the shared one's must not be).
+struct OwnRedis(std::process::Child);
+
+impl OwnRedis {
+    async fn start() -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", "19150", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        let up = eventually(Duration::from_secs(10), async || {
+            redis::Client::open("redis://127.0.0.1:19150").expect("url").get_connection().is_ok()
+        })
+        .await;
+        assert!(up, "redis-server on 19150 did not start");
+        Self(child)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_pod_that_loses_its_subscription_reads_through_redis_until_it_has_resubscribed() {
+    let _redis = OwnRedis::start().await;
+    let config = [("BOXOFFICE_REDIS_URL", "redis://127.0.0.1:19150"), ("BOXOFFICE_SEATMAP_TTL_MS", "60000")];
+    let a = TestApp::spawn_with(&config).await;
+    let b = TestApp::spawn_on(&a.db_name, test_config(&a.db_name, &config)).await;
+    let (showtime, region, _) = future_showtime(&a).await;
+    warm_up(&b, showtime).await;
+    let warm_b = b.state.catalog.caches.seats.warm().clone();
+
+    // Every subscriber's connection is killed: what B holds may miss messages, so it is dropped at once.
+    let mut admin = redis::Client::open("redis://127.0.0.1:19150").expect("url").get_connection().expect("connect");
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query(&mut admin).expect("kill");
+    assert!(killed >= 1, "no subscriber to kill");
+    let dropped = eventually(Duration::from_secs(5), async || !warm_b.holds(ShowtimeId(showtime))).await;
+    assert!(dropped, "pod B kept its in-memory map after losing the subscription");
+    // A change B may not hear of: B's next read is current all the same.
+    claim(&a, showtime, &region, &["J6"], Some("10 minutes")).await;
+    let cache_a = a.state.catalog.caches.seats.clone();
+    cache_a.invalidate(ShowtimeId(showtime));
+    cache_a.settled([ShowtimeId(showtime)]).await;
+    let (_, after) = seat_map(&b, showtime).await;
+    assert!(!available(&after, "J6"), "pod B served a map older than the change");
+    // Resubscribed, B serves from memory again, and what it serves is current.
+    warm_up(&b, showtime).await;
+    let (_, warm) = seat_map(&b, showtime).await;
+    assert!(!available(&warm, "J6"));
 }

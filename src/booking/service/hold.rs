@@ -12,6 +12,7 @@ use crate::booking::combine::Outcome as BatchOutcome;
 use crate::booking::gate::Refused as GateRefusal;
 use crate::booking::model::{Booking, BookingId, BookingStatus, check_showtime_open, check_user_cap, unknown_seats};
 use crate::booking::store::{self, HeldRow, NewHold};
+use crate::cache::changes::SeatState;
 use crate::db::{self, RetryError, Tx, TxError};
 
 /// A successful hold, before its post-commit effects.
@@ -230,7 +231,8 @@ impl BookingService {
             }
         }
         if taken_over.is_empty() {
-            self.seats.invalidate(booking.showtime_id);
+            let taken = booking.seats.iter().map(|s| SeatState { label: s.label.clone(), available: false });
+            self.seats.invalidate_seats(booking.showtime_id, Some(taken.collect()));
         } else {
             // Expiring a taken-over booking released its other claims: the seat gate forgets too.
             self.after_claims_changed(booking.showtime_id);
