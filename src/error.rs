@@ -94,6 +94,11 @@ pub enum Problem {
     IdempotencyKeyReused,
     /// 409: the first request with this Idempotency-Key is still running; retry after `Retry-After`.
     IdempotencyKeyInFlight,
+    /// 409: no seats fit a best-available request (`reason`: `not-enough-seats`, `no-block-fits`,
+    /// `no-accessible-fit`).
+    NoSeatsFit,
+    /// 409: the hold cannot be extended (`reason`: `limit-reached` with `limit`, or `showtime-starts`).
+    HoldExtensionRefused,
 }
 
 impl Problem {
@@ -118,7 +123,9 @@ impl Problem {
             | Self::SeatLimitExceeded
             | Self::BookingStateConflict
             | Self::PaymentInProgress
-            | Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
+            | Self::IdempotencyKeyInFlight
+            | Self::NoSeatsFit
+            | Self::HoldExtensionRefused => StatusCode::CONFLICT,
             Self::UnknownSeats | Self::UnknownShowtime | Self::TooManySeats | Self::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -166,6 +173,8 @@ impl Problem {
             Self::PaymentUnavailable => "payment-unavailable",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::IdempotencyKeyInFlight => "idempotency-key-in-flight",
+            Self::NoSeatsFit => "no-seats-fit",
+            Self::HoldExtensionRefused => "hold-extension-refused",
         }
     }
 
@@ -205,6 +214,8 @@ impl Problem {
             Self::PaymentUnavailable => "Payments unavailable",
             Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::IdempotencyKeyInFlight => "Request with this idempotency key in progress",
+            Self::NoSeatsFit => "No seats fit the request",
+            Self::HoldExtensionRefused => "Hold cannot be extended",
         }
     }
 
@@ -278,6 +289,8 @@ every_problem!(
     PaymentUnavailable,
     IdempotencyKeyReused,
     IdempotencyKeyInFlight,
+    NoSeatsFit,
+    HoldExtensionRefused,
 );
 
 /// One invalid input, reported in the `errors` extension of a validation problem.

@@ -65,6 +65,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     3 => "0003_payment_attempts",
     4 => "0004_search_keys_fold_punctuation",
     5 => "0005_showtime_cancellations",
+    6 => "0006_hold_extensions",
 );
 
 /// CockroachDB migrations, in order.
@@ -74,6 +75,7 @@ pub const COCKROACH: &[Migration] = migrations!("cockroach":
     3 => "0003_payment_attempts",
     4 => "0004_search_keys_fold_punctuation",
     5 => "0005_showtime_cancellations",
+    6 => "0006_hold_extensions",
 );
 
 /// How long an unfinished CockroachDB migration's claim stays valid without renewal before another runner may take

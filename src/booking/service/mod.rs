@@ -23,7 +23,9 @@
 //! charge attempt that the reconciler shares), [`cancel`], [`jobs`] (sweeper, reconciler) and [`idempotency`]
 //! (keys, stored responses, a taken key's verdict). Here: the commands, the service and what they share.
 
+mod best;
 mod cancel;
+mod extend;
 mod hold;
 mod idempotency;
 mod jobs;
@@ -31,6 +33,7 @@ mod payment;
 pub mod showtime_cancel;
 
 use idempotency::check_claimed;
+pub use best::BestCommand;
 pub use idempotency::{Idempotency, StoredResponse};
 pub use jobs::JobReport;
 pub use showtime_cancel::CancellationProgress;
@@ -110,6 +113,18 @@ pub struct HoldCommand {
     pub seats: SeatSelection,
     /// Its idempotency, if the client sent a key.
     pub idempotency: Option<Idempotency>,
+    /// A best-available proposal's guards (`booking::pick`): the free seats next to it and the seats beyond them,
+    /// checked in the hold's transaction; empty for a manual selection.
+    pub guards: Vec<StrandGuard>,
+}
+
+/// A [`crate::booking::pick::Guard`] by seat label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrandGuard {
+    /// The free seat next to the selection.
+    pub next: String,
+    /// The seat beyond it in the same block (`None`: an aisle or a wall).
+    pub beyond: Option<String>,
 }
 
 /// A payment to make.
