@@ -171,6 +171,9 @@ pub struct BookingService {
     gate: Option<SeatGate>,
     /// Group commit of holds waiting for a write connection (`None`: disabled by configuration).
     combiner: Option<Arc<HoldCombiner>>,
+    /// Best-available holds take turns per showtime on this pod ([`best`] says why); entries live while someone
+    /// holds or waits for the turn. A std mutex: held only to find or drop an entry, never across an await.
+    best_turns: best::Turns,
 }
 
 impl std::fmt::Debug for BookingService {
@@ -205,6 +208,7 @@ impl BookingService {
             booking_regions: RegionCache::new(REGION_CACHE_CAPACITY),
             gate: config.booking.seat_gate.then(|| SeatGate::new(config.booking.seat_gate_memory)),
             combiner,
+            best_turns: best::Turns::default(),
         }
     }
 
