@@ -381,3 +381,37 @@ async fn only_a_live_hold_of_its_owner_is_extended() {
     // None of those refusals used up the owner's extension.
     expect_status(extend(&app, &token, &live).await, StatusCode::OK).await;
 }
+
+#[tokio::test]
+async fn a_proposal_that_would_strand_a_seat_taken_beyond_it_meanwhile_is_picked_again() {
+    // Pod A's cache still shows the hall empty while pod B's buyer takes the seat two beyond A's proposal: the
+    // proposal's seats are all free, but holding them would strand the seat between. The guard, read in A's
+    // hold transaction, refuses it and A picks again.
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_on(&a.db_name, test_config(&a.db_name, &[("BOXOFFICE_REDIS_KEY_PREFIX", "pod-b:")])).await;
+    let show = show(&a, 0).await;
+    let seats = layout(&a, show.id).await;
+    expect_status(a.get(&format!("/showtimes/{}/seats", show.id), None).await, StatusCode::OK).await;
+    let users = customers(&a, 3).await;
+    // What A will propose: the same pick on the same empty map, made by B and released again.
+    let probe = expect_status(best(&b, &users[0].1, show.id, json!({ "count": 4 })).await, StatusCode::CREATED).await;
+    let proposal = contiguous(&seats, &probe);
+    expect_status(cancel(&b, Some(&users[0].1), &id_of(&probe), None).await, StatusCode::OK).await;
+    let last = seats.iter().position(|s| s.label == proposal[3].label).expect("in the layout");
+    let first = seats.iter().position(|s| s.label == proposal[0].label).expect("in the layout");
+    let beyond = if last + 2 < seats.len() && side_by_side(&seats[last], &seats[last + 1]) && side_by_side(&seats[last + 1], &seats[last + 2]) {
+        last + 2
+    } else {
+        assert!(first >= 2 && side_by_side(&seats[first - 2], &seats[first - 1]) && side_by_side(&seats[first - 1], &seats[first]));
+        first - 2
+    };
+    held(&b, &users[1].1, show.id, &[seats[beyond].label.clone()]).await;
+    let stranded_before = orphans(&seats, &claims(&a, show.id).await.keys().cloned().collect());
+
+    let booking = expect_status(best(&a, &users[2].1, show.id, json!({ "count": 4 })).await, StatusCode::CREATED).await;
+
+    let claimed: HashSet<String> = claims(&a, show.id).await.keys().cloned().collect();
+    let added: HashSet<String> = orphans(&seats, &claimed).difference(&stranded_before).cloned().collect();
+    assert!(added.is_empty(), "A's hold stranded {added:?} (it holds {:?})", labels_of(&booking));
+    contiguous(&seats, &booking);
+}
