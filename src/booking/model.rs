@@ -757,7 +757,10 @@ mod tests {
         let lapsed = extend_until(owner, owner, false, BookingStatus::Reserved, Some(now), 0, open, 1, by, now);
         assert_eq!(lapsed, Err(ExtendRefused::Refused(Refusal::HoldExpired)));
         // Someone else's: not found; an admin: not allowed.
-        assert_eq!(extend(stranger, false, BookingStatus::Reserved, 0, open), Err(ExtendRefused::Refused(Refusal::NotFound)));
+        assert_eq!(
+            extend(stranger, false, BookingStatus::Reserved, 0, open),
+            Err(ExtendRefused::Refused(Refusal::NotFound))
+        );
         assert!(matches!(
             extend(stranger, true, BookingStatus::Reserved, 0, open),
             Err(ExtendRefused::Refused(Refusal::NotAllowed(_)))

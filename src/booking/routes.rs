@@ -22,10 +22,10 @@ use super::model::{Booking, BookingId, IdempotencyKey, SeatKind, SeatSelection, 
 use super::pick::{self, BestRequest, SweetSpot};
 use super::service::{Answer, BestCommand, CancelCommand, FinalizeCommand, HoldCommand, Idempotency, StoredResponse};
 use super::{BookingError, BookingService};
+use crate::auth::AuthUser;
 use crate::catalog::CatalogState;
 use crate::catalog::model::ShowtimeId;
 use crate::catalog::model::seatmap::{SeatLayout, TakenSeats};
-use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, PROBLEM_JSON, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
@@ -200,8 +200,11 @@ async fn hold_best(
         return Err(ApiError::invalid("body.best.count", "must be at least 1"));
     }
     if count > max {
-        return Err(ApiError::new(Problem::TooManySeats, format!("at most {max} seats per booking; {count} requested"))
-            .with("maxSeats", max));
+        return Err(ApiError::new(
+            Problem::TooManySeats,
+            format!("at most {max} seats per booking; {count} requested"),
+        )
+        .with("maxSeats", max));
     }
     if best.accessible && best.kind.is_some() {
         return Err(ApiError::invalid("body.best.kind", "not with accessible: wheelchair spaces have their own kinds"));

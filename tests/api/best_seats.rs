@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
-use crate::helpers::booking::{Show, cancel, customers, finalize, held, hold, hold_body, id_of, labels_of, lapse, show};
+use crate::helpers::booking::{
+    Show, cancel, customers, finalize, held, hold, hold_body, id_of, labels_of, lapse, show,
+};
 use crate::helpers::{TestApp, expect_problem, expect_status, test_config};
 
 /// A seat of a showtime's layout as the database has it.
@@ -67,9 +69,8 @@ fn orphans(seats: &[Seat], taken: &HashSet<String>) -> HashSet<String> {
         .filter(|&i| !taken.contains(&seats[i].label))
         .filter(|&i| {
             let left_free = i > 0 && side_by_side(&seats[i - 1], &seats[i]) && !taken.contains(&seats[i - 1].label);
-            let right_free = i + 1 < seats.len()
-                && side_by_side(&seats[i], &seats[i + 1])
-                && !taken.contains(&seats[i + 1].label);
+            let right_free =
+                i + 1 < seats.len() && side_by_side(&seats[i], &seats[i + 1]) && !taken.contains(&seats[i + 1].label);
             !left_free && !right_free
         })
         .map(|i| seats[i].label.clone())
@@ -144,12 +145,24 @@ async fn best_available_refusals_are_problems_with_a_reason() {
         "validation-error",
     )
     .await;
-    expect_problem(best(&app, &token, show.id, json!({ "count": 0 })).await, StatusCode::BAD_REQUEST, "validation-error")
-        .await;
-    expect_problem(best(&app, &token, show.id, json!({ "count": 11 })).await, StatusCode::UNPROCESSABLE_ENTITY, "too-many-seats")
-        .await;
-    expect_problem(best(&app, &token, Uuid::new_v4(), json!({ "count": 2 })).await, StatusCode::UNPROCESSABLE_ENTITY, "unknown-showtime")
-        .await;
+    expect_problem(
+        best(&app, &token, show.id, json!({ "count": 0 })).await,
+        StatusCode::BAD_REQUEST,
+        "validation-error",
+    )
+    .await;
+    expect_problem(
+        best(&app, &token, show.id, json!({ "count": 11 })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too-many-seats",
+    )
+    .await;
+    expect_problem(
+        best(&app, &token, Uuid::new_v4(), json!({ "count": 2 })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown-showtime",
+    )
+    .await;
     // Nothing was held by any of them.
     assert!(claims(&app, show.id).await.is_empty());
 }
@@ -287,8 +300,11 @@ async fn extend(app: &TestApp, token: &str, id: &Uuid) -> reqwest::Response {
 }
 
 fn expiry(booking: &Value) -> time::OffsetDateTime {
-    time::OffsetDateTime::parse(booking["holdExpiresAt"].as_str().expect("holdExpiresAt"), &time::format_description::well_known::Rfc3339)
-        .expect("rfc3339")
+    time::OffsetDateTime::parse(
+        booking["holdExpiresAt"].as_str().expect("holdExpiresAt"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("rfc3339")
 }
 
 #[tokio::test]
@@ -318,18 +334,18 @@ async fn a_hold_is_extended_once_by_the_configured_time_and_its_claims_with_it()
     assert_eq!((low, high), (stored, stored));
 
     // Once: the countdown cannot be reset again.
-    let body =
-        expect_problem(extend(&app, &token, &id).await, StatusCode::CONFLICT, "hold-extension-refused").await;
+    let body = expect_problem(extend(&app, &token, &id).await, StatusCode::CONFLICT, "hold-extension-refused").await;
     assert_eq!(body["reason"], "limit-reached");
     assert_eq!(body["limit"], 1);
-    let still: i32 = db.query_one("SELECT hold_extensions FROM bookings WHERE id = $1", &[&id]).await.expect("row").get(0);
+    let still: i32 =
+        db.query_one("SELECT hold_extensions FROM bookings WHERE id = $1", &[&id]).await.expect("row").get(0);
     assert_eq!(still, 1);
 }
 
 #[tokio::test]
 async fn an_extension_never_runs_past_the_showtime_start() {
-    let app = TestApp::spawn_with(&[("BOXOFFICE_HOLD_EXTENSION_SECS", "3600"), ("BOXOFFICE_HOLD_EXTENSIONS_MAX", "3")])
-        .await;
+    let app =
+        TestApp::spawn_with(&[("BOXOFFICE_HOLD_EXTENSION_SECS", "3600"), ("BOXOFFICE_HOLD_EXTENSIONS_MAX", "3")]).await;
     let show = show(&app, 0).await;
     let (_, token) = app.customer().await;
     let booking = held(&app, &token, show.id, &show.standard(0, 1)).await;
@@ -348,8 +364,7 @@ async fn an_extension_never_runs_past_the_showtime_start() {
 
     let extended = expect_status(extend(&app, &token, &id).await, StatusCode::OK).await;
     assert_eq!(expiry(&extended), start, "capped at the start, not an hour later");
-    let body =
-        expect_problem(extend(&app, &token, &id).await, StatusCode::CONFLICT, "hold-extension-refused").await;
+    let body = expect_problem(extend(&app, &token, &id).await, StatusCode::CONFLICT, "hold-extension-refused").await;
     assert_eq!(body["reason"], "showtime-starts");
 }
 
@@ -363,7 +378,8 @@ async fn only_a_live_hold_of_its_owner_is_extended() {
 
     let canceled = id_of(&held(&app, &token, show.id, &show.standard(0, 1)).await);
     expect_status(cancel(&app, Some(&token), &canceled, None).await, StatusCode::OK).await;
-    let body = expect_problem(extend(&app, &token, &canceled).await, StatusCode::CONFLICT, "booking-state-conflict").await;
+    let body =
+        expect_problem(extend(&app, &token, &canceled).await, StatusCode::CONFLICT, "booking-state-conflict").await;
     assert_eq!(body["bookingStatus"], "canceled");
 
     let lapsed = id_of(&held(&app, &token, show.id, &show.standard(1, 1)).await);
@@ -399,10 +415,17 @@ async fn a_proposal_that_would_strand_a_seat_taken_beyond_it_meanwhile_is_picked
     expect_status(cancel(&b, Some(&users[0].1), &id_of(&probe), None).await, StatusCode::OK).await;
     let last = seats.iter().position(|s| s.label == proposal[3].label).expect("in the layout");
     let first = seats.iter().position(|s| s.label == proposal[0].label).expect("in the layout");
-    let beyond = if last + 2 < seats.len() && side_by_side(&seats[last], &seats[last + 1]) && side_by_side(&seats[last + 1], &seats[last + 2]) {
+    let beyond = if last + 2 < seats.len()
+        && side_by_side(&seats[last], &seats[last + 1])
+        && side_by_side(&seats[last + 1], &seats[last + 2])
+    {
         last + 2
     } else {
-        assert!(first >= 2 && side_by_side(&seats[first - 2], &seats[first - 1]) && side_by_side(&seats[first - 1], &seats[first]));
+        assert!(
+            first >= 2
+                && side_by_side(&seats[first - 2], &seats[first - 1])
+                && side_by_side(&seats[first - 1], &seats[first])
+        );
         first - 2
     };
     held(&b, &users[1].1, show.id, &[seats[beyond].label.clone()]).await;

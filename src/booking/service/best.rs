@@ -97,8 +97,11 @@ impl BookingService {
             let labels: Vec<String> = proposal.seats.iter().map(|i| label(*i)).collect();
             let seats = SeatSelection::parse(&labels, labels.len())
                 .map_err(|e| BookingError::Internal(anyhow::anyhow!("layout label is no seat label: {e}")))?;
-            let guards =
-                proposal.guards.iter().map(|g| StrandGuard { next: label(g.next), beyond: g.beyond.map(label) }).collect();
+            let guards = proposal
+                .guards
+                .iter()
+                .map(|g| StrandGuard { next: label(g.next), beyond: g.beyond.map(label) })
+                .collect();
             let hold = HoldCommand {
                 user: cmd.user,
                 showtime: cmd.showtime.id.0,

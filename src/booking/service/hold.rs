@@ -280,7 +280,8 @@ impl BookingService {
 /// (a free seat next to it whose other neighbour is taken), named by the taken seats beyond them. Reading the
 /// guards' claims under SERIALIZABLE makes a concurrent hold that claims one of them conflict with this one.
 async fn strands(tx: &Tx, hold: &NewHold, guards: &[super::StrandGuard]) -> Result<Vec<String>, TxError<Stop>> {
-    let mut labels: Vec<String> = guards.iter().flat_map(|g| std::iter::once(g.next.clone()).chain(g.beyond.clone())).collect();
+    let mut labels: Vec<String> =
+        guards.iter().flat_map(|g| std::iter::once(g.next.clone()).chain(g.beyond.clone())).collect();
     labels.sort();
     labels.dedup();
     let claimed = store::live_claims_of(tx, &hold.region, hold.showtime, &labels).await?;

@@ -32,8 +32,8 @@ mod jobs;
 mod payment;
 pub mod showtime_cancel;
 
-use idempotency::check_claimed;
 pub use best::BestCommand;
+use idempotency::check_claimed;
 pub use idempotency::{Idempotency, StoredResponse};
 pub use jobs::JobReport;
 pub use showtime_cancel::CancellationProgress;
