@@ -34,6 +34,8 @@
 //! | `BOXOFFICE_SEAT_GATE` | `true` | refuse at once (409) a hold of a seat another hold of this process is claiming (`booking::gate`) |
 //! | `BOXOFFICE_SEAT_GATE_MEMORY_MS` | `2000` | how long the seat gate also refuses the seats a hold of this process committed (never past the hold's expiry; what this process releases is forgotten at once); bounds how long a seat another pod released can be refused here; `0` turns it off |
 //! | `BOXOFFICE_HOLD_BATCH_MAX` | `32` | most holds of one region committed in one transaction when every write connection is busy (`booking::combine`); `1` turns group commit off |
+//! | `BOXOFFICE_HOLD_EXTENSIONS_MAX` | `1` | how many times one hold may be extended (`POST /bookings/{id}/extend`; at most 100, `0` refuses every extension) |
+//! | `BOXOFFICE_HOLD_EXTENSION_SECS` | `300` | what one extension adds to a hold (at most 3600; never past the showtime's start) |
 //! | `BOXOFFICE_PAYMENT_PROVIDER` | `sandbox` | payment provider; `sandbox` is the in-process test provider (`tok_visa`, ...) |
 //! | `BOXOFFICE_PAYMENT_TIMEOUT_MS` | `5000` | a provider call unanswered after this is an unknown outcome (504, reconciled later) |
 //! | `BOXOFFICE_PAYMENT_WINDOW_SECS` | `120` | a hold being paid is extended to at least this far ahead |
@@ -266,6 +268,10 @@ pub struct BookingConfig {
     pub seat_gate_memory: Duration,
     /// Most holds committed together when every write connection is busy (`booking::combine`); 1 turns it off.
     pub hold_batch_max: usize,
+    /// How many times one hold may be extended (`POST /bookings/{id}/extend`); 0 refuses every extension.
+    pub hold_extensions_max: u32,
+    /// How much one extension adds to a hold (never past the showtime's start).
+    pub hold_extension: Duration,
 }
 
 /// Payment provider settings.
@@ -698,6 +704,9 @@ impl Config {
             seat_gate: v.parse("BOXOFFICE_SEAT_GATE", true)?,
             seat_gate_memory: Duration::from_millis(v.parse("BOXOFFICE_SEAT_GATE_MEMORY_MS", 2000)?),
             hold_batch_max: v.positive("BOXOFFICE_HOLD_BATCH_MAX", 32)? as usize,
+            hold_extensions_max: u32::try_from(v.parse::<u64>("BOXOFFICE_HOLD_EXTENSIONS_MAX", 1)?.min(100))
+                .unwrap_or(100),
+            hold_extension: Duration::from_secs(v.positive("BOXOFFICE_HOLD_EXTENSION_SECS", 300)?.min(3600)),
         };
         Ok(Self {
             listen_addr: v.parse("BOXOFFICE_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
@@ -802,7 +811,9 @@ mod tests {
                 max_seats_per_user_showtime: 10,
                 seat_gate: true,
                 seat_gate_memory: Duration::from_secs(2),
-                hold_batch_max: 32
+                hold_batch_max: 32,
+                hold_extensions_max: 1,
+                hold_extension: Duration::from_secs(300),
             }
         );
         assert_eq!(c.payment.provider, PaymentProvider::Sandbox);

@@ -102,6 +102,11 @@ pub enum Problem {
     TicketWrongShowtime,
     /// 410: the ticket's booking was canceled: it admits no one.
     TicketCanceled,
+    /// 409: no seats fit a best-available request (`reason`: `not-enough-seats`, `no-block-fits`,
+    /// `no-accessible-fit`).
+    NoSeatsFit,
+    /// 409: the hold cannot be extended (`reason`: `limit-reached` with `limit`, or `showtime-starts`).
+    HoldExtensionRefused,
 }
 
 impl Problem {
@@ -126,7 +131,9 @@ impl Problem {
             | Self::SeatLimitExceeded
             | Self::BookingStateConflict
             | Self::PaymentInProgress
-            | Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
+            | Self::IdempotencyKeyInFlight
+            | Self::NoSeatsFit
+            | Self::HoldExtensionRefused => StatusCode::CONFLICT,
             Self::UnknownSeats | Self::UnknownShowtime | Self::TooManySeats | Self::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -180,6 +187,8 @@ impl Problem {
             Self::TicketAlreadyAdmitted => "ticket-already-admitted",
             Self::TicketWrongShowtime => "ticket-wrong-showtime",
             Self::TicketCanceled => "ticket-canceled",
+            Self::NoSeatsFit => "no-seats-fit",
+            Self::HoldExtensionRefused => "hold-extension-refused",
         }
     }
 
@@ -223,6 +232,8 @@ impl Problem {
             Self::TicketAlreadyAdmitted => "Ticket already admitted",
             Self::TicketWrongShowtime => "Ticket for another showtime",
             Self::TicketCanceled => "Ticket canceled",
+            Self::NoSeatsFit => "No seats fit the request",
+            Self::HoldExtensionRefused => "Hold cannot be extended",
         }
     }
 
@@ -300,6 +311,8 @@ every_problem!(
     TicketAlreadyAdmitted,
     TicketWrongShowtime,
     TicketCanceled,
+    NoSeatsFit,
+    HoldExtensionRefused,
 );
 
 /// One invalid input, reported in the `errors` extension of a validation problem.

@@ -4,9 +4,9 @@
 //! between transactions, never inside one.
 //!
 //! Routes: `POST /bookings`, `GET /bookings/{bookingId}`, `PUT /bookings/{bookingId}/finalize`,
-//! `DELETE /bookings/{bookingId}`, `GET /users/me/bookings`.
+//! `DELETE /bookings/{bookingId}`, `POST /bookings/{bookingId}/extend`, `GET /users/me/bookings`.
 //!
-//! Rooms: [`model`] (pure rules), [`store`] (SQL), [`service`] (the protocol: transactions, payments, post-commit
+//! Rooms: [`model`] (pure rules), [`pick`] (best available: the pure seat picker), [`store`] (SQL), [`service`] (the protocol: transactions, payments, post-commit
 //! effects; also used by the worker's reconciler), [`sweep`] (the worker's bounded hold-expiry sweeper), [`routes`]
 //! (HTTP), [`gate`] (the in-process seat gate a hold passes before its transaction), [`combine`] (group commit: the
 //! holds that wait for a write connection go together in one transaction).
@@ -14,6 +14,7 @@
 pub mod combine;
 pub mod gate;
 pub mod model;
+pub mod pick;
 pub mod routes;
 pub mod service;
 pub mod store;
@@ -45,6 +46,8 @@ pub fn router<S>(state: S) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     Arc<BookingService>: FromRef<S>,
+    // Best available reads the showtime's layout and seat map through the catalog's caches.
+    Arc<crate::catalog::CatalogState>: FromRef<S>,
     Arc<TokenKeys>: FromRef<S>,
     Arc<Edge>: FromRef<S>,
 {
@@ -55,7 +58,8 @@ where
             "/bookings/{booking_id}",
             get(routes::get_booking).merge(delete(routes::cancel).route_layer(writes.clone())),
         )
-        .route("/bookings/{booking_id}/finalize", put(routes::finalize).route_layer(writes))
+        .route("/bookings/{booking_id}/finalize", put(routes::finalize).route_layer(writes.clone()))
+        .route("/bookings/{booking_id}/extend", post(routes::extend).route_layer(writes))
         .route("/users/me/bookings", get(routes::my_bookings))
 }
 
@@ -121,6 +125,22 @@ pub enum BookingError {
         /// Whether the refund went through already (otherwise the reconciler retries it).
         refunded: bool,
     },
+    /// No seats fit a best-available request.
+    #[error("no seats fit: {}", .0.as_str())]
+    NoFit(pick::NoFit),
+    /// A best-available proposal would strand a seat: the seats beyond it, taken since the pick, are listed (the
+    /// service picks again; should it reach a client, it reads as seats unavailable).
+    #[error("the proposal would strand a seat next to {0:?}")]
+    WouldStrand(Vec<String>),
+    /// The hold was extended as often as allowed.
+    #[error("hold extended {limit} times already")]
+    ExtensionLimit {
+        /// The configured number of extensions.
+        limit: u32,
+    },
+    /// The hold already runs until the showtime starts.
+    #[error("the hold already lasts until the showtime starts")]
+    ExtensionPastStart,
     /// Transaction retries exhausted.
     #[error("contention: {0:#}")]
     Contended(anyhow::Error),
@@ -263,6 +283,36 @@ impl From<BookingError> for ApiError {
             )
             .with("reason", ShowtimeClosed::Canceled)
             .with("refunded", refunded),
+            E::NoFit(reason) => ApiError::new(
+                Problem::NoSeatsFit,
+                match reason {
+                    pick::NoFit::NotEnoughSeats => "fewer seats of that kind are free than requested",
+                    pick::NoFit::NoBlockFits => {
+                        "no row has that many seats side by side without leaving a single seat stranded; allow a \
+                         split (best.allowSplit) or ask for fewer"
+                    }
+                    pick::NoFit::NoAccessibleFit => {
+                        "no wheelchair space with companion seats fits the request; ask for fewer seats"
+                    }
+                },
+            )
+            .with("reason", reason.as_str()),
+            E::WouldStrand(seats) => ApiError::new(
+                Problem::SeatsUnavailable,
+                format!("seats {} were taken meanwhile; pick again", seats.join(", ")),
+            )
+            .with("unavailableSeats", seats),
+            E::ExtensionLimit { limit } => ApiError::new(
+                Problem::HoldExtensionRefused,
+                format!("a hold may be extended {limit} time(s); this one has been"),
+            )
+            .with("reason", "limit-reached")
+            .with("limit", limit),
+            E::ExtensionPastStart => ApiError::new(
+                Problem::HoldExtensionRefused,
+                "the hold already lasts until the showtime starts; it cannot be extended further",
+            )
+            .with("reason", "showtime-starts"),
             E::Contended(cause) => {
                 ApiError::unavailable("too much contention on this showtime right now; retry shortly", 1).caused_by(cause)
             }

@@ -325,6 +325,58 @@ pub fn check_user_cap(live_after: i64, requested: usize, cap: usize) -> Result<(
     if live_after > cap { Err((cap, live_after.saturating_sub(requested))) } else { Ok(()) }
 }
 
+/// Why a hold is not extended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtendRefused {
+    /// The booking's state (expired, paid, canceled, being paid) or the caller.
+    Refused(Refusal),
+    /// The showtime was canceled or has started.
+    Closed(ShowtimeClosed),
+    /// The hold was extended `limit` times already.
+    Limit(u32),
+    /// The hold already lasts until the showtime starts.
+    PastStart,
+}
+
+/// What a hold becomes when extended at `now` (POST /bookings/{id}/extend): its expiry plus `by`, never past the
+/// showtime's `start_time`, at most `limit` times (`extensions` so far). Only a live `reserved` hold of its owner on
+/// a showtime still on sale is extended; the countdown cannot be reset for ever because the count is stored and
+/// checked in the same transaction that raises it.
+///
+/// # Errors
+/// Why not, in the order a client can act on: not theirs, not a live hold, showtime closed, limit, start.
+#[expect(clippy::too_many_arguments, reason = "the facts of one decision, each read from one row")]
+pub fn extend_until(
+    owner: UserId,
+    caller: UserId,
+    caller_is_admin: bool,
+    status: BookingStatus,
+    hold_expires_at: Option<OffsetDateTime>,
+    extensions: u32,
+    showtime: (&str, OffsetDateTime),
+    limit: u32,
+    by: std::time::Duration,
+    now: OffsetDateTime,
+) -> Result<OffsetDateTime, ExtendRefused> {
+    authorize(owner, caller, caller_is_admin, Action::Extend).map_err(ExtendRefused::Refused)?;
+    let expiry = match (status.effective(hold_expires_at, now), hold_expires_at) {
+        (BookingStatus::Reserved, Some(expiry)) => expiry,
+        (BookingStatus::Expired, _) => return Err(ExtendRefused::Refused(Refusal::HoldExpired)),
+        (BookingStatus::PaymentPending, _) => return Err(ExtendRefused::Refused(Refusal::PaymentInProgress)),
+        (other, _) => return Err(ExtendRefused::Refused(Refusal::WrongState(other))),
+    };
+    let (showtime_status, start_time) = showtime;
+    check_showtime_open(showtime_status, start_time, now).map_err(ExtendRefused::Closed)?;
+    if extensions >= limit {
+        return Err(ExtendRefused::Limit(limit));
+    }
+    if expiry >= start_time {
+        return Err(ExtendRefused::PastStart);
+    }
+    let by = time::Duration::try_from(by).unwrap_or(time::Duration::ZERO);
+    Ok((expiry + by).min(start_time))
+}
+
 /// What a finalize request must do with a booking in a given state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinalizeStep {
@@ -406,6 +458,8 @@ pub enum Action {
     Pay,
     /// `DELETE /bookings/{id}`.
     Cancel,
+    /// `POST /bookings/{id}/extend`.
+    Extend,
 }
 
 /// Whether `caller` (an admin or not) may do `action` to a booking owned by `owner`.
@@ -419,6 +473,7 @@ pub fn authorize(owner: UserId, caller: UserId, caller_is_admin: bool, action: A
     match (caller_is_admin, action) {
         (true, Action::View | Action::Cancel) => Ok(()),
         (true, Action::Pay) => Err(Refusal::NotAllowed("only the booking's owner can pay for it")),
+        (true, Action::Extend) => Err(Refusal::NotAllowed("only the booking's owner can extend its hold")),
         (false, _) => Err(Refusal::NotFound),
     }
 }
@@ -667,5 +722,53 @@ mod tests {
         assert_eq!(judge_key("h1", None, "h1"), KeyVerdict::InFlight);
         assert_eq!(judge_key("h1", None, "h2"), KeyVerdict::Reused);
         assert_eq!(judge_key("h1", Some((201, serde_json::Value::Null)), "h2"), KeyVerdict::Reused);
+    }
+
+    #[test]
+    fn a_hold_is_extended_within_its_bounds_and_never_for_ever() {
+        use std::time::Duration;
+        let (owner, stranger) = (UserId(Uuid::from_u128(1)), UserId(Uuid::from_u128(2)));
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid");
+        let expiry = now + time::Duration::minutes(5);
+        let start = now + time::Duration::hours(2);
+        let by = Duration::from_secs(300);
+        let extend = |caller, admin, status, extensions, showtime: (&str, OffsetDateTime)| {
+            extend_until(owner, caller, admin, status, Some(expiry), extensions, showtime, 1, by, now)
+        };
+        let open = ("scheduled", start);
+        assert_eq!(extend(owner, false, BookingStatus::Reserved, 0, open), Ok(expiry + time::Duration::minutes(5)));
+        // Once: the count is the bound, whatever the client retries.
+        assert_eq!(extend(owner, false, BookingStatus::Reserved, 1, open), Err(ExtendRefused::Limit(1)));
+        assert_eq!(extend(owner, false, BookingStatus::Reserved, 7, open), Err(ExtendRefused::Limit(1)));
+        // Never past the start: capped at it, then refused once there.
+        let soon = ("scheduled", expiry + time::Duration::minutes(1));
+        assert_eq!(extend(owner, false, BookingStatus::Reserved, 0, soon), Ok(soon.1));
+        let at_start = ("scheduled", expiry);
+        assert_eq!(extend(owner, false, BookingStatus::Reserved, 0, at_start), Err(ExtendRefused::PastStart));
+        // States.
+        for (status, refusal) in [
+            (BookingStatus::Expired, Refusal::HoldExpired),
+            (BookingStatus::PaymentPending, Refusal::PaymentInProgress),
+            (BookingStatus::Paid, Refusal::WrongState(BookingStatus::Paid)),
+            (BookingStatus::Canceled, Refusal::WrongState(BookingStatus::Canceled)),
+        ] {
+            assert_eq!(extend(owner, false, status, 0, open), Err(ExtendRefused::Refused(refusal)), "{status}");
+        }
+        // A lapsed reservation is expired, even before the sweeper writes it.
+        let lapsed = extend_until(owner, owner, false, BookingStatus::Reserved, Some(now), 0, open, 1, by, now);
+        assert_eq!(lapsed, Err(ExtendRefused::Refused(Refusal::HoldExpired)));
+        // Someone else's: not found; an admin: not allowed.
+        assert_eq!(
+            extend(stranger, false, BookingStatus::Reserved, 0, open),
+            Err(ExtendRefused::Refused(Refusal::NotFound))
+        );
+        assert!(matches!(
+            extend(stranger, true, BookingStatus::Reserved, 0, open),
+            Err(ExtendRefused::Refused(Refusal::NotAllowed(_)))
+        ));
+        assert_eq!(
+            extend(owner, false, BookingStatus::Reserved, 0, ("canceled", start)),
+            Err(ExtendRefused::Closed(ShowtimeClosed::Canceled))
+        );
     }
 }

@@ -18,10 +18,13 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::BookingService;
-use super::model::{Booking, BookingId, IdempotencyKey, SeatSelection, SelectionError, request_hash};
-use super::service::{Answer, CancelCommand, FinalizeCommand, HoldCommand, Idempotency, StoredResponse};
+use super::model::{Booking, BookingId, IdempotencyKey, SeatKind, SeatSelection, SelectionError, request_hash};
+use super::pick::{self, BestRequest, SweetSpot};
+use super::service::{Answer, BestCommand, CancelCommand, FinalizeCommand, HoldCommand, Idempotency, StoredResponse};
+use super::{BookingError, BookingService};
 use crate::auth::AuthUser;
+use crate::catalog::CatalogState;
+use crate::catalog::model::seatmap::{SeatLayout, TakenSeats};
 use crate::error::{ApiError, ApiResult, PROBLEM_JSON, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::ids::ShowtimeId;
@@ -40,36 +43,96 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
     }
 }
 
-/// `POST /bookings` body.
+/// `POST /bookings` body: either `seatIds` (the seats chosen) or `best` (the service picks), never both.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HoldBody {
     showtime_id: ShowtimeId,
-    /// Seat labels such as `F12`: 1 to 10 (`BOXOFFICE_MAX_SEATS_PER_BOOKING`), each at most once.
-    #[schema(value_type = Vec<super::model::SeatLabel>, min_items = 1, max_items = 10)]
-    seat_ids: Vec<String>,
+    /// Seat labels such as `F12`: 1 to 10 (`BOXOFFICE_MAX_SEATS_PER_BOOKING`), each at most once. Required unless
+    /// `best` is given.
+    #[schema(value_type = Option<Vec<super::model::SeatLabel>>, min_items = 1, max_items = 10)]
+    #[serde(default)]
+    seat_ids: Option<Vec<String>>,
+    /// Best available: the service picks the seats (side by side in one row, no single seat left stranded, nearest
+    /// the hall's sweet spot) and holds them in the same request. Instead of `seatIds`.
+    #[serde(default)]
+    best: Option<BestBody>,
     /// Optional; the user comes from the token, and this must match it.
     #[serde(default)]
     user_id: Option<Uuid>,
 }
 
-/// `POST /bookings`: holds seats for the hold TTL. 201 with the booking and its `Location`; 409 `seats-unavailable`
-/// listing `unavailableSeats`; 422 `unknown-seats`, `unknown-showtime`, `too-many-seats`; 409 `showtime-closed`,
-/// `seat-limit-exceeded`.
+/// What a best-available hold asks for.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BestBody {
+    /// How many seats: 1 to 10 (`BOXOFFICE_MAX_SEATS_PER_BOOKING`).
+    #[schema(minimum = 1, maximum = 10)]
+    #[serde(deserialize_with = "crate::extract::integer")]
+    count: i64,
+    /// Only seats of this kind; `standard` or `premium` (default: either). Wheelchair spaces: `accessible`.
+    #[serde(default)]
+    kind: Option<BestKind>,
+    /// Wheelchair spaces with their companion seats (at least one space, and a companion seat for two or more).
+    #[serde(default)]
+    accessible: bool,
+    /// Whether the seats may be split over rows or blocks when no block has them side by side (default false:
+    /// then 409 `no-seats-fit`).
+    #[serde(default)]
+    allow_split: bool,
+}
+
+/// The seat kinds a best-available request may restrict itself to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BestKind {
+    /// Ordinary seats.
+    Standard,
+    /// Premium seats.
+    Premium,
+}
+
+/// A warning of a hold: it was made, but the client should know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldWarning {
+    /// `orphan-seats`: the selection leaves these free seats single between it and a taken seat, an aisle or a wall.
+    pub code: &'static str,
+    /// The seats concerned.
+    pub seats: Vec<String>,
+}
+
+/// `POST /bookings`'s answer: the booking, and warnings about the selection.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldAnswer {
+    /// The booking.
+    #[serde(flatten)]
+    pub booking: Booking,
+    /// Present when the hold was made but the selection has a problem a client may want to fix (a manual selection
+    /// that strands a seat, as of the seat map the service had when it held). Absent on replays.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<HoldWarning>,
+}
+
+/// `POST /bookings`: holds seats for the hold TTL, the ones named in `seatIds` or the best ones (`best`). 201 with
+/// the booking and its `Location`; 409 `seats-unavailable` listing `unavailableSeats`, `no-seats-fit` (`reason`);
+/// 422 `unknown-seats`, `unknown-showtime`, `too-many-seats`; 409 `showtime-closed`, `seat-limit-exceeded`.
 #[utoipa::path(post, path = "/bookings", tag = "bookings", security(("bearer" = [])), request_body = HoldBody,
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "1–255 visible ASCII characters; the same key and request give the same response (24 h); without it there is no replay protection")),
     responses(
-        (status = 201, description = "Held until `holdExpiresAt` (also a replay: `Idempotent-Replayed: true`)", body = Booking,
+        (status = 201, description = "Held until `holdExpiresAt` (also a replay: `Idempotent-Replayed: true`); `warnings` lists `orphan-seats` a manual selection strands", body = HoldAnswer,
             headers(("Location" = String, description = "`/bookings/{bookingId}`"))),
-        (status = 400, description = "`validation-error`: malformed seat labels, an empty or duplicated list, a bad Idempotency-Key", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "`validation-error`: malformed seat labels, an empty or duplicated list, neither or both of `seatIds` and `best`, a bad `best.count`, a bad Idempotency-Key", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`: missing, invalid or expired token", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: `userId` is not the caller's", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
-        (status = 409, description = "`seats-unavailable` (`unavailableSeats`), `showtime-closed` (`reason`), `seat-limit-exceeded` (`limit`, `alreadyHeld`), `idempotency-key-in-flight`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`seats-unavailable` (`unavailableSeats`), `no-seats-fit` (`reason`: `not-enough-seats`, `no-block-fits`, `no-accessible-fit`), `showtime-closed` (`reason`), `seat-limit-exceeded` (`limit`, `alreadyHeld`), `idempotency-key-in-flight`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "`unknown-showtime`, `unknown-seats` (`unknownSeats`), `too-many-seats` (`maxSeats`), `idempotency-key-reused`, `invalid-body`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
         (status = 503, description = "`service-unavailable`: contention or database unavailable; retry with the same key", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
 ))]
 pub async fn hold(
     State(bookings): State<Arc<BookingService>>,
+    State(catalog): State<Arc<CatalogState>>,
     user: AuthUser,
     IdempotencyHeader(key): IdempotencyHeader,
     ApiJson(body): ApiJson<HoldBody>,
@@ -81,7 +144,13 @@ pub async fn hold(
         ));
     }
     let max = bookings.limits().max_seats_per_booking;
-    let seats = SeatSelection::parse(&body.seat_ids, max).map_err(|e| match e {
+    let seat_ids = match (body.seat_ids, body.best) {
+        (Some(seat_ids), None) => seat_ids,
+        (None, Some(best)) => return hold_best(&bookings, &catalog, user, key, body.showtime_id, best, max).await,
+        (Some(_), Some(_)) => return Err(ApiError::invalid("body.best", "give either seatIds or best, not both")),
+        (None, None) => return Err(ApiError::invalid("body.seatIds", "required unless best is given")),
+    };
+    let seats = SeatSelection::parse(&seat_ids, max).map_err(|e| match e {
         SelectionError::TooMany { max, requested } => {
             ApiError::new(Problem::TooManySeats, format!("at most {max} seats per booking; {requested} requested"))
                 .with("maxSeats", max)
@@ -92,9 +161,113 @@ pub async fn hold(
     let canonical = json!({ "showtimeId": body.showtime_id, "seatIds": seats.as_strings() }).to_string();
     let idempotency =
         key.map(|key| Idempotency { request_hash: request_hash("POST", "/bookings", user.id, &canonical), key });
-    let command = HoldCommand { user: user.id, showtime: body.showtime_id, seats, idempotency };
-    let answer = bookings.hold(&command).await?;
-    Ok(respond(answer, StatusCode::CREATED))
+    let labels = seats.as_strings();
+    let command = HoldCommand { user: user.id, showtime: body.showtime_id, seats, idempotency, guards: Vec::new() };
+    // The map for the warning is read while the hold runs, from the cache only (no query added to a hold).
+    let (answer, map) = tokio::join!(bookings.hold(&command), cached_map(&catalog, body.showtime_id));
+    let warnings = match (&answer, map) {
+        (Ok(Answer::Fresh(_)), Some((layout, taken))) => {
+            let positions: Vec<usize> = labels.iter().filter_map(|l| layout.position(l)).collect();
+            let stranded = pick::orphans_left(&layout, &taken, &positions);
+            if stranded.is_empty() { Vec::new() } else { vec![HoldWarning { code: "orphan-seats", seats: stranded }] }
+        }
+        _ => Vec::new(),
+    };
+    Ok(respond_hold(answer?, warnings))
+}
+
+/// The layout and the cached availability of a showtime, when both are at hand without a database query for the
+/// availability.
+async fn cached_map(catalog: &CatalogState, showtime: ShowtimeId) -> Option<(Arc<SeatLayout>, TakenSeats)> {
+    let found = catalog.caches.showtime(&catalog.db, showtime).await.ok()??;
+    let (layout, _) = catalog.caches.seat_map(&catalog.db, &found).await.ok()?;
+    let taken = catalog.caches.seats.peek(&found.record.key(), layout.len()).await?;
+    Some((layout, taken))
+}
+
+/// `POST /bookings` with `best`.
+async fn hold_best(
+    bookings: &BookingService,
+    catalog: &CatalogState,
+    user: AuthUser,
+    key: Option<IdempotencyKey>,
+    showtime_id: ShowtimeId,
+    best: BestBody,
+    max: usize,
+) -> ApiResult<Response> {
+    let count = usize::try_from(best.count).unwrap_or(0);
+    if count == 0 {
+        return Err(ApiError::invalid("body.best.count", "must be at least 1"));
+    }
+    if count > max {
+        return Err(ApiError::new(
+            Problem::TooManySeats,
+            format!("at most {max} seats per booking; {count} requested"),
+        )
+        .with("maxSeats", max));
+    }
+    if best.accessible && best.kind.is_some() {
+        return Err(ApiError::invalid("body.best.kind", "not with accessible: wheelchair spaces have their own kinds"));
+    }
+    let Some(showtime) = catalog.caches.showtime(&catalog.db, showtime_id).await? else {
+        return Err(BookingError::UnknownShowtime.into());
+    };
+    let (layout, _) = catalog.caches.seat_map(&catalog.db, &showtime).await?;
+    let canonical = json!({ "showtimeId": showtime_id, "best": best }).to_string();
+    let idempotency =
+        key.map(|key| Idempotency { request_hash: request_hash("POST", "/bookings", user.id, &canonical), key });
+    let command = BestCommand {
+        user: user.id,
+        showtime: showtime.record.key(),
+        spot: SweetSpot::of(&layout),
+        layout,
+        request: BestRequest {
+            count,
+            kind: best.kind.map(|k| match k {
+                BestKind::Standard => SeatKind::Standard,
+                BestKind::Premium => SeatKind::Premium,
+            }),
+            accessible: best.accessible,
+            allow_split: best.allow_split,
+        },
+        idempotency,
+    };
+    Ok(respond_hold(bookings.hold_best(&command).await?, Vec::new()))
+}
+
+/// A hold's answer: 201 with `Location` and warnings, or a replay as it was first sent.
+fn respond_hold(answer: Answer<Booking>, warnings: Vec<HoldWarning>) -> Response {
+    match answer {
+        Answer::Fresh(booking) => {
+            let id = booking.id.to_string();
+            let mut response = (StatusCode::CREATED, Json(HoldAnswer { booking, warnings })).into_response();
+            insert_location(&mut response, &id);
+            response
+        }
+        Answer::Replayed(stored) => replay(stored),
+    }
+}
+
+/// `POST /bookings/{bookingId}/extend`: the owner's live hold runs `BOXOFFICE_HOLD_EXTENSION_SECS` longer, at most
+/// `BOXOFFICE_HOLD_EXTENSIONS_MAX` times, never past the showtime's start.
+#[utoipa::path(post, path = "/bookings/{bookingId}/extend", tag = "bookings", security(("bearer" = [])),
+    params(("bookingId" = uuid::Uuid, Path, description = "The booking")),
+    responses(
+        (status = 200, description = "Extended: the new `holdExpiresAt`", body = Booking),
+        (status = 400, description = "`validation-error`: `bookingId` is not a UUID", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: an admin extending someone else's hold", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such booking, or not the caller's", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`hold-extension-refused` (`reason`: `limit-reached` with `limit`, `showtime-starts`), `booking-state-conflict` (paid or canceled), `payment-in-progress`, `showtime-closed`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 410, description = "`hold-expired`", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "`service-unavailable`: contention or database unavailable", body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+))]
+pub async fn extend(
+    State(bookings): State<Arc<BookingService>>,
+    user: AuthUser,
+    ApiPath(booking_id): ApiPath<Uuid>,
+) -> ApiResult<Json<Booking>> {
+    Ok(Json(bookings.extend(user, BookingId(booking_id)).await?))
 }
 
 /// `PUT /bookings/{bookingId}/finalize` body.

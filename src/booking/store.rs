@@ -777,3 +777,75 @@ pub async fn insert_outbox(
     c.execute(&stmt, &[region, &topic, &Json(payload)]).await?;
     Ok(())
 }
+
+/// The seats among `labels` claimed live on a showtime (inside a best-available hold's transaction, before it
+/// claims: `live_claims_of.sql` says why).
+///
+/// # Errors
+/// Database errors.
+pub async fn live_claims_of<E>(
+    tx: &Tx,
+    region: &Region,
+    showtime: ShowtimeId,
+    labels: &[String],
+) -> Result<Vec<String>, TxError<E>> {
+    let stmt = tx.prepare_cached(q::LIVE_CLAIMS_OF).await?;
+    let rows = tx.query(&stmt, &[region, &showtime, &labels]).await?;
+    Ok(rows.iter().map(|r| r.try_get("seat_label")).collect::<Result<_, _>>()?)
+}
+
+/// What an extension decides on (`extend_state.sql`).
+#[derive(Debug, Clone)]
+pub struct ExtendState {
+    /// The booking's owner.
+    pub user_id: UserId,
+    /// Its stored status.
+    pub status: BookingStatus,
+    /// Its hold.
+    pub hold_expires_at: Option<OffsetDateTime>,
+    /// Extensions so far.
+    pub extensions: u32,
+    /// The showtime's stored status (`scheduled` or `canceled`).
+    pub showtime_status: String,
+    /// The showtime's start.
+    pub start_time: OffsetDateTime,
+    /// The database's clock.
+    pub now: OffsetDateTime,
+}
+
+/// Reads what an extension decides on; `None`: no such booking.
+///
+/// # Errors
+/// Database errors.
+pub async fn extend_state<E>(tx: &Tx, region: &Region, id: BookingId) -> Result<Option<ExtendState>, TxError<E>> {
+    let stmt = tx.prepare_cached(q::EXTEND_STATE).await?;
+    let Some(row) = tx.query_opt(&stmt, &[region, &id]).await? else { return Ok(None) };
+    let status: String = row.try_get("status")?;
+    let extensions: i32 = row.try_get("hold_extensions")?;
+    Ok(Some(ExtendState {
+        user_id: UserId(row.try_get("user_id")?),
+        // bookings_status_check admits only the five statuses; an unknown one would be a newer schema.
+        status: status.parse().unwrap_or(BookingStatus::Canceled),
+        hold_expires_at: row.try_get("hold_expires_at")?,
+        extensions: u32::try_from(extensions).unwrap_or(0),
+        showtime_status: row.try_get("showtime_status")?,
+        start_time: row.try_get("start_time")?,
+        now: row.try_get("now")?,
+    }))
+}
+
+/// Extends a hold to `until`, counting the extension, and moves its claims with it, then commits: one round trip.
+///
+/// # Errors
+/// Database errors; [`TxError::Commit`] when the COMMIT failed.
+pub async fn extend_hold_and_commit<E>(
+    tx: &Tx,
+    region: &Region,
+    id: BookingId,
+    until: OffsetDateTime,
+) -> Result<Option<Found>, TxError<E>> {
+    let params: [&(dyn ToSql + Sync); 3] = [region, &id, &until];
+    let mut results = tx.commit_with(&[(q::EXTEND_HOLD, &params), (q::SET_CLAIMS_EXPIRY, &params)]).await?;
+    let booking = results.swap_remove(0);
+    Ok(first_found(&booking)?)
+}

@@ -419,6 +419,14 @@ impl SeatCache {
         }
     }
 
+    /// The taken seats of a showtime as Redis has them now, or `None` (a miss, another layout size, Redis away):
+    /// never a rebuild. For answers that can do without, such as a hold's orphan-seat warning, which must not add a
+    /// database query to every hold.
+    pub async fn peek(&self, key: &ShowtimeKey, len: usize) -> Option<TakenSeats> {
+        let found = self.read(&[key]).await?;
+        found.into_iter().next()?.value.and_then(|v| TakenSeats::decode(&v, len))
+    }
+
     /// The taken seats of a showtime (see the module docs for the layers).
     ///
     /// # Errors

@@ -66,6 +66,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     4 => "0004_search_keys_fold_punctuation",
     5 => "0005_showtime_cancellations",
     6 => "0006_tickets",
+    7 => "0007_hold_extensions",
 );
 
 /// CockroachDB migrations, in order.
@@ -76,6 +77,7 @@ pub const COCKROACH: &[Migration] = migrations!("cockroach":
     4 => "0004_search_keys_fold_punctuation",
     5 => "0005_showtime_cancellations",
     6 => "0006_tickets",
+    7 => "0007_hold_extensions",
 );
 
 /// How long an unfinished CockroachDB migration's claim stays valid without renewal before another runner may take

@@ -33,10 +33,11 @@ struct Fixture {
     /// A bookable showtime and, per caller, seats of their own to hold.
     booking_showtime: Uuid,
     seats_per_caller: Vec<Vec<String>>,
-    /// The owner's holds: one to read, one to pay for, one to cancel.
+    /// The owner's holds: one to read, one to pay for, one to cancel, one to extend.
     booking_to_read: Uuid,
     booking_to_pay: Uuid,
     booking_to_cancel: Uuid,
+    booking_to_extend: Uuid,
 }
 
 /// One operation: method, path template (as in the document), the request for a fixture and a caller (an index
@@ -251,6 +252,13 @@ fn rows() -> Vec<Row> {
             },
             expected: [401, 200, 404, 403, 404],
         },
+        // Extending: the owner only (once: the owner's call comes first); an admin may not extend another's hold.
+        Row {
+            method: Method::POST,
+            template: "/bookings/{bookingId}/extend",
+            request: |f, _| (format!("/bookings/{}/extend", f.booking_to_extend), None),
+            expected: [401, 200, 404, 403, 404],
+        },
         Row {
             method: Method::DELETE,
             template: "/bookings/{bookingId}",
@@ -311,7 +319,7 @@ fn rows() -> Vec<Row> {
 async fn fixture(app: &TestApp, admin: &str, owner: (Uuid, &str), owner_email: String) -> Fixture {
     let (owner_id, owner_token) = owner;
     let show = booking::show(app, 0).await;
-    let mut seats = show.standard(0, 3 + CALLERS.len()).into_iter();
+    let mut seats = show.standard(0, 4 + CALLERS.len()).into_iter();
     let owners_hold = |seat: Option<String>| {
         let seat = seat.expect("enough standard seats");
         async move { booking::id_of(&booking::held(app, owner_token, show.id, &[seat]).await) }
@@ -319,6 +327,7 @@ async fn fixture(app: &TestApp, admin: &str, owner: (Uuid, &str), owner_email: S
     let booking_to_read = owners_hold(seats.next()).await;
     let booking_to_pay = owners_hold(seats.next()).await;
     let booking_to_cancel = owners_hold(seats.next()).await;
+    let booking_to_extend = owners_hold(seats.next()).await;
     let seats_per_caller = seats.map(|seat| vec![seat]).collect();
     let theater_id = new_theater(app, admin, "Matrix Cinema").await;
     let mut created = Vec::new();
@@ -353,6 +362,7 @@ async fn fixture(app: &TestApp, admin: &str, owner: (Uuid, &str), owner_email: S
         booking_to_read,
         booking_to_pay,
         booking_to_cancel,
+        booking_to_extend,
         theater_id,
         movie_id,
         showtime_id,

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod authz;
+mod best_seats;
 mod booking;
 mod booking_batches;
 mod booking_concurrency;

@@ -33,7 +33,7 @@ impl BookingService {
         let outcome = match &result {
             Ok(Answer::Fresh(_)) => "held",
             Ok(Answer::Replayed(_)) => "replayed",
-            Err(BookingError::SeatsUnavailable(_)) => "conflict",
+            Err(BookingError::SeatsUnavailable(_) | BookingError::WouldStrand(_)) => "conflict",
             Err(BookingError::Contended(_) | BookingError::Unavailable(_) | BookingError::Internal(_)) => "error",
             Err(_) => "rejected",
         };
@@ -69,7 +69,8 @@ impl BookingService {
         // Every write connection busy: the first attempt goes with a batch (booking::combine). Its outcome reads as
         // an attempt of this hold's own: a batch that committed nothing is run again here, alone.
         let mut batched = match &self.combiner {
-            Some(combiner) if cmd.idempotency.is_none() && combiner.busy(&hold.region) => {
+            // A best-available proposal checks its guards in its own transaction: never batched.
+            Some(combiner) if cmd.idempotency.is_none() && cmd.guards.is_empty() && combiner.busy(&hold.region) => {
                 Some(combiner.submit(hold.clone()).await)
             }
             _ => None,
@@ -146,6 +147,12 @@ impl BookingService {
     /// BEGIN and the statement. With one, the key is claimed in flight in that round trip, and answered in the
     /// round trip of the COMMIT.
     async fn hold_attempt(&self, tx: Arc<Tx>, hold: &NewHold, cmd: &HoldCommand) -> Result<Held, TxError<Stop>> {
+        if !cmd.guards.is_empty() {
+            let stranded = strands(&tx, hold, &cmd.guards).await?;
+            if !stranded.is_empty() {
+                return abort(BookingError::WouldStrand(stranded));
+            }
+        }
         let key = cmd.idempotency.as_ref().map(|idem| self.in_flight(&hold.region, cmd.user, idem));
         let writes = match store::hold_writes(&tx, key, hold).await {
             Ok(writes) => writes,
@@ -268,6 +275,27 @@ impl BookingService {
         let client = self.db.write.get().await?;
         Ok(idem.verdict(&client, &hold.region, cmd.user).await?.map(|verdict| verdict.map(Answer::Replayed)))
     }
+}
+
+/// A best-available proposal's check in its transaction, before it claims: the guarded seats it would strand now
+/// (a free seat next to it whose other neighbour is taken), named by the taken seats beyond them. Reading the
+/// guards' claims under SERIALIZABLE makes a concurrent hold that claims one of them conflict with this one.
+async fn strands(tx: &Tx, hold: &NewHold, guards: &[super::StrandGuard]) -> Result<Vec<String>, TxError<Stop>> {
+    let mut labels: Vec<String> =
+        guards.iter().flat_map(|g| std::iter::once(g.next.clone()).chain(g.beyond.clone())).collect();
+    labels.sort();
+    labels.dedup();
+    let claimed = store::live_claims_of(tx, &hold.region, hold.showtime, &labels).await?;
+    let taken = |label: &String| claimed.contains(label) || hold.labels.contains(label);
+    let mut beyond: Vec<String> = guards
+        .iter()
+        .filter(|g| !taken(&g.next) && g.beyond.as_ref().is_none_or(taken))
+        .filter_map(|g| g.beyond.clone().filter(|b| claimed.contains(b)))
+        .collect();
+    beyond.sort();
+    beyond.dedup();
+    // A guard with nothing beyond (a wall) was never free to strand: the picker leaves no single seat there.
+    Ok(beyond)
 }
 
 /// The instant of this process's clock at `at` (now if `at` is past).

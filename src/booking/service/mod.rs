@@ -23,13 +23,16 @@
 //! charge attempt that the reconciler shares), [`cancel`], [`jobs`] (sweeper, reconciler) and [`idempotency`]
 //! (keys, stored responses, a taken key's verdict). Here: the commands, the service and what they share.
 
+mod best;
 mod cancel;
+mod extend;
 mod hold;
 mod idempotency;
 mod jobs;
 mod payment;
 pub mod showtime_cancel;
 
+pub use best::BestCommand;
 use idempotency::check_claimed;
 pub use idempotency::{Idempotency, StoredResponse};
 pub use jobs::JobReport;
@@ -110,6 +113,18 @@ pub struct HoldCommand {
     pub seats: SeatSelection,
     /// Its idempotency, if the client sent a key.
     pub idempotency: Option<Idempotency>,
+    /// A best-available proposal's guards (`booking::pick`): the free seats next to it and the seats beyond them,
+    /// checked in the hold's transaction; empty for a manual selection.
+    pub guards: Vec<StrandGuard>,
+}
+
+/// A [`crate::booking::pick::Guard`] by seat label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrandGuard {
+    /// The free seat next to the selection.
+    pub next: String,
+    /// The seat beyond it in the same block (`None`: an aisle or a wall).
+    pub beyond: Option<String>,
 }
 
 /// A payment to make.
@@ -156,6 +171,9 @@ pub struct BookingService {
     gate: Option<SeatGate>,
     /// Group commit of holds waiting for a write connection (`None`: disabled by configuration).
     combiner: Option<Arc<HoldCombiner>>,
+    /// Best-available holds take turns per showtime on this pod ([`best`] says why); entries live while someone
+    /// holds or waits for the turn. A std mutex: held only to find or drop an entry, never across an await.
+    best_turns: best::Turns,
 }
 
 impl std::fmt::Debug for BookingService {
@@ -190,6 +208,7 @@ impl BookingService {
             booking_regions: RegionCache::new(REGION_CACHE_CAPACITY),
             gate: config.booking.seat_gate.then(|| SeatGate::new(config.booking.seat_gate_memory)),
             combiner,
+            best_turns: best::Turns::default(),
         }
     }
 
