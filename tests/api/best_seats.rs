@@ -11,7 +11,7 @@ use tokio::sync::Barrier;
 use uuid::Uuid;
 
 use crate::helpers::booking::{
-    Show, cancel, customers, finalize, held, hold, hold_body, id_of, labels_of, lapse, show,
+    Show, cancel, customers, finalize, held, hold, hold_body, id_of, labels_of, lapse, live_claims, show,
 };
 use crate::helpers::{TestApp, expect_problem, expect_status, test_config};
 
@@ -45,18 +45,7 @@ async fn layout(app: &TestApp, showtime: Uuid) -> Vec<Seat> {
 
 /// The live claims of a showtime, counted in the database: label -> booking.
 async fn claims(app: &TestApp, showtime: Uuid) -> HashMap<String, Uuid> {
-    app.db()
-        .await
-        .query(
-            "SELECT seat_label, booking_id FROM booking_seats
-             WHERE showtime_id = $1 AND (hold_expires_at IS NULL OR hold_expires_at > now())",
-            &[&showtime],
-        )
-        .await
-        .expect("claims")
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect()
+    live_claims(app, showtime).await.into_iter().collect()
 }
 
 fn side_by_side(a: &Seat, b: &Seat) -> bool {
