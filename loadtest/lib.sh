@@ -63,7 +63,8 @@ lt_stack() {
   export BOXOFFICE_DB_DIALECT=postgres BOXOFFICE_DB_POOL_SIZE="$LT_POOL" BOXOFFICE_LOG=warn BOXOFFICE_LOG_FORMAT=json
   export BOXOFFICE_LISTEN_ADDR="127.0.0.1:$LT_PORT" BOXOFFICE_TOKEN_TTL_SECS=86400
   export BOXOFFICE_JWT_SECRET="load-run-secret-load-run-secret-0123456789"
-  export BOXOFFICE_TICKET_KEYS="load:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+  BOXOFFICE_TICKET_KEYS="load:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+  export BOXOFFICE_TICKET_KEYS
   # One load generator from one address would be throttled by the per-client and per-user quotas.
   export BOXOFFICE_RATE_LIMITS=off
   export BOXOFFICE_LOADTEST_ROUTES=true
