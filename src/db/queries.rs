@@ -141,6 +141,7 @@ queries! {
     }
     sweep {
         LAPSED => "lapsed.sql",
+        EXPIRE => "expire.sql",
         BACKLOG => "backlog.sql",
     }
 }
