@@ -44,8 +44,8 @@
 //! | `BOXOFFICE_PAYMENT_CIRCUIT_FAILURES` | `5` | consecutive provider failures (timeouts, 5xx) that open the circuit |
 //! | `BOXOFFICE_PAYMENT_CIRCUIT_COOLDOWN_MS` | `30000` | how long an open circuit refuses calls before one trial |
 //! | `BOXOFFICE_SWEEP_INTERVAL_SECS` | `5` | worker: how often lapsed holds are expired |
-//! | `BOXOFFICE_SWEEP_BATCH` | `2000` | worker: bookings expired per sweep statement |
-//! | `BOXOFFICE_SWEEP_MAX_BATCHES` | `10` | worker: sweep statements per run; a run that stops there with lapsed holds left is followed at once by the next |
+//! | `BOXOFFICE_SWEEP_BATCH` | `2000` | worker: lapsed holds read per sweep batch, then expired by key in SERIALIZABLE transactions of at most 100 (halved on contention) |
+//! | `BOXOFFICE_SWEEP_MAX_BATCHES` | `10` | worker: sweep batches per run; a run that stops there with lapsed holds left is followed at once by the next |
 //! | `BOXOFFICE_JOB_TIMEOUT_SECS` | `60` | worker: a sweep, reconciler, purge or audit run still going after this is abandoned (and counted `timeout`); the next tick runs it again |
 //! | `BOXOFFICE_RECONCILE_INTERVAL_SECS` | `10` | worker: how often unresolved payments are looked up |
 //! | `BOXOFFICE_RECONCILE_AFTER_SECS` | `30` | worker: a payment unresolved for this long is reconciled; must exceed the payment timeout |

@@ -216,6 +216,16 @@ pub const CATALOGUE: &[Metric] = &[
         &[],
         "How long ago the oldest hold not yet expired lapsed, in seconds (after each sweep; 0 when none)",
     ),
+    counter(
+        "boxoffice_sweep_contention_total",
+        &[],
+        "Sweeper chunks that exhausted their retries against concurrent holds (each is tried again at half the size)",
+    ),
+    gauge(
+        "boxoffice_sweep_chunk_size",
+        &[],
+        "Lapsed holds the sweeper expires per SERIALIZABLE transaction now (at most 100; halved on contention)",
+    ),
     counter("boxoffice_users_registered_total", &[], "Accounts created"),
     counter("boxoffice_logins_total", &["outcome"], "Login attempts by outcome (ok, refused)"),
     // Build

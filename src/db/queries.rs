@@ -261,6 +261,7 @@ queries! {
     }
     sweep {
         LAPSED => "lapsed.sql",
+        EXPIRE => "expire.sql",
         BACKLOG => "backlog.sql",
     }
 }
