@@ -238,9 +238,13 @@ main() {
   done
   log "both runs took $((SECONDS - started)) s"
   booking_counts "$made" || failed=1
-  if grep -q '"level":"ERROR"' "$LOG_FILE"; then
+  # Every error the server logs fails the run, but for the sandbox provider's timeout (`tok_timeout` never answers:
+  # a 504 payment-timeout is logged as the provider's failure, and is the documented answer).
+  local errors
+  errors="$(grep '"level":"ERROR"' "$LOG_FILE" | grep -v '"status":504,.*payment provider did not answer' || true)"
+  if [[ -n $errors ]]; then
     log "the server logged errors:"
-    grep -m 20 '"level":"ERROR"' "$LOG_FILE" >&2
+    head -n 20 <<<"$errors" >&2
     failed=1
   fi
   ((failed == 0)) || die "schemathesis found failures (reports in $REPORT_DIR)"
