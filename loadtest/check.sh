@@ -25,7 +25,7 @@ grep -q 'ON CONFLICT' "$tmp/service_hold.sql" || ops_die "service_hold.py did no
 python3 -c "import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]" loadtest/report.py loadtest/pgbench/service_hold.py
 python3 -m unittest discover -s loadtest -p 'test_*.py'
 if command -v shellcheck >/dev/null; then
-  shellcheck -x loadtest/run.sh loadtest/lib.sh loadtest/check.sh scripts/ops-tools.sh
+  shellcheck -x loadtest/run.sh loadtest/lib.sh loadtest/check.sh loadtest/checkins.sh scripts/ops-tools.sh
 else
   ops_log "shellcheck not installed: scripts not linted"
 fi
