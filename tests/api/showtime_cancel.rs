@@ -42,6 +42,22 @@ async fn cancel_mails(app: &TestApp, booking: &Uuid) -> Vec<Option<String>> {
         .collect()
 }
 
+/// A test app whose provider answers `tok_timeout` too late for the request (300 ms) and whose reconciler may look
+/// at an attempt after a second.
+async fn app_with_a_provider_that_times_out() -> TestApp {
+    TestApp::spawn_with(&[("BOXOFFICE_PAYMENT_TIMEOUT_MS", "300"), ("BOXOFFICE_RECONCILE_AFTER_SECS", "1")]).await
+}
+
+/// Pays `booking` with a charge the provider takes but never answers: 504, the booking stays payment_pending.
+async fn charge_without_an_answer(app: &TestApp, token: &str, booking: &Uuid) {
+    expect_problem(
+        finalize(app, Some(token), booking, "tok_timeout", None).await,
+        StatusCode::GATEWAY_TIMEOUT,
+        "payment-timeout",
+    )
+    .await;
+}
+
 /// The statuses of a booking's charge attempts.
 async fn payment_statuses(app: &TestApp, booking: &Uuid) -> Vec<String> {
     app.db()
@@ -236,18 +252,12 @@ async fn a_payment_that_completes_after_its_showtime_was_canceled_ends_canceled_
     // canceled meanwhile, which leaves a payment under way to its request or the reconciler; then the reconciler
     // finds the charge taken. The seats cannot be claimed on a canceled showtime, so the charge is refunded, and
     // the booking ends as the cancellation ends every other: canceled, its owner mailed why.
-    let app =
-        TestApp::spawn_with(&[("BOXOFFICE_PAYMENT_TIMEOUT_MS", "300"), ("BOXOFFICE_RECONCILE_AFTER_SECS", "1")]).await;
+    let app = app_with_a_provider_that_times_out().await;
     let show = show(&app, 0).await;
     let (_, admin) = app.admin().await;
     let (_, buyer) = app.customer().await;
     let booking = id_of(&held(&app, &buyer, show.id, &show.standard(0, 2)).await);
-    expect_problem(
-        finalize(&app, Some(&buyer), &booking, "tok_timeout", None).await,
-        StatusCode::GATEWAY_TIMEOUT,
-        "payment-timeout",
-    )
-    .await;
+    charge_without_an_answer(&app, &buyer, &booking).await;
     let body = expect_status(cancel_showtime(&app, &admin, show.id).await, StatusCode::ACCEPTED).await;
     assert_eq!(body["cancellation"]["paymentsPending"], 1, "{body}");
 
@@ -343,20 +353,14 @@ async fn a_charge_found_after_the_cancellation_finished_is_refunded_not_kept() {
     // A payment whose provider never answered, its hold lapsed and its seats taken by another buyer (the booking is
     // expired, with no claim left); then the showtime is canceled and the cancellation finishes. The reconciler
     // later finds the charge succeeded: it must not re-claim seats of the canceled showtime and keep the money.
-    let app =
-        TestApp::spawn_with(&[("BOXOFFICE_PAYMENT_TIMEOUT_MS", "300"), ("BOXOFFICE_RECONCILE_AFTER_SECS", "1")]).await;
+    let app = app_with_a_provider_that_times_out().await;
     let show = show(&app, 0).await;
     let (_, admin) = app.admin().await;
     let (_, slow) = app.customer().await;
     let (_, other) = app.customer().await;
     let seats = show.standard(0, 2);
     let slow_id = id_of(&held(&app, &slow, show.id, &seats).await);
-    expect_problem(
-        finalize(&app, Some(&slow), &slow_id, "tok_timeout", None).await,
-        StatusCode::GATEWAY_TIMEOUT,
-        "payment-timeout",
-    )
-    .await;
+    charge_without_an_answer(&app, &slow, &slow_id).await;
     lapse(&app, &slow_id).await;
     let other_id = id_of(&held(&app, &other, show.id, &seats).await);
     assert_eq!(status_of(&app, &slow_id).await, "expired", "its seats were taken over");
